@@ -1,0 +1,24 @@
+# The two commands a new user needs: `make run` and `make test`.
+.PHONY: run test reset bench lint template-check ci
+
+run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
+	scripts/run-local.sh
+
+test: ## every test, against its own DynamoDB Local
+	scripts/test.sh
+
+reset: ## wipe local data (DynamoDB Local data, demo credentials, pepper)
+	rm -rf .local
+
+bench: ## DynamoDB calls per request, hot-path latency, release zip sizes
+	scripts/bench.sh
+
+lint: ## formatting and clippy, as CI runs them
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+template-check: ## cfn-lint and sam validate on template.yaml
+	scripts/template-check.sh
+
+ci: ## what CI runs
+	bash .ci/run

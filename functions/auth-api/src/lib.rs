@@ -1,0 +1,64 @@
+//! `auth-api`: `POST /v1/auth/session` exchanges an organization key and an API key for a
+//! one-hour session token; `DELETE /v1/auth/session` ends a session and frees its slot.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::clock::iso8601;
+use shared::credentials::CredentialKind;
+use shared::request::{self, RequestInfo};
+use shared::routes::{self, Function, RouteId};
+use shared::{ApiError, App, Reply, envelope, sessions};
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let result = match routes::route_for(Function::AuthApi, &info) {
+        Ok((RouteId::CreateSession, _)) => create_session(app, &info, &req).await,
+        Ok((RouteId::EndSession, _)) => end_session(app, &info, &req).await,
+        Ok(_) => Err(ApiError::RouteNotFound),
+        Err(err) => Err(err),
+    };
+    envelope::respond(&info, result)
+}
+
+/// Body of `POST /v1/auth/session`. `organizer_key` is accepted because published clients
+/// of this kind of API send that name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSessionBody {
+    #[serde(alias = "organizer_key")]
+    organization_key: Option<String>,
+    api_key: Option<String>,
+}
+
+async fn create_session(app: &App, info: &RequestInfo, req: &Request) -> Result<Reply, ApiError> {
+    let body: CreateSessionBody = request::json_body(req)?;
+    let (Some(organization_key), Some(api_key)) = (body.organization_key, body.api_key) else {
+        return Err(ApiError::RequestNotUnderstood(
+            "the body must contain organization_key and api_key".into(),
+        ));
+    };
+    let organization_key =
+        request::parse_credential(CredentialKind::OrganizationKey, &organization_key)?;
+    let api_key = request::parse_credential(CredentialKind::ApiKey, &api_key)?;
+    let session = sessions::create_session(app, info, &organization_key, &api_key).await?;
+    let data = json!({
+        "session_token": session.token.expose(),
+        "expires_at": iso8601(session.record.expires_at_ms),
+        "ip_locked": session.record.ip_locked,
+        "ip": session.record.client_ip,
+        "scopes": session.record.scopes,
+    });
+    let mut reply = Reply::created(vec![data]).link("me", info.link("/v1/me"));
+    for warning in session.warnings {
+        reply = reply.warning(warning);
+    }
+    Ok(reply)
+}
+
+async fn end_session(app: &App, info: &RequestInfo, req: &Request) -> Result<Reply, ApiError> {
+    request::expect_no_body(req)?;
+    let token = request::session_token(req.headers())?;
+    sessions::end_session(app, info, &token).await?;
+    Ok(Reply::ok(Vec::new()).link("create", info.link("/v1/auth/session")))
+}

@@ -1,0 +1,159 @@
+//! The demo partner of `make run`: one organization with an MSSP and a reseller
+//! partnership and three API keys, seeded once through `shared::onboarding` and described
+//! in `.local/demo.json` (the only place the demo secrets are kept).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use shared::clock::EpochMillis;
+use shared::credentials::Pepper;
+use shared::onboarding::{self, ApiKeySpec};
+use shared::storage::Store;
+use shared::storage::records::PartnershipType;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoFile {
+    pub base_url: String,
+    pub organization_id: String,
+    pub organization_key: String,
+    pub keys: Vec<DemoKey>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoKey {
+    pub name: String,
+    pub api_key: String,
+    pub partnership_type: PartnershipType,
+    pub scopes: Vec<String>,
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot seed the demo partner: {0}")]
+    Seed(#[from] shared::ApiError),
+    #[error("cannot read or write {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the demo organization in {0} is not in the table")]
+    Missing(String),
+}
+
+/// Seeds the demo organization and its keys.
+pub async fn seed(
+    store: &Store,
+    pepper: &Pepper,
+    now: EpochMillis,
+    base_url: &str,
+) -> Result<DemoFile, DemoError> {
+    let org = onboarding::create_organization(
+        store,
+        now,
+        "Northwind Security AB",
+        &[
+            ("Northwind MSSP", PartnershipType::Mssp),
+            ("Northwind Reseller", PartnershipType::Reseller),
+        ],
+    )
+    .await?;
+    let partnership = |kind| {
+        org.partnerships
+            .iter()
+            .find(|p| p.kind == kind)
+            .map(|p| p.id.clone())
+            .unwrap_or_default()
+    };
+    let specs = [
+        (
+            "Demo MSSP",
+            PartnershipType::Mssp,
+            vec!["customers:read", "accounts:read", "accounts:write"],
+            vec![],
+        ),
+        (
+            "Demo reseller",
+            PartnershipType::Reseller,
+            vec!["customers:read"],
+            vec![],
+        ),
+        (
+            "Demo MSSP restricted",
+            PartnershipType::Mssp,
+            vec![],
+            vec!["127.0.0.1"],
+        ),
+    ];
+    let mut keys = Vec::new();
+    for (name, kind, optional_scopes, allowed_origins) in specs {
+        let spec = ApiKeySpec {
+            name: name.to_owned(),
+            partnership_id: partnership(kind),
+            optional_scopes: optional_scopes.into_iter().map(str::to_owned).collect(),
+            allowed_origins: allowed_origins.into_iter().map(str::to_owned).collect(),
+            expires_at_ms: None,
+        };
+        let (secret, record) = onboarding::create_api_key(store, pepper, now, &org, spec).await?;
+        keys.push(DemoKey {
+            name: record.name,
+            api_key: secret.expose().to_owned(),
+            partnership_type: kind,
+            scopes: record.scopes,
+            allowed_origins: record.allowed_origins,
+        });
+    }
+    Ok(DemoFile {
+        base_url: base_url.to_owned(),
+        organization_id: org.org_id,
+        organization_key: org.organization_key.unwrap_or_default(),
+        keys,
+    })
+}
+
+/// Reuses the demo partner described in `path` if the table still has it, else seeds a
+/// new one; writes `path` either way (the base URL may have changed). Returns whether it seeded.
+pub async fn load_or_seed(
+    store: &Store,
+    pepper: &Pepper,
+    now: EpochMillis,
+    base_url: &str,
+    path: &Path,
+) -> Result<(DemoFile, bool), DemoError> {
+    let existing = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<DemoFile>(&text).ok());
+    let (mut demo, seeded) = match existing {
+        Some(demo)
+            if store
+                .organization(&demo.organization_id)
+                .await
+                .map_err(shared::ApiError::internal)?
+                .is_some() =>
+        {
+            (demo, false)
+        }
+        _ => (seed(store, pepper, now, base_url).await?, true),
+    };
+    demo.base_url = base_url.to_owned();
+    let text = serde_json::to_string_pretty(&demo).unwrap_or_default();
+    write_private(path, &text).map_err(|source| DemoError::File {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok((demo, seeded))
+}
+
+/// Writes a file only its owner can read: it holds the demo secrets.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")
+}

@@ -1,0 +1,117 @@
+//! The local API server: serves every route of `template.yaml` from one process, turning
+//! each HTTP request into the same API Gateway HTTP API (payload 2.0) event Lambda would
+//! receive, with the client IP taken from the TCP peer (so a test can bind 127.0.0.2 and
+//! be another client), and handing it to the function that serves the route.
+
+pub mod demo;
+pub mod event;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::TokioIo;
+use lambda_http::{Body, Request, Response};
+use shared::App;
+use shared::routes::{self, Function};
+use tokio::net::TcpListener;
+
+/// API Gateway's own limit on a request body; larger ones never reach a function.
+const GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Hands an event-built request to the function that serves its route, like API Gateway.
+pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    match routes::resolve(req.method(), &path) {
+        Ok((route, _)) => match route.function {
+            Function::AuthApi => auth_api::handle(app, req).await,
+            Function::MeApi => me_api::handle(app, req).await,
+        },
+        Err(_) => fallback_api::handle(&req),
+    }
+}
+
+/// Accepts connections until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, Infallible>(handle_http(&app, peer, req).await) }
+            });
+            if let Err(err) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn handle_http(
+    app: &App,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let (body, too_large) = match Limited::new(body, GATEWAY_MAX_BODY_BYTES).collect().await {
+        Ok(collected) => (collected.to_bytes(), false),
+        Err(_) => (Bytes::new(), true),
+    };
+    let call = event::HttpCall {
+        method: parts.method.as_str(),
+        path_and_query: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect(),
+        body: &body,
+        source_ip: Some(peer.ip()),
+    };
+    let response = match event::to_request(&event::api_gateway_event(&call)) {
+        Ok(request) if too_large => {
+            let info = shared::request::RequestInfo::from_request(&request, &[]);
+            shared::envelope::error_response(
+                &info,
+                &shared::ApiError::PayloadTooLarge {
+                    limit_bytes: shared::request::MAX_BODY_BYTES,
+                },
+            )
+        }
+        Ok(request) => dispatch(app, request).await,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot turn the request into an API Gateway event");
+            let mut response = Response::new(Body::Empty);
+            *response.status_mut() = http::StatusCode::BAD_REQUEST;
+            response
+        }
+    };
+    into_hyper(response)
+}
+
+fn into_hyper(response: Response<Body>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}

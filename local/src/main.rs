@@ -1,0 +1,102 @@
+//! `make run`: serves the API on http://127.0.0.1:$PORT against DynamoDB Local on
+//! 127.0.0.1:$DYNAMODB_PORT (started by scripts/run-local.sh), creating the table and the
+//! demo partner on first start.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use shared::storage::{Store, TableOptions, local_client};
+use shared::{App, Config, SystemClock};
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn port_from_env(name: &str, default: &str) -> Result<u16, String> {
+    env_or(name, default)
+        .parse()
+        .map_err(|_| format!("{name} must be a port number"))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    shared::telemetry::init();
+    let port = port_from_env("PORT", "3000")?;
+    let dynamodb_port = port_from_env("DYNAMODB_PORT", "8000")?;
+    let local_dir = PathBuf::from(env_or("LOCAL_DIR", ".local"));
+    let table = env_or("TABLE_NAME", "partner-portal-local");
+    let config = Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some(table.clone()),
+        _ => std::env::var(name).ok().filter(|v| !v.is_empty()),
+    })?;
+    let pepper = shared::secrets::load_pepper(
+        &aws_config::SdkConfig::builder().build(),
+        &config.pepper_source,
+    )
+    .await?;
+    let store = Store::new(
+        local_client(&format!("http://127.0.0.1:{dynamodb_port}")),
+        &config.table_name,
+    );
+    store.ensure_table(TableOptions { ttl: true }).await?;
+    let app = Arc::new(App {
+        store,
+        pepper,
+        clock: Arc::new(SystemClock),
+        config,
+    });
+
+    let base_url = format!("http://127.0.0.1:{port}");
+    let demo_path = local_dir.join("demo.json");
+    let now = chrono::Utc::now().timestamp_millis();
+    let (_, seeded) =
+        local_server::demo::load_or_seed(&app.store, &app.pepper, now, &base_url, &demo_path)
+            .await?;
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    print_walkthrough(&base_url, &demo_path, seeded);
+    local_server::serve(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn print_walkthrough(base_url: &str, demo_path: &std::path::Path, seeded: bool) {
+    let demo = demo_path.display();
+    let state = if seeded {
+        "seeded a new demo partner"
+    } else {
+        "reusing the demo partner"
+    };
+    println!(
+        r#"
+Partner Portal API listening on {base_url} ({state}; credentials in {demo})
+
+Try it (the secrets stay in {demo}):
+
+  ORG=$(python3 -c 'import json;print(json.load(open("{demo}"))["organization_key"])')
+  KEY=$(python3 -c 'import json;print(json.load(open("{demo}"))["keys"][0]["api_key"])')
+  TOKEN=$(curl -s -X POST {base_url}/v1/auth/session -H 'Content-Type: application/json' \
+      -d "{{\"organization_key\":\"$ORG\",\"api_key\":\"$KEY\"}}" \
+      | python3 -c 'import json,sys;print(json.load(sys.stdin)["_data"][0]["session_token"])')
+  curl -s {base_url}/v1/me -H "Authorization: Session $TOKEN"
+  curl -s {base_url}/v1/me -H "Authorization: Session $TOKEN"     # within 1 s: 429 + retry_after_ms
+  curl -s -X DELETE {base_url}/v1/auth/session -H "Authorization: Session $TOKEN"
+
+Stop with Ctrl-C.
+"#
+    );
+}

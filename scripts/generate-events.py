@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Writes events/<function>/<case>.<expected status>.json: API Gateway HTTP API payload 2.0
+events for every route and case. The credentials in them are test fixtures (see
+tests/support/fixtures.rs), valid in format only; tests/api/events.rs seeds a fresh table
+with them and feeds each event through its function's handler, expecting the status in the
+file name. Re-run after adding a case: python3 scripts/generate-events.py
+"""
+import base64
+import json
+import pathlib
+
+ORG_KEY = "hsp_org_8piwpk48oYenoowETdvuF732k8ROiwzyNAb60CKULBG1H7mPM"
+OPEN_KEY = "hsp_WwVcoDrRAuPGOxCtyWUA2lULvoFgSUtldSXSCrzQ0Iw3MKiVV"
+RESTRICTED_KEY = "hsp_nXznLCec3Huvsa7B0O3az42Igkc2fAy8BtLPSm14LuD3JrSDv"
+UNKNOWN_KEY = "hsp_zHqz52f0dYjRNIF670acnKAN3DJNNfe2L45C3NZVchq2Uhygm"
+SESSION_TOKEN = "pps_7R3p9pgW9GDVpXXcN0N0DdU21NxjndcX2LUlpGlC1X52H21Pi"
+UNKNOWN_SESSION = "pps_0r7BMhWsz1jg9YSkYrutfVZp3KYEp7Ipu4a0mlpcD074arTUw"
+BAD_CHECKSUM_SESSION = SESSION_TOKEN[:-1] + ("A" if SESSION_TOKEN[-1] != "A" else "B")
+CLIENT_IP = "203.0.113.10"
+OTHER_IP = "198.51.100.77"
+
+ROUTES = {
+    ("POST", "/v1/auth/session"): "POST /v1/auth/session",
+    ("DELETE", "/v1/auth/session"): "DELETE /v1/auth/session",
+    ("GET", "/v1/me"): "GET /v1/me",
+}
+
+
+def event(method, path, headers=None, body=None, source_ip=CLIENT_IP, raw_body=None):
+    headers = {"host": "api.example.com", "user-agent": "partner-cron/1.0", **(headers or {})}
+    route_key = ROUTES.get((method, path), "$default")
+    http = {"method": method, "path": path, "protocol": "HTTP/1.1", "userAgent": headers["user-agent"]}
+    if source_ip:
+        http["sourceIp"] = source_ip
+        headers["x-forwarded-for"] = source_ip
+    headers["x-forwarded-proto"] = "https"
+    text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    result = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": http,
+            "requestId": "req-" + route_key.replace(" ", "-").replace("/", "_").replace("$", ""),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": "22/Nov/2026:20:30:45 +0000",
+            "timeEpoch": 1795379445000,
+        },
+        "isBase64Encoded": False,
+    }
+    if text is not None:
+        result["body"] = text
+    return result
+
+
+JSON = {"content-type": "application/json"}
+SESSION = {"authorization": "Session " + SESSION_TOKEN}
+CREATE = ("POST", "/v1/auth/session")
+
+EVENTS = {
+    "auth-api": {
+        "create-session.201": event(*CREATE, JSON, {"organization_key": ORG_KEY, "api_key": OPEN_KEY}),
+        "create-session-organizer-key.201": event(*CREATE, JSON, {"organizer_key": ORG_KEY, "api_key": OPEN_KEY}),
+        "create-session-unknown-address.201": event(*CREATE, JSON, {"organization_key": ORG_KEY, "api_key": OPEN_KEY}, source_ip=None),
+        "create-session-restricted.201": event(*CREATE, JSON, {"organization_key": ORG_KEY, "api_key": RESTRICTED_KEY}, source_ip="127.0.0.1"),
+        "create-session-restricted-other-address.403": event(*CREATE, JSON, {"organization_key": ORG_KEY, "api_key": RESTRICTED_KEY}),
+        "create-session-restricted-unknown-address.403": event(*CREATE, JSON, {"organization_key": ORG_KEY, "api_key": RESTRICTED_KEY}, source_ip=None),
+        "create-session-unknown-key.401": event(*CREATE, JSON, {"organization_key": ORG_KEY, "api_key": UNKNOWN_KEY}),
+        "create-session-malformed-key.401": event(*CREATE, JSON, {"organization_key": ORG_KEY, "api_key": "hsp_not-a-key"}),
+        "create-session-missing-field.400": event(*CREATE, JSON, {"organization_key": ORG_KEY}),
+        "create-session-unknown-field.400": event(*CREATE, JSON, {"organization_key": ORG_KEY, "api_key": OPEN_KEY, "scope": "all"}),
+        "create-session-not-json.400": event(*CREATE, JSON, raw_body="organization_key=x&api_key=y"),
+        "create-session-no-body.400": event(*CREATE),
+        "create-session-wrong-content-type.415": event(*CREATE, {"content-type": "text/plain"}, {"organization_key": ORG_KEY, "api_key": OPEN_KEY}),
+        "create-session-too-large.413": event(*CREATE, JSON, raw_body=json.dumps({"organization_key": ORG_KEY, "api_key": OPEN_KEY, "padding": "x" * 17000})),
+        "end-session.200": event("DELETE", "/v1/auth/session", SESSION),
+        "end-session-other-address.403": event("DELETE", "/v1/auth/session", SESSION, source_ip=OTHER_IP),
+        "end-session-no-authorization.401": event("DELETE", "/v1/auth/session"),
+        "end-session-unknown-session.401": event("DELETE", "/v1/auth/session", {"authorization": "Session " + UNKNOWN_SESSION}),
+    },
+    "me-api": {
+        "me.200": event("GET", "/v1/me", SESSION),
+        "me-other-address.403": event("GET", "/v1/me", SESSION, source_ip=OTHER_IP),
+        "me-unknown-session.401": event("GET", "/v1/me", {"authorization": "Session " + UNKNOWN_SESSION}),
+        "me-bad-checksum.401": event("GET", "/v1/me", {"authorization": "Session " + BAD_CHECKSUM_SESSION}),
+        "me-bearer-scheme.401": event("GET", "/v1/me", {"authorization": "Bearer " + SESSION_TOKEN}),
+        "me-no-authorization.401": event("GET", "/v1/me"),
+    },
+    "fallback-api": {
+        "unknown-path.404": event("GET", "/v1/nothing-here"),
+        "wrong-method.405": event("PUT", "/v1/auth/session", JSON, {}),
+    },
+}
+
+root = pathlib.Path(__file__).resolve().parent.parent / "events"
+for function, cases in EVENTS.items():
+    folder = root / function
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):
+        old.unlink()
+    for case, payload in cases.items():
+        (folder / f"{case}.json").write_text(json.dumps(payload, indent=2) + "\n")
+print(f"wrote {sum(len(c) for c in EVENTS.values())} events under {root}")

@@ -1,0 +1,162 @@
+//! Settings read once from the environment at start-up. A missing or bad value fails the
+//! Lambda Init phase loudly instead of being papered over with a default.
+
+use std::fmt;
+
+use ipnet::IpNet;
+
+/// Where the credential pepper comes from.
+#[derive(Clone)]
+pub enum PepperSource {
+    /// `PEPPER_SECRET_ARN`: the deployed case.
+    SecretsManager { secret_id: String },
+    /// `PEPPER`: local runs only; refused inside Lambda.
+    Environment(String),
+}
+
+impl fmt::Debug for PepperSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretsManager { secret_id } => write!(f, "SecretsManager({secret_id})"),
+            Self::Environment(_) => f.write_str("Environment(redacted)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `TABLE_NAME`: the single DynamoDB table.
+    pub table_name: String,
+    pub pepper_source: PepperSource,
+    /// `TRUSTED_PROXY_CIDRS` (comma-separated): only requests arriving from these addresses
+    /// may name the client in `X-Forwarded-For`. Empty by default: the source IP is the client.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("cannot load the pepper: {0}")]
+    Pepper(String),
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings through `lookup` so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = lookup("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let in_lambda = lookup("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let pepper_source = match (lookup("PEPPER_SECRET_ARN"), lookup("PEPPER")) {
+            (Some(secret_id), _) => PepperSource::SecretsManager { secret_id },
+            (None, Some(_)) if in_lambda => {
+                return Err(ConfigError::Invalid {
+                    name: "PEPPER",
+                    reason: "PEPPER is for local runs only; set PEPPER_SECRET_ARN in Lambda".into(),
+                });
+            }
+            (None, Some(pepper)) => PepperSource::Environment(pepper),
+            (None, None) => {
+                return Err(ConfigError::Missing(
+                    "PEPPER_SECRET_ARN (or PEPPER for local runs)",
+                ));
+            }
+        };
+        let trusted_proxies = match lookup("TRUSTED_PROXY_CIDRS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .map(|entry| {
+                    entry.parse::<IpNet>().map_err(|e| ConfigError::Invalid {
+                        name: "TRUSTED_PROXY_CIDRS",
+                        reason: format!("`{entry}`: {e}"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Self {
+            table_name,
+            pepper_source,
+            trusted_proxies,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn refuses_to_start_without_a_pepper() {
+        let err = config(&[("TABLE_NAME", "t")]).unwrap_err();
+        assert!(err.to_string().contains("PEPPER_SECRET_ARN"), "{err}");
+    }
+
+    #[test]
+    fn refuses_an_environment_pepper_inside_lambda() {
+        let err = config(&[
+            ("TABLE_NAME", "t"),
+            ("PEPPER", "x"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+        ]);
+        assert!(matches!(
+            err,
+            Err(ConfigError::Invalid { name: "PEPPER", .. })
+        ));
+    }
+
+    #[test]
+    fn prefers_secrets_manager() {
+        let c = config(&[
+            ("TABLE_NAME", "t"),
+            ("PEPPER", "x"),
+            ("PEPPER_SECRET_ARN", "arn:s"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.pepper_source,
+            PepperSource::SecretsManager { .. }
+        ));
+    }
+
+    #[test]
+    fn a_typo_in_trusted_proxies_fails_loudly() {
+        assert!(
+            config(&[
+                ("TABLE_NAME", "t"),
+                ("PEPPER", "x"),
+                ("TRUSTED_PROXY_CIDRS", "10.0.0.0/8, 10.1")
+            ])
+            .is_err()
+        );
+        let c = config(&[
+            ("TABLE_NAME", "t"),
+            ("PEPPER", "x"),
+            ("TRUSTED_PROXY_CIDRS", "10.0.0.0/8"),
+        ])
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 1);
+    }
+
+    #[test]
+    fn the_pepper_is_not_printed() {
+        let c = config(&[("TABLE_NAME", "t"), ("PEPPER", "very-secret-pepper")]).unwrap();
+        assert!(!format!("{c:?}").contains("very-secret"));
+    }
+}

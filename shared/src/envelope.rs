@@ -1,0 +1,132 @@
+//! The response contract (DESIGN.md §3): every answer is JSON with `_meta.request_id`;
+//! successes carry `_data` (always an array) and `_links`, errors carry `status_code`,
+//! `error_description` and `additional_info`. The one place errors become HTTP.
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::request::RequestInfo;
+
+/// A successful answer, before the envelope is put around it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    status: StatusCode,
+    data: Vec<Value>,
+    links: Map<String, Value>,
+    warnings: Vec<String>,
+}
+
+impl Reply {
+    pub fn ok(data: Vec<Value>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            data,
+            links: Map::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn created(data: Vec<Value>) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            ..Self::ok(data)
+        }
+    }
+
+    /// Adds `_links.<name>.href` (an absolute URL).
+    pub fn link(mut self, name: &str, href: String) -> Self {
+        self.links.insert(name.to_owned(), json!({ "href": href }));
+        self
+    }
+
+    /// Adds a line to `_meta.warnings`.
+    pub fn warning(mut self, text: impl Into<String>) -> Self {
+        self.warnings.push(text.into());
+        self
+    }
+}
+
+/// Puts the envelope around a handler's result. Infallible: the runtime never sees an `Err`.
+pub fn respond(info: &RequestInfo, result: Result<Reply, ApiError>) -> Response<Body> {
+    match result {
+        Ok(reply) => success_response(info, reply),
+        Err(err) => error_response(info, &err),
+    }
+}
+
+fn success_response(info: &RequestInfo, reply: Reply) -> Response<Body> {
+    let mut links = reply.links;
+    links
+        .entry("self")
+        .or_insert_with(|| json!({ "href": info.link(&info.path) }));
+    let mut meta = Map::new();
+    meta.insert("request_id".into(), Value::String(info.request_id.clone()));
+    if !reply.warnings.is_empty() {
+        meta.insert("warnings".into(), json!(reply.warnings));
+    }
+    let body = json!({ "_data": reply.data, "_links": links, "_meta": meta });
+    json_response(reply.status, &body)
+}
+
+/// The error body for `err`; logs server faults with their full cause chain, once.
+pub fn error_response(info: &RequestInfo, err: &ApiError) -> Response<Body> {
+    let status = err.status();
+    if let ApiError::Internal(cause) = err {
+        tracing::error!(request_id = %info.request_id, error = %ErrorChain(cause.as_ref()), "request failed");
+    } else {
+        tracing::info!(request_id = %info.request_id, status = status.as_u16(), error_code = err.code(), "request refused");
+    }
+    let mut body = json!({
+        "status_code": status.as_u16(),
+        "error_description": err.description(),
+        "additional_info": { "error_code": err.code(), "detail": err.detail() },
+        "_meta": { "request_id": info.request_id },
+    });
+    if let (Some(retry_after_ms), Some(object)) = (err.retry_after_ms(), body.as_object_mut()) {
+        object.insert("retry_after_ms".into(), json!(retry_after_ms));
+    }
+    let mut response = json_response(status, &body);
+    if let Some(retry_after_ms) = err.retry_after_ms() {
+        let seconds = retry_after_ms.div_ceil(1000).max(1);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if let ApiError::MethodNotAllowed { allowed } = err {
+        let list: Vec<&str> = allowed.iter().map(http::Method::as_str).collect();
+        if let Ok(value) = HeaderValue::from_str(&list.join(", ")) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+    }
+    response
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // Answers carry session tokens and account data: never cache them.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Displays an error and all its sources: `outer: inner: root`.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+//! The error catalogue: every client-visible failure, its HTTP status and its stable numeric
+//! code. Mapping to HTTP happens here and nowhere else (see `envelope::error_response`).
+//!
+//! Codes that have a counterpart in the ThreatSTOP-style catalogue reuse its number; codes
+//! from 12000 on are this API's own.
+
+use http::{Method, StatusCode};
+
+/// Boxed cause of an internal failure; logged once at the boundary, never sent to clients.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("no route for this path")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allowed: Vec<Method> },
+    #[error("request not understood: {0}")]
+    RequestNotUnderstood(String),
+    #[error("internal error")]
+    Internal(#[source] Cause),
+    #[error("service busy")]
+    ServiceBusy { retry_after_ms: u64 },
+    #[error("object not found")]
+    ObjectNotFound,
+    #[error("authorization required: {0}")]
+    AuthRequired(&'static str),
+    #[error("invalid credentials: {0}")]
+    InvalidCredentials(&'static str),
+    #[error("credentials expired: {0}")]
+    CredentialsExpired(&'static str),
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("invalid parameters: {0}")]
+    InvalidParameters(String),
+    #[error("unsupported content type")]
+    UnsupportedContentType(String),
+    #[error("payload too large")]
+    PayloadTooLarge { limit_bytes: usize },
+    #[error("session limit reached")]
+    SessionLimitReached { retry_after_ms: u64 },
+    #[error("rate limit exceeded")]
+    RateLimited { retry_after_ms: u64 },
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    #[error("session used from another IP address")]
+    WrongClientAddress,
+    #[error("client address unknown")]
+    ClientAddressUnknown,
+}
+
+impl ApiError {
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::RouteNotFound | Self::ObjectNotFound | Self::PermissionDenied => {
+                StatusCode::NOT_FOUND
+            }
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestNotUnderstood(_) | Self::InvalidParameters(_) => StatusCode::BAD_REQUEST,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServiceBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AuthRequired(_) | Self::InvalidCredentials(_) | Self::CredentialsExpired(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::SessionLimitReached { .. } | Self::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::OriginNotAllowed | Self::WrongClientAddress | Self::ClientAddressUnknown => {
+                StatusCode::FORBIDDEN
+            }
+        }
+    }
+
+    /// The stable numeric code in `additional_info.error_code`.
+    pub fn code(&self) -> u32 {
+        match self {
+            Self::RouteNotFound => 10000,
+            Self::MethodNotAllowed { .. } => 10001,
+            Self::RequestNotUnderstood(_) => 10003,
+            Self::Internal(_) => 10100,
+            Self::ServiceBusy { .. } => 10101,
+            Self::ObjectNotFound => 10300,
+            Self::AuthRequired(_) => 11000,
+            Self::InvalidCredentials(_) => 11001,
+            Self::CredentialsExpired(_) => 11002,
+            Self::PermissionDenied => 11011,
+            Self::InvalidParameters(_) => 11400,
+            Self::UnsupportedContentType(_) => 11401,
+            Self::PayloadTooLarge { .. } => 12000,
+            Self::SessionLimitReached { .. } => 12001,
+            Self::RateLimited { .. } => 12002,
+            Self::OriginNotAllowed => 12003,
+            Self::WrongClientAddress => 12004,
+            Self::ClientAddressUnknown => 12005,
+        }
+    }
+
+    /// The short, fixed `error_description`.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Self::RouteNotFound => "Service not found",
+            Self::MethodNotAllowed { .. } => "Method not allowed",
+            Self::RequestNotUnderstood(_) => "Request not understood",
+            Self::Internal(_) => "Internal error",
+            Self::ServiceBusy { .. } => "Service busy",
+            Self::ObjectNotFound => "Object not found",
+            Self::AuthRequired(_) => "Auth token required",
+            Self::InvalidCredentials(_) => "Invalid auth token",
+            Self::CredentialsExpired(_) => "Auth token expired",
+            Self::PermissionDenied => "Permission denied",
+            Self::InvalidParameters(_) => "Invalid argument",
+            Self::UnsupportedContentType(_) => "Content type not supported",
+            Self::PayloadTooLarge { .. } => "Payload too large",
+            Self::SessionLimitReached { .. } => "Session limit reached",
+            Self::RateLimited { .. } => "Rate limit exceeded",
+            Self::OriginNotAllowed => "Origin not allowed",
+            Self::WrongClientAddress => "Session bound to another IP address",
+            Self::ClientAddressUnknown => "Client address unknown",
+        }
+    }
+
+    /// The human-readable `additional_info.detail`: says what to fix, never echoes a secret.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::RouteNotFound => "no route matches this path".into(),
+            Self::MethodNotAllowed { allowed } => {
+                let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                format!("this path allows {}", names.join(", "))
+            }
+            Self::RequestNotUnderstood(detail)
+            | Self::InvalidParameters(detail)
+            | Self::UnsupportedContentType(detail) => detail.clone(),
+            Self::Internal(_) => "the request could not be completed; retry later".into(),
+            Self::ServiceBusy { .. } => "too much contention right now; retry later".into(),
+            Self::ObjectNotFound | Self::PermissionDenied => "no such object".into(),
+            Self::AuthRequired(detail)
+            | Self::InvalidCredentials(detail)
+            | Self::CredentialsExpired(detail) => (*detail).into(),
+            Self::PayloadTooLarge { limit_bytes } => {
+                format!("the request body must not exceed {limit_bytes} bytes")
+            }
+            Self::SessionLimitReached { .. } => {
+                "the organization already has the maximum of 5 live sessions; end one (DELETE /v1/auth/session) or wait for the earliest to expire".into()
+            }
+            Self::RateLimited { .. } => "a session may make 1 request per second".into(),
+            Self::OriginNotAllowed => {
+                "the client address or origin is not in the API key's allowed origins".into()
+            }
+            Self::WrongClientAddress => {
+                "this session is locked to the IP address that created it".into()
+            }
+            Self::ClientAddressUnknown => {
+                "the API key has allowed origins but the client address could not be determined".into()
+            }
+        }
+    }
+
+    /// Milliseconds until a retry can succeed, for the 429/503 answers.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Self::SessionLimitReached { retry_after_ms }
+            | Self::RateLimited { retry_after_ms }
+            | Self::ServiceBusy { retry_after_ms } => Some(*retry_after_ms),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique() {
+        let all = [
+            ApiError::RouteNotFound,
+            ApiError::MethodNotAllowed { allowed: vec![] },
+            ApiError::RequestNotUnderstood(String::new()),
+            ApiError::internal("x"),
+            ApiError::ServiceBusy { retry_after_ms: 1 },
+            ApiError::ObjectNotFound,
+            ApiError::AuthRequired(""),
+            ApiError::InvalidCredentials(""),
+            ApiError::CredentialsExpired(""),
+            ApiError::PermissionDenied,
+            ApiError::InvalidParameters(String::new()),
+            ApiError::UnsupportedContentType(String::new()),
+            ApiError::PayloadTooLarge { limit_bytes: 1 },
+            ApiError::SessionLimitReached { retry_after_ms: 1 },
+            ApiError::RateLimited { retry_after_ms: 1 },
+            ApiError::OriginNotAllowed,
+            ApiError::WrongClientAddress,
+            ApiError::ClientAddressUnknown,
+        ];
+        let mut codes: Vec<u32> = all.iter().map(ApiError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+    }
+
+    #[test]
+    fn scope_denial_looks_like_a_missing_object() {
+        assert_eq!(ApiError::PermissionDenied.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            ApiError::PermissionDenied.detail(),
+            ApiError::ObjectNotFound.detail()
+        );
+    }
+}

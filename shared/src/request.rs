@@ -1,0 +1,297 @@
+//! Reading what a request says: who sent it (client address, origin host), where to link
+//! back to, its JSON body and its session token. All checks here are local: a request that
+//! fails them is answered without any database call.
+
+use std::net::IpAddr;
+
+use http::{HeaderMap, Method};
+use ipnet::IpNet;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde::de::DeserializeOwned;
+
+use crate::credentials::{Credential, CredentialError, CredentialKind};
+use crate::error::ApiError;
+use crate::origins;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What the handlers need to know about the request, read once.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// API Gateway's request id; generated when absent (direct invokes).
+    pub request_id: String,
+    pub method: Method,
+    /// Path below the stage, e.g. `/v1/me`.
+    pub path: String,
+    /// `https://host[/stage]`: the base of every link in the response.
+    pub base_url: String,
+    /// `None` when the address cannot be determined (see DESIGN.md §4).
+    pub client_ip: Option<IpAddr>,
+    /// Host of `Origin`, else of `Referer`.
+    pub origin_host: Option<String>,
+}
+
+impl RequestInfo {
+    pub fn from_request(req: &Request, trusted_proxies: &[IpNet]) -> Self {
+        let context = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => Some(context),
+            _ => None,
+        };
+        let stage = context
+            .and_then(|c| c.stage.as_deref())
+            .filter(|s| *s != "$default");
+        let request_id = context
+            .and_then(|c| c.request_id.clone())
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let host = context
+            .and_then(|c| c.domain_name.clone())
+            .or_else(|| header(req.headers(), "host").map(str::to_owned))
+            .unwrap_or_else(|| "localhost".into());
+        let scheme = match header(req.headers(), "x-forwarded-proto") {
+            Some("http") => "http",
+            _ => "https",
+        };
+        let base_url = match stage {
+            Some(stage) => format!("{scheme}://{host}/{stage}"),
+            None => format!("{scheme}://{host}"),
+        };
+        let raw_path = req.uri().path();
+        let path = match stage {
+            Some(stage) => raw_path
+                .strip_prefix(&format!("/{stage}"))
+                .unwrap_or(raw_path),
+            None => raw_path,
+        };
+        let source_ip = context.and_then(|c| c.http.source_ip.as_deref());
+        Self {
+            request_id,
+            method: req.method().clone(),
+            path: path.to_owned(),
+            base_url,
+            client_ip: client_address(source_ip, req.headers(), trusted_proxies),
+            origin_host: origins::request_host(req.headers()),
+        }
+    }
+
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The client address: API Gateway's source IP, or — only when that is a trusted proxy —
+/// the right-most `X-Forwarded-For` entry that is not itself a trusted proxy. A client-sent
+/// `X-Forwarded-For` is otherwise ignored because it is trivially spoofed.
+pub fn client_address(
+    source_ip: Option<&str>,
+    headers: &HeaderMap,
+    trusted_proxies: &[IpNet],
+) -> Option<IpAddr> {
+    let source: IpAddr = source_ip?.trim().parse().ok()?;
+    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&source) {
+        return Some(source);
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let hops: Vec<&str> = forwarded
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        let ip: IpAddr = hop.parse().ok()?;
+        if !trusted(&ip) {
+            return Some(ip);
+        }
+    }
+    None
+}
+
+/// Parses a JSON request body into `T` (which should `deny_unknown_fields`).
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit_bytes: MAX_BODY_BYTES,
+        });
+    }
+    let content_type = header(req.headers(), "content-type");
+    if body.is_empty() && content_type.is_none() {
+        return Err(ApiError::RequestNotUnderstood(
+            "a JSON request body is required".into(),
+        ));
+    }
+    let is_json = content_type
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedContentType(
+            "send the request body with Content-Type: application/json".into(),
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::RequestNotUnderstood(
+            "a JSON request body is required".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|err| {
+        let detail = redact_credentials(&err.to_string());
+        match err.classify() {
+            serde_json::error::Category::Data => ApiError::InvalidParameters(detail),
+            _ => ApiError::RequestNotUnderstood(format!(
+                "the request body is not valid JSON: {detail}"
+            )),
+        }
+    })
+}
+
+/// GET and DELETE take no body; a body there is almost always a client mistake.
+pub fn expect_no_body(req: &Request) -> Result<(), ApiError> {
+    if req.body().as_ref().iter().all(u8::is_ascii_whitespace) {
+        Ok(())
+    } else {
+        Err(ApiError::RequestNotUnderstood(format!(
+            "{} takes no request body",
+            req.method()
+        )))
+    }
+}
+
+/// The session token of `Authorization: Session <token>`, checked for format and checksum.
+pub fn session_token(headers: &HeaderMap) -> Result<Credential, ApiError> {
+    const HOW: &str = "send the header Authorization: Session <session_token>";
+    let value = headers
+        .get("authorization")
+        .ok_or(ApiError::AuthRequired(HOW))?;
+    // Present but not visible ASCII: nothing a token could be.
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidCredentials("the session token is not well-formed"))?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError::AuthRequired(HOW))?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("session") || token.is_empty() {
+        return Err(ApiError::AuthRequired(HOW));
+    }
+    parse_credential(CredentialKind::SessionToken, token)
+}
+
+/// Format and checksum check of a credential, as a 401 (11001) when it fails.
+pub fn parse_credential(kind: CredentialKind, text: &str) -> Result<Credential, ApiError> {
+    Credential::parse(kind, text).map_err(|err| {
+        ApiError::InvalidCredentials(match (kind, err) {
+            (CredentialKind::OrganizationKey, CredentialError::Malformed(_)) => {
+                "the organization key is not well-formed"
+            }
+            (CredentialKind::OrganizationKey, CredentialError::BadChecksum(_)) => {
+                "the organization key has a wrong checksum"
+            }
+            (CredentialKind::ApiKey, CredentialError::Malformed(_)) => {
+                "the API key is not well-formed"
+            }
+            (CredentialKind::ApiKey, CredentialError::BadChecksum(_)) => {
+                "the API key has a wrong checksum"
+            }
+            (CredentialKind::SessionToken, CredentialError::Malformed(_)) => {
+                "the session token is not well-formed"
+            }
+            (CredentialKind::SessionToken, CredentialError::BadChecksum(_)) => {
+                "the session token has a wrong checksum"
+            }
+        })
+    })
+}
+
+/// Replaces anything shaped like one of our credentials, so an error message that quotes
+/// client input can never carry a secret into a response or a log line.
+pub fn redact_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["hsp_", "pps_"].iter().filter_map(|p| rest.find(p)).min() {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start + 4..];
+        let tail = tail.strip_prefix("org_").unwrap_or(tail);
+        let secret_len = tail.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        out.push_str("[redacted]");
+        rest = &tail[secret_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_without_trusted_proxies() {
+        let h = headers(&[("x-forwarded-for", "1.2.3.4")]);
+        assert_eq!(
+            client_address(Some("198.51.100.9"), &h, &[]),
+            "198.51.100.9".parse().ok()
+        );
+    }
+
+    #[test]
+    fn forwarded_for_names_the_client_behind_a_trusted_proxy() {
+        let proxies = ["10.0.0.0/8".parse().unwrap()];
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.5, 10.0.0.3")]);
+        assert_eq!(
+            client_address(Some("10.0.0.2"), &h, &proxies),
+            "203.0.113.5".parse().ok()
+        );
+        assert_eq!(
+            client_address(Some("10.0.0.2"), &HeaderMap::new(), &proxies),
+            None
+        );
+    }
+
+    #[test]
+    fn unparsable_source_is_unknown() {
+        assert_eq!(
+            client_address(Some("not-an-ip"), &HeaderMap::new(), &[]),
+            None
+        );
+        assert_eq!(client_address(None, &HeaderMap::new(), &[]), None);
+    }
+
+    #[test]
+    fn authorization_needs_the_session_scheme() {
+        for value in ["Bearer abc", "Session", "Session   ", "", "Basic x"] {
+            let h = headers(&[("authorization", value)]);
+            assert_eq!(session_token(&h).unwrap_err().code(), 11000, "{value:?}");
+        }
+        assert_eq!(session_token(&HeaderMap::new()).unwrap_err().code(), 11000);
+        let h = headers(&[("authorization", "Session pps_bad")]);
+        assert_eq!(session_token(&h).unwrap_err().code(), 11001);
+    }
+
+    #[test]
+    fn credentials_are_redacted_from_messages() {
+        assert_eq!(
+            redact_credentials("unknown field `hsp_org_Ab12`, also pps_XYZ9 and hsp_k1!"),
+            "unknown field `[redacted]`, also [redacted] and [redacted]!"
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! The route table: every public route, the function that serves it. The local server,
+//! `template.yaml` (checked by a test) and each function's dispatch all follow this list.
+//! Unknown paths get 404 (10000); known paths with another method get 405 (10001).
+
+use http::Method;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteId {
+    CreateSession,
+    EndSession,
+    GetMe,
+}
+
+/// The Lambda function (package name) serving a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    AuthApi,
+    MeApi,
+}
+
+impl Function {
+    pub const fn package(self) -> &'static str {
+        match self {
+            Self::AuthApi => "auth-api",
+            Self::MeApi => "me-api",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub id: RouteId,
+    pub method: Method,
+    /// Path template; `{name}` matches one non-empty segment.
+    pub path: &'static str,
+    pub function: Function,
+}
+
+pub const ROUTES: &[Route] = &[
+    Route {
+        id: RouteId::CreateSession,
+        method: Method::POST,
+        path: "/v1/auth/session",
+        function: Function::AuthApi,
+    },
+    Route {
+        id: RouteId::EndSession,
+        method: Method::DELETE,
+        path: "/v1/auth/session",
+        function: Function::AuthApi,
+    },
+    Route {
+        id: RouteId::GetMe,
+        method: Method::GET,
+        path: "/v1/me",
+        function: Function::MeApi,
+    },
+];
+
+/// Values of `{name}` segments of the matched route.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathParams(Vec<(&'static str, String)>);
+
+impl PathParams {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn match_template(template: &'static str, path: &str) -> Option<PathParams> {
+    let mut params = Vec::new();
+    let mut wanted = template.split('/');
+    let mut given = path.split('/');
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(PathParams(params)),
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {
+                params.push((w.trim_matches(['{', '}']), g.to_owned()));
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Finds the route for `method` and `path`, or the 404/405 answer.
+pub fn resolve(method: &Method, path: &str) -> Result<(&'static Route, PathParams), ApiError> {
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        if let Some(params) = match_template(route.path, path) {
+            if route.method == *method {
+                return Ok((route, params));
+            }
+            allowed.push(route.method.clone());
+        }
+    }
+    if allowed.is_empty() {
+        Err(ApiError::RouteNotFound)
+    } else {
+        Err(ApiError::MethodNotAllowed { allowed })
+    }
+}
+
+/// The route of `info` if `function` serves it; otherwise the 404/405 answer (a route of
+/// another function reaching this one is a deployment mistake and is answered as unknown).
+pub fn route_for(
+    function: Function,
+    info: &crate::request::RequestInfo,
+) -> Result<(RouteId, PathParams), ApiError> {
+    let (route, params) = resolve(&info.method, &info.path)?;
+    if route.function == function {
+        Ok((route.id, params))
+    } else {
+        Err(ApiError::RouteNotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_routes_resolve() {
+        let (route, _) = resolve(&Method::POST, "/v1/auth/session").unwrap();
+        assert_eq!(route.id, RouteId::CreateSession);
+        let (route, _) = resolve(&Method::GET, "/v1/me").unwrap();
+        assert_eq!(route.function, Function::MeApi);
+    }
+
+    #[test]
+    fn wrong_method_lists_the_allowed_ones() {
+        match resolve(&Method::PUT, "/v1/auth/session") {
+            Err(ApiError::MethodNotAllowed { allowed }) => {
+                assert_eq!(allowed, [Method::POST, Method::DELETE])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for path in ["/", "/v1", "/v1/me/", "/v1/mee", "/v2/me", ""] {
+            assert!(
+                matches!(resolve(&Method::GET, path), Err(ApiError::RouteNotFound)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn templates_capture_segments() {
+        let params = match_template("/v1/keys/{id}/rotate", "/v1/keys/abc/rotate").unwrap();
+        assert_eq!(params.get("id"), Some("abc"));
+        assert!(match_template("/v1/keys/{id}", "/v1/keys/").is_none());
+    }
+}

@@ -1,0 +1,349 @@
+//! Sessions: exchanging an organization key + API key for a one-hour session token, the
+//! authenticated hot path, and logout. Decisions are in DESIGN.md §4; the storage side of
+//! each step is in `storage::sessions`.
+
+use std::net::IpAddr;
+
+use subtle::ConstantTimeEq;
+
+use crate::App;
+use crate::clock::EpochMillis;
+use crate::credentials::{Credential, CredentialHash, CredentialKind};
+use crate::error::ApiError;
+use crate::origins::{self, AllowedOrigin, OriginMatch};
+use crate::request::RequestInfo;
+use crate::storage::records::{
+    ApiKeyRecord, ApiKeySummary, KeyStatus, OriginCheck, SessionRecord, ttl_for,
+};
+use crate::storage::{ClaimOutcome, EndOutcome, TouchOutcome, TouchRequest};
+
+pub const SESSION_LIFETIME_MS: i64 = 60 * 60 * 1000;
+/// Live sessions an organization may hold at once (one slot item each).
+pub const MAX_LIVE_SESSIONS: u8 = 5;
+/// One request per second per session (GCRA, capacity 1).
+pub const REQUEST_SPACING_MS: i64 = 1000;
+/// Slot races lost before giving up with 503; each loss means another session was created,
+/// so more than five in a row only happens under heavy logout/login churn.
+const CLAIM_ATTEMPTS: usize = 12;
+
+/// Warning in `_meta.warnings` of a session that could not be locked to an address.
+pub const UNLOCKED_WARNING: &str = "the client address could not be determined, so this session is not locked to an IP address; add allowed origins to the API key to require one";
+
+/// A session just created: the token is shown once, here, and never again.
+#[derive(Debug)]
+pub struct NewSession {
+    pub token: Credential,
+    pub record: SessionRecord,
+    pub warnings: Vec<String>,
+}
+
+/// How a new session is tied to its client (the four rows of DESIGN.md §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub client_ip: Option<String>,
+    pub ip_locked: bool,
+    pub origin_check: OriginCheck,
+    pub origin_hosts: Vec<String>,
+    pub warning: Option<&'static str>,
+}
+
+/// Decides how a session for a key with `allowed_origins` binds to a client at `client_ip`
+/// whose request names `origin_host`, or why it is refused.
+pub fn bind_session(
+    allowed_origins: &[String],
+    client_ip: Option<IpAddr>,
+    origin_host: Option<&str>,
+) -> Result<Binding, ApiError> {
+    let Some(ip) = client_ip else {
+        if allowed_origins.is_empty() {
+            return Ok(Binding {
+                client_ip: None,
+                ip_locked: false,
+                origin_check: OriginCheck::None,
+                origin_hosts: Vec::new(),
+                warning: Some(UNLOCKED_WARNING),
+            });
+        }
+        return Err(ApiError::ClientAddressUnknown);
+    };
+    let locked = |origin_check, origin_hosts| Binding {
+        client_ip: Some(ip.to_string()),
+        ip_locked: true,
+        origin_check,
+        origin_hosts,
+        warning: None,
+    };
+    if allowed_origins.is_empty() {
+        return Ok(locked(OriginCheck::None, Vec::new()));
+    }
+    // Entries were validated on write; one that no longer parses admits nobody.
+    let allowed: Vec<AllowedOrigin> = allowed_origins
+        .iter()
+        .filter_map(|e| e.parse().ok())
+        .collect();
+    match origins::match_origin(&allowed, ip, origin_host) {
+        Some(OriginMatch::ClientAddress) => Ok(locked(OriginCheck::Address, Vec::new())),
+        Some(OriginMatch::Host) => {
+            let hosts = allowed
+                .iter()
+                .filter(|o| matches!(o, AllowedOrigin::Domain(_) | AllowedOrigin::Subdomains(_)))
+                .map(ToString::to_string)
+                .collect();
+            Ok(locked(OriginCheck::Host, hosts))
+        }
+        None => Err(ApiError::OriginNotAllowed),
+    }
+}
+
+const BAD_KEY_PAIR: &str = "the organization key and API key do not identify an active API key";
+
+/// `POST /v1/auth/session`: checks the key pair, binds the session to the client and takes
+/// one of the organization's five slots. Three round trips: GetItem, Query, TransactWriteItems.
+pub async fn create_session(
+    app: &App,
+    info: &RequestInfo,
+    organization_key: &Credential,
+    api_key: &Credential,
+) -> Result<NewSession, ApiError> {
+    let now = app.clock.now_ms();
+    let key = app
+        .store
+        .api_key(&app.pepper.hash(api_key))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::InvalidCredentials(BAD_KEY_PAIR))?;
+    check_key(&key, &app.pepper.hash(organization_key), now)?;
+    let binding = match bind_session(
+        &key.allowed_origins,
+        info.client_ip,
+        info.origin_host.as_deref(),
+    ) {
+        Ok(binding) => binding,
+        Err(refusal) => {
+            tracing::warn!(org_id = %key.org_id, key_id = %key.key_id, client_ip = ?info.client_ip, error_code = refusal.code(), "session refused by allowed origins");
+            return Err(refusal);
+        }
+    };
+    let token = Credential::generate(CredentialKind::SessionToken).map_err(ApiError::internal)?;
+    let token_hash = app.pepper.hash(&token);
+    let expires_at_ms = key
+        .expires_at_ms
+        .map_or(now + SESSION_LIFETIME_MS, |key_expiry| {
+            key_expiry.min(now + SESSION_LIFETIME_MS)
+        });
+    let mut record = SessionRecord {
+        session_id: uuid::Uuid::new_v4().to_string(),
+        org_id: key.org_id.clone(),
+        org_name: key.org_name.clone(),
+        partnership: key.partnership.clone(),
+        api_key: ApiKeySummary {
+            id: key.key_id.clone(),
+            name: key.name.clone(),
+            prefix: key.prefix.clone(),
+        },
+        scopes: key.scopes.clone(),
+        client_ip: binding.client_ip,
+        ip_locked: binding.ip_locked,
+        origin_check: binding.origin_check,
+        origin_hosts: binding.origin_hosts,
+        slot: 0,
+        created_at_ms: now,
+        expires_at_ms,
+        next_allowed_ms: now,
+        last_used_at_ms: None,
+        ttl_epoch_seconds: ttl_for(expires_at_ms),
+    };
+    for _ in 0..CLAIM_ATTEMPTS {
+        let slots = app
+            .store
+            .session_slots(&key.org_id)
+            .await
+            .map_err(ApiError::internal)?;
+        let live: Vec<(u8, EpochMillis)> = slots
+            .iter()
+            .filter(|(_, slot)| slot.expires_at_ms > now)
+            .map(|(number, slot)| (*number, slot.expires_at_ms))
+            .collect();
+        let free: Vec<u8> = (0..MAX_LIVE_SESSIONS)
+            .filter(|number| !live.iter().any(|(taken, _)| taken == number))
+            .collect();
+        let Some(slot) = pick(&free) else {
+            let earliest = live
+                .iter()
+                .map(|(_, expires)| *expires)
+                .min()
+                .unwrap_or(now + 1);
+            tracing::warn!(org_id = %key.org_id, key_id = %key.key_id, "session limit reached");
+            return Err(ApiError::SessionLimitReached {
+                retry_after_ms: millis_until(earliest, now),
+            });
+        };
+        record.slot = slot;
+        match app
+            .store
+            .claim_slot(now, &token_hash, &record)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            ClaimOutcome::Claimed => {
+                tracing::info!(org_id = %record.org_id, key_id = %record.api_key.id, session_id = %record.session_id, slot, ip_locked = record.ip_locked, "session created");
+                let warnings = binding.warning.iter().map(|w| (*w).to_owned()).collect();
+                return Ok(NewSession {
+                    token,
+                    record,
+                    warnings,
+                });
+            }
+            ClaimOutcome::SlotTaken | ClaimOutcome::Conflict => continue,
+        }
+    }
+    Err(ApiError::ServiceBusy {
+        retry_after_ms: 1000,
+    })
+}
+
+fn check_key(
+    key: &ApiKeyRecord,
+    organization_key: &CredentialHash,
+    now: EpochMillis,
+) -> Result<(), ApiError> {
+    let same_org: bool = key
+        .organization_key_hash
+        .as_bytes()
+        .ct_eq(organization_key.as_str().as_bytes())
+        .into();
+    if !same_org || key.status != KeyStatus::Active {
+        return Err(ApiError::InvalidCredentials(BAD_KEY_PAIR));
+    }
+    if key.expires_at_ms.is_some_and(|expiry| expiry <= now) {
+        return Err(ApiError::CredentialsExpired("the API key has expired"));
+    }
+    Ok(())
+}
+
+/// A random element, so concurrent creators spread over the free slots.
+fn pick(free: &[u8]) -> Option<u8> {
+    if free.is_empty() {
+        return None;
+    }
+    let random = getrandom::u32().unwrap_or(0) as usize;
+    free.get(random % free.len()).copied()
+}
+
+fn millis_until(at: EpochMillis, now: EpochMillis) -> u64 {
+    u64::try_from(at - now).unwrap_or(0).max(1)
+}
+
+/// Every authenticated request: verifies the session, enforces 1 request/second and
+/// records the use, in one UpdateItem. Returns the session (with everything `/me` shows).
+pub async fn authenticate(
+    app: &App,
+    info: &RequestInfo,
+    token: &Credential,
+) -> Result<SessionRecord, ApiError> {
+    let now = app.clock.now_ms();
+    let origin_patterns = info
+        .origin_host
+        .as_deref()
+        .map(origins::host_patterns)
+        .unwrap_or_default();
+    let client_ip = info.client_ip.map(|ip| ip.to_string());
+    let request = TouchRequest {
+        now_ms: now,
+        client_ip: client_ip.as_deref(),
+        origin_patterns: &origin_patterns,
+        spacing_ms: REQUEST_SPACING_MS,
+    };
+    match app
+        .store
+        .touch_session(&app.pepper.hash(token), &request)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        TouchOutcome::Allowed(session) => Ok(session),
+        TouchOutcome::Refused(stored) => {
+            let refusal = refusal(stored.as_ref(), &request);
+            if let (Some(session), ApiError::WrongClientAddress | ApiError::OriginNotAllowed) =
+                (&stored, &refusal)
+            {
+                tracing::warn!(org_id = %session.org_id, session_id = %session.session_id, client_ip = ?client_ip, error_code = refusal.code(), "session used from a refused address or origin");
+            }
+            Err(refusal)
+        }
+    }
+}
+
+/// Why the hot-path condition failed, from the session as it was stored. Checked in this
+/// order so a caller from another address learns nothing about the rate limit.
+pub fn refusal(stored: Option<&SessionRecord>, request: &TouchRequest<'_>) -> ApiError {
+    let Some(session) = stored else {
+        return ApiError::InvalidCredentials(
+            "the session token is unknown or the session has ended",
+        );
+    };
+    if session.expires_at_ms <= request.now_ms {
+        return ApiError::CredentialsExpired("the session has expired; create a new one");
+    }
+    if session.ip_locked && session.client_ip.as_deref() != request.client_ip {
+        return ApiError::WrongClientAddress;
+    }
+    if session.origin_check == OriginCheck::Host
+        && !request
+            .origin_patterns
+            .iter()
+            .any(|p| session.origin_hosts.contains(p))
+    {
+        return ApiError::OriginNotAllowed;
+    }
+    if session.next_allowed_ms > request.now_ms {
+        return ApiError::RateLimited {
+            retry_after_ms: millis_until(session.next_allowed_ms, request.now_ms),
+        };
+    }
+    ApiError::internal("the session condition failed but the stored session satisfies it")
+}
+
+/// `DELETE /v1/auth/session`: ends the session and frees its slot at once.
+pub async fn end_session(
+    app: &App,
+    info: &RequestInfo,
+    token: &Credential,
+) -> Result<(), ApiError> {
+    let now = app.clock.now_ms();
+    let client_ip = info.client_ip.map(|ip| ip.to_string());
+    match app
+        .store
+        .end_session(&app.pepper.hash(token), now, client_ip.as_deref())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        EndOutcome::Ended(session) => {
+            tracing::info!(org_id = %session.org_id, session_id = %session.session_id, "session ended");
+            Ok(())
+        }
+        EndOutcome::Refused(stored) => {
+            let request = TouchRequest {
+                now_ms: now,
+                client_ip: client_ip.as_deref(),
+                origin_patterns: &[],
+                spacing_ms: 0,
+            };
+            // Logout is never rate limited and ignores the origin: only identity, expiry and address count.
+            let stored = stored.map(|mut s| {
+                s.next_allowed_ms = now;
+                s.origin_check = OriginCheck::None;
+                s
+            });
+            Err(refusal(stored.as_ref(), &request))
+        }
+    }
+}
+
+/// 404 (11011) unless the session's key carries `scope`: the API does not reveal what exists.
+pub fn require_scope(session: &SessionRecord, scope: &str) -> Result<(), ApiError> {
+    if session.scopes.iter().any(|s| s == scope) {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied)
+    }
+}

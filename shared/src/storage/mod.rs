@@ -1,0 +1,149 @@
+//! The only module that talks to DynamoDB. One table holds everything; key strings are
+//! built in [`keys`], stored shapes live in [`records`], and each concern has its own file
+//! of operations. Every operation is counted so tests and `make bench` can assert how many
+//! round trips a request costs.
+
+pub mod keys;
+pub mod records;
+mod sessions;
+mod table;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_types::config_bag::ConfigBag;
+
+pub use sessions::{ClaimOutcome, EndOutcome, TouchOutcome, TouchRequest};
+pub use table::{INDEX_GSI1, TTL_ATTRIBUTE, TableOptions};
+
+/// A DynamoDB item as the SDK sees it.
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} failed: {message}")]
+    Sdk {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("stored item {key} is not a valid record: {source}")]
+    Corrupt {
+        key: String,
+        source: serde_dynamo::Error,
+    },
+    #[error("cannot encode record: {0}")]
+    Encode(#[from] serde_dynamo::Error),
+}
+
+impl StoreError {
+    fn sdk<E, R>(operation: &'static str, err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        Self::Sdk {
+            operation,
+            message: aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string(),
+        }
+    }
+}
+
+/// Handle on the table, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+    calls: Arc<AtomicU64>,
+}
+
+impl Store {
+    /// Wraps `client` so that every operation it sends is counted.
+    pub fn new(client: Client, table: &str) -> Self {
+        let calls = Arc::new(AtomicU64::new(0));
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(CallCounter(Arc::clone(&calls)))
+            .build();
+        Self {
+            client: Client::from_conf(config),
+            table: table.to_owned(),
+            calls,
+        }
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    /// DynamoDB operations sent through this store so far (all clones share the count).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+#[derive(Debug)]
+struct CallCounter(Arc<AtomicU64>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Decodes a stored item into its record type, naming the item on failure.
+fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let key = match (item.get("pk"), item.get("sk")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk}/{sk}"),
+        _ => "(no key)".into(),
+    };
+    serde_dynamo::from_item(item).map_err(|source| StoreError::Corrupt { key, source })
+}
+
+/// Encodes a record and adds its key attributes.
+fn encode<T: serde::Serialize>(record: &T, key: keys::Key) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(record)?;
+    item.insert("pk".into(), s(key.pk));
+    item.insert("sk".into(), s(key.sk));
+    Ok(item)
+}
+
+/// A client for DynamoDB Local (or any endpoint that accepts dummy credentials).
+pub fn local_client(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "local",
+        ))
+        .build();
+    Client::from_conf(config)
+}

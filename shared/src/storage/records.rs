@@ -1,0 +1,139 @@
+//! Stored shapes. These are not the public JSON contract (handlers build that); they are
+//! what DynamoDB holds. Times are epoch milliseconds; `ttl_epoch_seconds` feeds DynamoDB TTL,
+//! which only collects garbage — every read compares `expires_at_ms` itself.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::EpochMillis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartnershipType {
+    Mssp,
+    Reseller,
+}
+
+impl PartnershipType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Mssp => "mssp",
+            Self::Reseller => "reseller",
+        }
+    }
+
+    /// The one report scope a key of this partnership type carries.
+    pub const fn report_scope(self) -> &'static str {
+        match self {
+            Self::Mssp => "mssp-report:read",
+            Self::Reseller => "reseller-report:read",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnershipRef {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: PartnershipType,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationRecord {
+    pub org_id: String,
+    pub name: String,
+    pub partnerships: Vec<PartnershipRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_key: Option<String>,
+    pub created_at_ms: EpochMillis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Revoked,
+}
+
+/// An API key, stored under the HMAC of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub key_id: String,
+    pub org_id: String,
+    pub org_name: String,
+    /// HMAC of the organization key this API key must be presented with. Only the hash, so
+    /// the session path never reads an organization key in clear.
+    pub organization_key_hash: String,
+    pub partnership: PartnershipRef,
+    pub name: String,
+    /// First characters of the secret, shown to admins.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    /// As entered by the admin, validated on write (`origins::AllowedOrigin`).
+    pub allowed_origins: Vec<String>,
+    pub status: KeyStatus,
+    pub created_at_ms: EpochMillis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<EpochMillis>,
+}
+
+/// The identity of the key behind a session, as `GET /v1/me` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeySummary {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+}
+
+/// What a session must re-prove on every request, besides its IP lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OriginCheck {
+    /// The key has no allowed origins.
+    None,
+    /// The locked client address is in the allowed list: the IP lock is the whole check.
+    Address,
+    /// Allowed through a domain: every request's Origin/Referer host must be in `origin_hosts`.
+    Host,
+}
+
+/// A live (or expired but not yet collected) session, stored under the HMAC of its token.
+/// Carries everything `GET /v1/me` shows so the hot path needs no second read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub session_id: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub partnership: PartnershipRef,
+    pub api_key: ApiKeySummary,
+    pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    pub ip_locked: bool,
+    pub origin_check: OriginCheck,
+    /// Domain entries (`example.com`, `*.example.com`) when `origin_check` is `Host`.
+    pub origin_hosts: Vec<String>,
+    pub slot: u8,
+    pub created_at_ms: EpochMillis,
+    pub expires_at_ms: EpochMillis,
+    /// GCRA with capacity 1: the earliest time the next request is allowed.
+    pub next_allowed_ms: EpochMillis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at_ms: Option<EpochMillis>,
+    pub ttl_epoch_seconds: i64,
+}
+
+/// One of an organization's five session slots; free when absent or expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotRecord {
+    /// Hex HMAC of the session token holding the slot.
+    pub session_hash: String,
+    pub session_id: String,
+    pub expires_at_ms: EpochMillis,
+    pub ttl_epoch_seconds: i64,
+}
+
+/// TTL value for an item that stops mattering at `expires_at_ms`.
+pub fn ttl_for(expires_at_ms: EpochMillis) -> i64 {
+    expires_at_ms.div_euclid(1000) + 1
+}

@@ -1,0 +1,270 @@
+//! Session storage: the slot-claiming transaction (exact five-session cap), the hot-path
+//! UpdateItem (verify + rate limit + record use in one round trip) and logout.
+
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+
+use super::records::{OriginCheck, SessionRecord, SlotRecord};
+use super::{Store, StoreError, decode, encode, keys, n, s};
+use crate::clock::EpochMillis;
+use crate::credentials::CredentialHash;
+
+/// Result of trying to take a slot for a new session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed,
+    /// Another live session holds the slot (someone else won the race).
+    SlotTaken,
+    /// DynamoDB cancelled the transaction because another one touched the same items.
+    Conflict,
+}
+
+/// What the hot path needs to know about the request.
+#[derive(Debug, Clone)]
+pub struct TouchRequest<'a> {
+    pub now_ms: EpochMillis,
+    pub client_ip: Option<&'a str>,
+    /// `origins::host_patterns` of the request's origin host (empty when it sent none).
+    pub origin_patterns: &'a [String],
+    /// Spacing the rate limiter enforces between two requests of one session.
+    pub spacing_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TouchOutcome {
+    /// The session is valid and the request is within the rate limit; the updated session.
+    Allowed(SessionRecord),
+    /// A condition failed; the session as stored (`None`: no such session) tells which.
+    Refused(Option<SessionRecord>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndOutcome {
+    Ended(SessionRecord),
+    Refused(Option<SessionRecord>),
+}
+
+impl Store {
+    /// The organization's slot items, strongly consistent (a slot claimed a moment ago counts).
+    pub async fn session_slots(&self, org_id: &str) -> Result<Vec<(u8, SlotRecord)>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :slot)")
+            .expression_attribute_values(":pk", s(keys::org_partition(org_id)))
+            .expression_attribute_values(":slot", s(keys::SLOT_PREFIX))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        let mut slots = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            let number = match item.get("sk") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) => keys::slot_number(sk),
+                _ => None,
+            };
+            if let Some(number) = number {
+                slots.push((number, decode(item)?));
+            }
+        }
+        Ok(slots)
+    }
+
+    /// One transaction: take `slot` if it is free or its session has expired, and store the
+    /// session. Either both happen or neither does.
+    pub async fn claim_slot(
+        &self,
+        now_ms: EpochMillis,
+        session_hash: &CredentialHash,
+        session: &SessionRecord,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let slot_record = SlotRecord {
+            session_hash: session_hash.as_str().to_owned(),
+            session_id: session.session_id.clone(),
+            expires_at_ms: session.expires_at_ms,
+            ttl_epoch_seconds: session.ttl_epoch_seconds,
+        };
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(
+                &slot_record,
+                keys::slot(&session.org_id, session.slot),
+            )?))
+            .condition_expression("attribute_not_exists(pk) OR expires_at_ms <= :now")
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(|e| StoreError::Sdk {
+                operation: "TransactWriteItems",
+                message: e.to_string(),
+            })?;
+        let put_session = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(session, keys::session(session_hash))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Sdk {
+                operation: "TransactWriteItems",
+                message: e.to_string(),
+            })?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(claim).build())
+            .transact_items(TransactWriteItem::builder().put(put_session).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Claimed),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let codes: Vec<&str> = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|reason| reason.code().unwrap_or("None"))
+                        .collect();
+                    if codes.contains(&"TransactionConflict") {
+                        Ok(ClaimOutcome::Conflict)
+                    } else if codes.first() == Some(&"ConditionalCheckFailed") {
+                        Ok(ClaimOutcome::SlotTaken)
+                    } else {
+                        Err(StoreError::sdk("TransactWriteItems", err))
+                    }
+                }
+                _ => Err(StoreError::sdk("TransactWriteItems", err)),
+            },
+        }
+    }
+
+    /// The hot path: one conditional UpdateItem that verifies the session (exists, not
+    /// expired, same IP where locked, origin host where required), enforces the rate limit
+    /// and records the use. A failed condition changes nothing, so a request from another
+    /// IP never spends the holder's allowance.
+    pub async fn touch_session(
+        &self,
+        session_hash: &CredentialHash,
+        request: &TouchRequest<'_>,
+    ) -> Result<TouchOutcome, StoreError> {
+        let key = keys::session(session_hash);
+        let mut origin_clause = String::from("origin_check <> :host_check");
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk));
+        for (index, pattern) in request.origin_patterns.iter().enumerate() {
+            origin_clause.push_str(&format!(" OR contains(origin_hosts, :origin{index})"));
+            update = update.expression_attribute_values(format!(":origin{index}"), s(pattern));
+        }
+        let condition = format!(
+            "attribute_exists(pk) AND expires_at_ms > :now \
+             AND (ip_locked = :unlocked OR client_ip = :ip) \
+             AND ({origin_clause}) AND next_allowed_ms <= :now"
+        );
+        let result = update
+            .condition_expression(condition)
+            .update_expression("SET next_allowed_ms = :next, last_used_at_ms = :now")
+            .expression_attribute_values(":now", n(request.now_ms))
+            .expression_attribute_values(":next", n(request.now_ms + request.spacing_ms))
+            .expression_attribute_values(
+                ":unlocked",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(false),
+            )
+            .expression_attribute_values(":ip", s(request.client_ip.unwrap_or("")))
+            .expression_attribute_values(
+                ":host_check",
+                serde_dynamo::to_attribute_value(OriginCheck::Host)?,
+            )
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                Ok(TouchOutcome::Allowed(decode(item)?))
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let old = failed.item().cloned().map(decode).transpose()?;
+                    Ok(TouchOutcome::Refused(old))
+                }
+                _ => Err(StoreError::sdk("UpdateItem", err)),
+            },
+        }
+    }
+
+    /// Logout: deletes a live session (from its own IP where locked) and frees its slot.
+    /// Never rate limited.
+    pub async fn end_session(
+        &self,
+        session_hash: &CredentialHash,
+        now_ms: EpochMillis,
+        client_ip: Option<&str>,
+    ) -> Result<EndOutcome, StoreError> {
+        let key = keys::session(session_hash);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .condition_expression(
+                "attribute_exists(pk) AND expires_at_ms > :now AND (ip_locked = :unlocked OR client_ip = :ip)",
+            )
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":unlocked", aws_sdk_dynamodb::types::AttributeValue::Bool(false))
+            .expression_attribute_values(":ip", s(client_ip.unwrap_or("")))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let session: SessionRecord = match result {
+            Ok(output) => decode(output.attributes.unwrap_or_default())?,
+            Err(err) => {
+                return match err.as_service_error() {
+                    Some(DeleteItemError::ConditionalCheckFailedException(failed)) => {
+                        let old = failed.item().cloned().map(decode).transpose()?;
+                        Ok(EndOutcome::Refused(old))
+                    }
+                    _ => Err(StoreError::sdk("DeleteItem", err)),
+                };
+            }
+        };
+        self.free_slot(&session.org_id, session.slot, session_hash)
+            .await?;
+        Ok(EndOutcome::Ended(session))
+    }
+
+    /// Frees `slot` if `session_hash` still holds it (a newer session may own it already).
+    pub async fn free_slot(
+        &self,
+        org_id: &str,
+        slot: u8,
+        session_hash: &CredentialHash,
+    ) -> Result<(), StoreError> {
+        let key = keys::slot(org_id, slot);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .condition_expression("session_hash = :hash")
+            .expression_attribute_values(":hash", s(session_hash.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(StoreError::sdk("DeleteItem", err)),
+            },
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The table itself (its definition is shared by the local server, the tests and the
+//! operator tooling; `template.yaml` declares the same shape) and the organization and
+//! API-key items.
+
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+};
+
+use super::records::{ApiKeyRecord, OrganizationRecord};
+use super::{Store, StoreError, decode, encode, keys, s};
+use crate::credentials::CredentialHash;
+
+/// Name of the TTL attribute (DynamoDB deletes items some time after it passes).
+pub const TTL_ATTRIBUTE: &str = "ttl_epoch_seconds";
+/// Name of the generic secondary index (listings by organization).
+pub const INDEX_GSI1: &str = "gsi1";
+
+#[derive(Debug, Clone, Copy)]
+pub struct TableOptions {
+    /// Turn TTL on. Tests of "expired but still stored" create tables without it.
+    pub ttl: bool,
+}
+
+impl Store {
+    /// Creates the table if it does not exist and waits until it is active.
+    pub async fn ensure_table(&self, options: TableOptions) -> Result<(), StoreError> {
+        let key = |name: &str, key_type| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+        };
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let build_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Sdk {
+            operation: "CreateTable",
+            message: e.to_string(),
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(INDEX_GSI1)
+            .key_schema(key("gsi1pk", KeyType::Hash).map_err(build_error)?)
+            .key_schema(key("gsi1sk", KeyType::Range).map_err(build_error)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(build_error)?;
+        let result = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash).map_err(build_error)?)
+            .key_schema(key("sk", KeyType::Range).map_err(build_error)?)
+            .attribute_definitions(attribute("pk").map_err(build_error)?)
+            .attribute_definitions(attribute("sk").map_err(build_error)?)
+            .attribute_definitions(attribute("gsi1pk").map_err(build_error)?)
+            .attribute_definitions(attribute("gsi1sk").map_err(build_error)?)
+            .global_secondary_indexes(index)
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err) => match err.as_service_error() {
+                Some(CreateTableError::ResourceInUseException(_)) => return Ok(()),
+                _ => return Err(StoreError::sdk("CreateTable", err)),
+            },
+        }
+        for _ in 0..100 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("DescribeTable", e))?;
+            if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if options.ttl {
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .map_err(|e| StoreError::Sdk {
+                    operation: "UpdateTimeToLive",
+                    message: e.to_string(),
+                })?;
+            self.client
+                .update_time_to_live()
+                .table_name(&self.table)
+                .time_to_live_specification(spec)
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("UpdateTimeToLive", e))?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_table(&self) -> Result<(), StoreError> {
+        self.client
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("DeleteTable", e))?;
+        Ok(())
+    }
+
+    pub async fn put_organization(&self, record: &OrganizationRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(record, keys::organization(&record.org_id))?))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("PutItem", e))?;
+        Ok(())
+    }
+
+    pub async fn organization(
+        &self,
+        org_id: &str,
+    ) -> Result<Option<OrganizationRecord>, StoreError> {
+        let key = keys::organization(org_id);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem", e))?;
+        output.item.map(decode).transpose()
+    }
+
+    /// Stores a new API key under the HMAC of its secret.
+    pub async fn put_api_key(
+        &self,
+        hash: &CredentialHash,
+        record: &ApiKeyRecord,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(record, keys::api_key(hash))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("PutItem", e))?;
+        Ok(())
+    }
+
+    /// The API key stored under `hash`, read strongly consistent so a key created or revoked
+    /// a moment ago is seen as such.
+    pub async fn api_key(&self, hash: &CredentialHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let key = keys::api_key(hash);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem", e))?;
+        output.item.map(decode).transpose()
+    }
+}

@@ -1,0 +1,65 @@
+//! Every event under `events/` (named `<case>.<expected status>.json`) fed through its
+//! function's handler, against a table seeded with the fixture credentials.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use api_tests::{T0, TestResponse, app_with, fresh_store, seed_fixtures};
+use shared::clock::ManualClock;
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+#[tokio::test]
+async fn every_event_gets_the_status_in_its_name() {
+    let mut checked = 0;
+    let mut functions: Vec<_> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    functions.sort();
+    for folder in functions {
+        let function = folder.file_name().unwrap().to_string_lossy().into_owned();
+        let mut files: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let expected: u16 = name
+                .trim_end_matches(".json")
+                .rsplit('.')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: name the expected status, e.g. case.200.json"));
+            let app = app_with(fresh_store().await, Arc::new(ManualClock::at(T0)));
+            seed_fixtures(&app).await;
+            let request =
+                lambda_http::request::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            let response = match function.as_str() {
+                "auth-api" => auth_api::handle(&app, request).await,
+                "me-api" => me_api::handle(&app, request).await,
+                "fallback-api" => fallback_api::handle(&request),
+                other => panic!("events/{other}: no such function"),
+            };
+            let response = TestResponse::from_lambda(response);
+            assert_eq!(
+                response.status, expected,
+                "events/{function}/{name}: {}",
+                response.body
+            );
+            assert!(
+                response.body["_meta"]["request_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("req-")),
+                "{name}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 26, "only {checked} events found");
+}

@@ -1,0 +1,13 @@
+//! Black-box tests of the whole API against DynamoDB Local (`make test` starts it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod events;
+mod logs;
+mod me;
+mod origins;
+mod rate_limit;
+mod server;
+mod sessions;
+mod storage_errors;
+mod template;

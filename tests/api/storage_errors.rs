@@ -1,0 +1,108 @@
+//! DynamoDB failures that DynamoDB Local cannot produce, with `aws-smithy-mocks`:
+//! transaction conflicts are retried; service failures become a 500 that says nothing
+//! about the cause.
+
+use std::sync::Arc;
+
+use api_tests::{Call, T0, app_with, fixtures};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::error::{InternalServerError, TransactionCanceledException};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use shared::clock::ManualClock;
+use shared::credentials::{Credential, CredentialKind};
+use shared::storage::Store;
+use shared::storage::records::{ApiKeyRecord, KeyStatus, PartnershipRef, PartnershipType};
+
+fn fixture_key_item() -> std::collections::HashMap<String, AttributeValue> {
+    let record = ApiKeyRecord {
+        key_id: "k1".into(),
+        org_id: "o1".into(),
+        org_name: "Org".into(),
+        organization_key_hash: api_tests::test_pepper()
+            .hash(&Credential::parse(CredentialKind::OrganizationKey, fixtures::ORG_KEY).unwrap())
+            .0,
+        partnership: PartnershipRef {
+            id: "p1".into(),
+            name: "MSSP".into(),
+            kind: PartnershipType::Mssp,
+        },
+        name: "Key".into(),
+        prefix: "hsp_WwVc".into(),
+        scopes: vec!["me:read".into(), "mssp-report:read".into()],
+        allowed_origins: vec![],
+        status: KeyStatus::Active,
+        created_at_ms: T0,
+        expires_at_ms: None,
+    };
+    serde_dynamo::to_item(&record).unwrap()
+}
+
+#[tokio::test]
+async fn a_transaction_conflict_on_the_slot_is_retried() {
+    let get_key = mock!(Client::get_item).then_output(|| {
+        GetItemOutput::builder()
+            .set_item(Some(fixture_key_item()))
+            .build()
+    });
+    let no_slots = mock!(Client::query)
+        .sequence()
+        .output(|| QueryOutput::builder().build())
+        .repeatedly()
+        .build();
+    let claim = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| {
+            TransactWriteItemsError::TransactionCanceledException(
+                TransactionCanceledException::builder()
+                    .cancellation_reasons(
+                        CancellationReason::builder()
+                            .code("TransactionConflict")
+                            .build(),
+                    )
+                    .cancellation_reasons(CancellationReason::builder().code("None").build())
+                    .build(),
+            )
+        })
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&get_key, &no_slots, &claim]
+    );
+    let app = app_with(Store::new(client, "mocked"), Arc::new(ManualClock::at(T0)));
+    let response = Call::create_session(fixtures::ORG_KEY, fixtures::OPEN_KEY)
+        .send(&app)
+        .await;
+    assert_eq!(response.status, 201, "{}", response.body);
+    assert_eq!(claim.num_calls(), 2);
+    assert_eq!(no_slots.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_dynamodb_failure_is_a_500_without_details() {
+    let failing = mock!(Client::update_item)
+        .sequence()
+        .error(|| {
+            UpdateItemError::InternalServerError(
+                InternalServerError::builder()
+                    .message("disk on fire at node 7")
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, [&failing]);
+    let app = app_with(Store::new(client, "mocked"), Arc::new(ManualClock::at(T0)));
+    let response = Call::me(fixtures::SESSION_TOKEN).send(&app).await;
+    response.assert_error(500, 10100);
+    assert!(!response.body.to_string().contains("disk on fire"));
+    assert!(!response.body.to_string().contains("DynamoDB"));
+}

@@ -1,0 +1,131 @@
+//! `template.yaml` deploys exactly the routes of `shared::routes::ROUTES`, each to the
+//! function that serves it, and declares the same table the code creates locally.
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+use shared::routes::ROUTES;
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn functions(template: &Value) -> Vec<(String, &Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, r)| (name.as_str().unwrap().to_owned(), r))
+        .collect()
+}
+
+fn binary(function: &Value) -> String {
+    function["Metadata"]["BuildProperties"]["Binary"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_template_routes_match_the_route_table() {
+    let template = template();
+    let mut deployed = BTreeSet::new();
+    let mut default_routes = Vec::new();
+    for (name, function) in functions(&template) {
+        assert_eq!(
+            function["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{name}"
+        );
+        let Some(events) = function["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in events {
+            if event["Type"] != "HttpApi" {
+                continue;
+            }
+            let properties = &event["Properties"];
+            match (properties["Method"].as_str(), properties["Path"].as_str()) {
+                (Some(method), Some(path)) => {
+                    deployed.insert((method.to_uppercase(), path.to_owned(), binary(function)));
+                }
+                _ => default_routes.push(binary(function)),
+            }
+        }
+    }
+    let expected: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_owned(),
+                r.function.package().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(deployed, expected);
+    assert_eq!(
+        default_routes,
+        ["fallback-api"],
+        "exactly one $default route, served by fallback-api"
+    );
+}
+
+#[test]
+fn every_function_binary_is_a_workspace_package() {
+    let template = template();
+    for (name, function) in functions(&template) {
+        let manifest = format!(
+            "{}/../functions/{}/Cargo.toml",
+            env!("CARGO_MANIFEST_DIR"),
+            binary(function)
+        );
+        assert!(
+            std::path::Path::new(&manifest).exists(),
+            "{name}: {manifest} missing"
+        );
+        assert_eq!(
+            function["Properties"]["Architectures"][0]
+                .as_str()
+                .or(template["Globals"]["Function"]["Architectures"][0].as_str()),
+            Some("arm64")
+        );
+    }
+}
+
+#[test]
+fn the_table_matches_the_one_the_code_creates() {
+    let template = template();
+    let table = &template["Resources"]["Table"]["Properties"];
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"],
+        shared::storage::TTL_ATTRIBUTE
+    );
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    let keys: Vec<_> = table["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap(),
+                k["KeyType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(keys, [("pk", "HASH"), ("sk", "RANGE")]);
+    let index = &table["GlobalSecondaryIndexes"][0];
+    assert_eq!(index["IndexName"], shared::storage::INDEX_GSI1);
+    let keys: Vec<_> = index["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| k["AttributeName"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["gsi1pk", "gsi1sk"]);
+}

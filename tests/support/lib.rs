@@ -1,0 +1,393 @@
+//! Test harness: a fresh DynamoDB Local table per test, an app with a clock the test
+//! controls, and calls that go through the same API Gateway events as in Lambda.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod fixtures;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use local_server::event::{self, HttpCall};
+use serde_json::{Value, json};
+use shared::clock::{Clock, ManualClock};
+use shared::credentials::{Credential, CredentialKind, Pepper};
+use shared::onboarding::{self, ApiKeySpec};
+use shared::storage::records::{OrganizationRecord, PartnershipType, SessionRecord};
+use shared::storage::{Store, TableOptions, local_client};
+use shared::{App, Config};
+
+/// 2026-11-22T20:30:45Z: where test clocks start.
+pub const T0: i64 = 1_795_379_445_000;
+
+/// The DynamoDB Local endpoint `make test` started.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT").expect(
+        "DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts DynamoDB Local",
+    )
+}
+
+/// A store on a new, empty table. Without TTL, so "expired but still stored" is a state
+/// tests can see (DynamoDB Local would otherwise delete such items within seconds).
+pub async fn fresh_store() -> Store {
+    let table = format!("test-{}", uuid::Uuid::new_v4());
+    let store = Store::new(local_client(&dynamodb_endpoint()), &table);
+    store
+        .ensure_table(TableOptions { ttl: false })
+        .await
+        .unwrap();
+    store
+}
+
+pub fn test_pepper() -> Pepper {
+    Pepper::new(fixtures::PEPPER.as_bytes()).unwrap()
+}
+
+pub fn app_with(store: Store, clock: Arc<dyn Clock>) -> App {
+    let config = Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some(store.table_name().to_owned()),
+        "PEPPER" => Some(fixtures::PEPPER.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    App {
+        store,
+        pepper: test_pepper(),
+        clock,
+        config,
+    }
+}
+
+/// One partner organization (MSSP + reseller partnerships) on a fresh table.
+pub struct TestApp {
+    pub app: App,
+    pub clock: ManualClock,
+    pub org: OrganizationRecord,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let clock = ManualClock::at(T0);
+        let app = app_with(fresh_store().await, Arc::new(clock.clone()));
+        let org = onboarding::create_organization(
+            &app.store,
+            T0,
+            "Test Partner AB",
+            &[
+                ("Test MSSP", PartnershipType::Mssp),
+                ("Test Reseller", PartnershipType::Reseller),
+            ],
+        )
+        .await
+        .unwrap();
+        Self { app, clock, org }
+    }
+
+    pub fn organization_key(&self) -> &str {
+        self.org.organization_key.as_deref().unwrap()
+    }
+
+    pub fn partnership_id(&self, kind: PartnershipType) -> String {
+        self.org
+            .partnerships
+            .iter()
+            .find(|p| p.kind == kind)
+            .unwrap()
+            .id
+            .clone()
+    }
+
+    /// A new MSSP API key with the given allowed origins; returns the secret.
+    pub async fn api_key(&self, allowed_origins: &[&str]) -> String {
+        self.api_key_with(allowed_origins, None).await
+    }
+
+    pub async fn api_key_with(
+        &self,
+        allowed_origins: &[&str],
+        expires_at_ms: Option<i64>,
+    ) -> String {
+        let spec = ApiKeySpec {
+            name: "Billing sync".into(),
+            partnership_id: self.partnership_id(PartnershipType::Mssp),
+            optional_scopes: vec!["customers:read".into()],
+            allowed_origins: allowed_origins.iter().map(|s| (*s).to_owned()).collect(),
+            expires_at_ms,
+        };
+        let (secret, _) = onboarding::create_api_key(
+            &self.app.store,
+            &self.app.pepper,
+            self.clock.now_ms(),
+            &self.org,
+            spec,
+        )
+        .await
+        .unwrap();
+        secret.expose().to_owned()
+    }
+
+    pub async fn call(&self, call: Call) -> TestResponse {
+        call.send(&self.app).await
+    }
+
+    /// Creates a session from `ip` with a new open key; returns its token.
+    pub async fn session_from(&self, ip: &str) -> String {
+        let key = self.api_key(&[]).await;
+        let response = self
+            .call(Call::create_session(self.organization_key(), &key).from_ip(ip))
+            .await;
+        assert_eq!(response.status, 201, "{}", response.body);
+        response.body["_data"][0]["session_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The organization's slots that hold a session live at the test clock's time.
+    pub async fn live_slots(&self) -> usize {
+        let now = self.clock.now_ms();
+        let slots = self
+            .app
+            .store
+            .session_slots(&self.org.org_id)
+            .await
+            .unwrap();
+        slots
+            .iter()
+            .filter(|(_, slot)| slot.expires_at_ms > now)
+            .count()
+    }
+
+    pub fn session_hash(&self, token: &str) -> shared::credentials::CredentialHash {
+        self.app
+            .pepper
+            .hash(&Credential::parse(CredentialKind::SessionToken, token).unwrap())
+    }
+}
+
+/// A request to send through the API Gateway event path.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub source_ip: Option<IpAddr>,
+}
+
+impl Call {
+    pub fn new(method: &str, path: &str) -> Self {
+        Self {
+            method: method.into(),
+            path: path.into(),
+            headers: vec![("host".into(), "api.example.com".into())],
+            body: Vec::new(),
+            source_ip: fixtures::CLIENT_IP.parse().ok(),
+        }
+    }
+
+    pub fn get(path: &str) -> Self {
+        Self::new("GET", path)
+    }
+
+    pub fn create_session(organization_key: &str, api_key: &str) -> Self {
+        Self::new("POST", "/v1/auth/session")
+            .json(&json!({ "organization_key": organization_key, "api_key": api_key }))
+    }
+
+    pub fn end_session(token: &str) -> Self {
+        Self::new("DELETE", "/v1/auth/session").session(token)
+    }
+
+    pub fn me(token: &str) -> Self {
+        Self::get("/v1/me").session(token)
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.header("content-type", "application/json")
+            .raw_body(body.to_string().as_bytes())
+    }
+
+    pub fn raw_body(mut self, body: &[u8]) -> Self {
+        self.body = body.to_vec();
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn session(self, token: &str) -> Self {
+        self.header("authorization", &format!("Session {token}"))
+    }
+
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        self.source_ip = Some(ip.parse().unwrap());
+        self
+    }
+
+    pub fn from_unknown_address(mut self) -> Self {
+        self.source_ip = None;
+        self
+    }
+
+    pub fn event(&self) -> Value {
+        event::api_gateway_event(&HttpCall {
+            method: &self.method,
+            path_and_query: &self.path,
+            headers: self.headers.clone(),
+            body: &self.body,
+            source_ip: self.source_ip,
+        })
+    }
+
+    /// Through the same dispatch as the local server (and API Gateway's routing).
+    pub async fn send(self, app: &App) -> TestResponse {
+        let request = event::to_request(&self.event()).unwrap();
+        TestResponse::from_lambda(local_server::dispatch(app, request).await)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    pub fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let bytes: &[u8] = body.as_ref();
+        let body = serde_json::from_slice(bytes).unwrap_or_else(|_| {
+            panic!(
+                "response body is not JSON: {:?}",
+                String::from_utf8_lossy(bytes)
+            )
+        });
+        Self {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub fn error_code(&self) -> u64 {
+        self.body["additional_info"]["error_code"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts status and error code, and the parts of the error envelope every error has.
+    pub fn assert_error(&self, status: u16, code: u64) {
+        assert_eq!(
+            (self.status, self.error_code()),
+            (status, code),
+            "{}",
+            self.body
+        );
+        assert_eq!(self.body["status_code"], status);
+        assert!(
+            self.body["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+        );
+        assert!(
+            self.body["additional_info"]["detail"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+        );
+        assert!(
+            self.body["_meta"]["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+        );
+        assert_eq!(self.header("content-type"), Some("application/json"));
+    }
+
+    pub fn retry_after_ms(&self) -> u64 {
+        self.body["retry_after_ms"].as_u64().unwrap()
+    }
+}
+
+/// Stores the fixture key pair (`fixtures::OPEN_KEY`, `fixtures::RESTRICTED_KEY` with
+/// allowed origin 127.0.0.1, both under `fixtures::ORG_KEY`) and the fixture session
+/// (`fixtures::SESSION_TOKEN`, locked to `fixtures::CLIENT_IP`), as the events expect.
+pub async fn seed_fixtures(app: &App) {
+    let org_key = fixtures::ORG_KEY.to_owned();
+    let org = OrganizationRecord {
+        org_id: "6f1c2a52-3b1d-4c44-9a55-0d2f3c4b5a61".into(),
+        name: "Fixture Partner AB".into(),
+        partnerships: vec![shared::storage::records::PartnershipRef {
+            id: "8e2b1c0d-7a6f-4e5d-8c3b-2a1f0e9d8c7b".into(),
+            name: "Fixture MSSP".into(),
+            kind: PartnershipType::Mssp,
+        }],
+        organization_key: Some(org_key.clone()),
+        created_at_ms: T0,
+    };
+    app.store.put_organization(&org).await.unwrap();
+    let now = app.clock.now_ms();
+    for (secret, origins) in [
+        (fixtures::OPEN_KEY, vec![]),
+        (fixtures::RESTRICTED_KEY, vec!["127.0.0.1".to_owned()]),
+    ] {
+        let credential = Credential::parse(CredentialKind::ApiKey, secret).unwrap();
+        let record = shared::storage::records::ApiKeyRecord {
+            key_id: uuid::Uuid::new_v4().to_string(),
+            org_id: org.org_id.clone(),
+            org_name: org.name.clone(),
+            organization_key_hash: app
+                .pepper
+                .hash(&Credential::parse(CredentialKind::OrganizationKey, &org_key).unwrap())
+                .0,
+            partnership: org.partnerships[0].clone(),
+            name: "Fixture key".into(),
+            prefix: credential.display_prefix(),
+            scopes: vec!["me:read".into(), "mssp-report:read".into()],
+            allowed_origins: origins,
+            status: shared::storage::records::KeyStatus::Active,
+            created_at_ms: now,
+            expires_at_ms: None,
+        };
+        app.store
+            .put_api_key(&app.pepper.hash(&credential), &record)
+            .await
+            .unwrap();
+    }
+    let token = Credential::parse(CredentialKind::SessionToken, fixtures::SESSION_TOKEN).unwrap();
+    let expires_at_ms = now + shared::sessions::SESSION_LIFETIME_MS;
+    let session = SessionRecord {
+        session_id: uuid::Uuid::new_v4().to_string(),
+        org_id: org.org_id.clone(),
+        org_name: org.name.clone(),
+        partnership: org.partnerships[0].clone(),
+        api_key: shared::storage::records::ApiKeySummary {
+            id: "fixture".into(),
+            name: "Fixture key".into(),
+            prefix: "hsp_WwVc".into(),
+        },
+        scopes: vec!["me:read".into(), "mssp-report:read".into()],
+        client_ip: Some(fixtures::CLIENT_IP.into()),
+        ip_locked: true,
+        origin_check: shared::storage::records::OriginCheck::None,
+        origin_hosts: Vec::new(),
+        slot: 0,
+        created_at_ms: now,
+        expires_at_ms,
+        next_allowed_ms: now,
+        last_used_at_ms: None,
+        ttl_epoch_seconds: shared::storage::records::ttl_for(expires_at_ms),
+    };
+    let outcome = app
+        .store
+        .claim_slot(now, &app.pepper.hash(&token), &session)
+        .await
+        .unwrap();
+    assert_eq!(outcome, shared::storage::ClaimOutcome::Claimed);
+}
