@@ -1,1 +1,113 @@
-fn main() {}
+//! `make bench` (scripts/bench.sh starts DynamoDB Local and calls this): DynamoDB calls per
+//! request, counted by the store, and the latency of the authenticated hot path in-process
+//! (`GET /v1/me` through its handler) next to a bare conditional UpdateItem on the same
+//! DynamoDB Local, measured interleaved in the same run. Prints `name: value` lines.
+
+use std::time::{Duration, Instant};
+
+use api_tests::{Call, TestApp};
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::clock::Clock;
+
+const WARMUP: usize = 200;
+const SAMPLES: usize = 2000;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let t = TestApp::spawn().await;
+    let key = t.api_key(&[]).await;
+
+    let before = t.app.store.calls();
+    let created = t
+        .call(Call::create_session(t.organization_key(), &key))
+        .await;
+    if created.status != 201 {
+        return Err(format!("session creation failed: {}", created.body).into());
+    }
+    let calls_per_create = t.app.store.calls() - before;
+    let token = created.body["_data"][0]["session_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let before = t.app.store.calls();
+    let me = t.call(Call::me(&token)).await;
+    if me.status != 200 {
+        return Err(format!("GET /v1/me failed: {}", me.body).into());
+    }
+    let calls_per_me = t.app.store.calls() - before;
+
+    let client = t.app.store.client().clone();
+    let table = t.app.store.table_name().to_owned();
+    let key_of = |item: &str| {
+        vec![
+            ("pk", AttributeValue::S(format!("BENCH#{item}"))),
+            ("sk", AttributeValue::S("BENCH".into())),
+        ]
+    };
+    let mut put = client
+        .put_item()
+        .table_name(&table)
+        .item("next_allowed_ms", AttributeValue::N("0".into()));
+    for (name, value) in key_of("bare") {
+        put = put.item(name, value);
+    }
+    put.send().await?;
+
+    let mut hot_path = Vec::with_capacity(SAMPLES);
+    let mut bare = Vec::with_capacity(SAMPLES);
+    for round in 0..WARMUP + SAMPLES {
+        // One request per second per session: move the test clock instead of sleeping.
+        t.clock.advance_ms(1000);
+        let now = t.clock.now_ms();
+        let request = local_server::event::to_request(&Call::me(&token).event())?;
+
+        let started = Instant::now();
+        let response = me_api::handle(&t.app, request).await;
+        let hot = started.elapsed();
+        if response.status() != 200 {
+            return Err(format!("hot path answered {} in round {round}", response.status()).into());
+        }
+
+        let mut update = client
+            .update_item()
+            .table_name(&table)
+            .condition_expression("attribute_exists(pk) AND next_allowed_ms <= :now")
+            .update_expression("SET next_allowed_ms = :next")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((now + 1000).to_string()));
+        for (name, value) in key_of("bare") {
+            update = update.key(name, value);
+        }
+        let started = Instant::now();
+        update.send().await?;
+        let plain = started.elapsed();
+
+        if round >= WARMUP {
+            hot_path.push(hot);
+            bare.push(plain);
+        }
+    }
+    hot_path.sort();
+    bare.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (hot_p50, hot_p99) = (percentile(&hot_path, 50), percentile(&hot_path, 99));
+    let (bare_p50, bare_p99) = (percentile(&bare, 50), percentile(&bare, 99));
+    println!("samples: {SAMPLES} (after {WARMUP} warm-up rounds, interleaved)");
+    println!("ddb_calls_per_me: {calls_per_me}");
+    println!("ddb_calls_per_session_create: {calls_per_create}");
+    println!("hot_path_p50_ms: {:.3}", ms(hot_p50));
+    println!("hot_path_p99_ms: {:.3}", ms(hot_p99));
+    println!("bare_update_item_p50_ms: {:.3}", ms(bare_p50));
+    println!("bare_update_item_p99_ms: {:.3}", ms(bare_p99));
+    println!(
+        "hot_path_p50_ratio: {:.3}",
+        hot_p50.as_secs_f64() / bare_p50.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    let index = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
+    sorted.get(index).copied().unwrap_or_default()
+}

@@ -7,6 +7,7 @@ mod logs;
 mod me;
 mod origins;
 mod rate_limit;
+mod secrets;
 mod server;
 mod sessions;
 mod storage_errors;

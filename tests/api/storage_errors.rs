@@ -106,3 +106,46 @@ async fn a_dynamodb_failure_is_a_500_without_details() {
     assert!(!response.body.to_string().contains("disk on fire"));
     assert!(!response.body.to_string().contains("DynamoDB"));
 }
+
+#[tokio::test]
+async fn endless_slot_contention_is_a_503_with_retry_after() {
+    let get_key = mock!(Client::get_item).then_output(|| {
+        GetItemOutput::builder()
+            .set_item(Some(fixture_key_item()))
+            .build()
+    });
+    let no_slots = mock!(Client::query)
+        .sequence()
+        .output(|| QueryOutput::builder().build())
+        .repeatedly()
+        .build();
+    let claim = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| {
+            TransactWriteItemsError::TransactionCanceledException(
+                TransactionCanceledException::builder()
+                    .cancellation_reasons(
+                        CancellationReason::builder()
+                            .code("ConditionalCheckFailed")
+                            .build(),
+                    )
+                    .cancellation_reasons(CancellationReason::builder().code("None").build())
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&get_key, &no_slots, &claim]
+    );
+    let app = app_with(Store::new(client, "mocked"), Arc::new(ManualClock::at(T0)));
+    let response = Call::create_session(fixtures::ORG_KEY, fixtures::OPEN_KEY)
+        .send(&app)
+        .await;
+    response.assert_error(503, 10101);
+    assert_eq!(response.retry_after_ms(), 1000);
+    assert_eq!(response.header("retry-after"), Some("1"));
+    assert_eq!(claim.num_calls(), 12);
+}

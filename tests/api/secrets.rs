@@ -1,0 +1,67 @@
+//! The pepper comes from Secrets Manager (here a real API: moto_server, started by `make test`).
+
+use api_tests::fixtures;
+use aws_config::BehaviorVersion;
+use shared::config::PepperSource;
+use shared::credentials::{Credential, CredentialKind, Pepper};
+use shared::secrets::load_pepper;
+
+async fn secrets_manager() -> (aws_config::SdkConfig, aws_sdk_secretsmanager::Client) {
+    let endpoint = std::env::var("SECRETSMANAGER_ENDPOINT")
+        .expect("SECRETSMANAGER_ENDPOINT is not set: run the tests with `make test`");
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region("us-east-1")
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    (config, client)
+}
+
+#[tokio::test]
+async fn the_pepper_is_read_from_secrets_manager() {
+    let (config, client) = secrets_manager().await;
+    let value = "k".repeat(64);
+    let created = client
+        .create_secret()
+        .name(format!("pepper-{}", uuid::Uuid::new_v4()))
+        .secret_string(&value)
+        .send()
+        .await
+        .unwrap();
+    let source = PepperSource::SecretsManager {
+        secret_id: created.arn().unwrap().to_owned(),
+    };
+    let pepper = load_pepper(&config, &source).await.unwrap();
+    let key = Credential::parse(CredentialKind::ApiKey, fixtures::OPEN_KEY).unwrap();
+    assert_eq!(
+        pepper.hash(&key),
+        Pepper::new(value.as_bytes()).unwrap().hash(&key)
+    );
+}
+
+#[tokio::test]
+async fn a_missing_or_short_pepper_secret_stops_the_start() {
+    let (config, client) = secrets_manager().await;
+    let missing = PepperSource::SecretsManager {
+        secret_id: "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into(),
+    };
+    let err = load_pepper(&config, &missing).await.unwrap_err();
+    assert!(err.to_string().contains("cannot load the pepper"), "{err}");
+    let short = client
+        .create_secret()
+        .name(format!("short-{}", uuid::Uuid::new_v4()))
+        .secret_string("tiny")
+        .send()
+        .await
+        .unwrap();
+    let short = PepperSource::SecretsManager {
+        secret_id: short.arn().unwrap().to_owned(),
+    };
+    let err = load_pepper(&config, &short).await.unwrap_err();
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    assert!(!err.to_string().contains("tiny"));
+}
