@@ -1,5 +1,6 @@
 //! The deployed binary refuses to start without a pepper source, and refuses the local-only
 //! `PEPPER` inside Lambda, saying why (and never printing the pepper).
+#![allow(clippy::unwrap_used)]
 
 use std::process::Command;
 
