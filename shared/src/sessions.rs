@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::origins::{self, AllowedOrigin, OriginMatch};
 use crate::request::RequestInfo;
 use crate::storage::records::{
-    ApiKeyRecord, ApiKeySummary, KeyStatus, OriginCheck, SessionRecord, ttl_for,
+    ANY_ADDRESS, ApiKeyRecord, ApiKeySummary, KeyStatus, SessionRecord, ttl_for,
 };
 use crate::storage::{ClaimOutcome, EndOutcome, TouchOutcome, TouchRequest};
 
@@ -40,10 +40,10 @@ pub struct NewSession {
 /// How a new session is tied to its client (the four rows of DESIGN.md §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
-    pub client_ip: Option<String>,
-    pub ip_locked: bool,
-    pub origin_check: OriginCheck,
-    pub origin_hosts: Vec<String>,
+    /// The client address, or `ANY_ADDRESS` when it is unknown.
+    pub locked_to: String,
+    /// The key's domain entries when the session was admitted by its origin host.
+    pub origin_hosts: Option<Vec<String>>,
     pub warning: Option<&'static str>,
 }
 
@@ -57,24 +57,20 @@ pub fn bind_session(
     let Some(ip) = client_ip else {
         if allowed_origins.is_empty() {
             return Ok(Binding {
-                client_ip: None,
-                ip_locked: false,
-                origin_check: OriginCheck::None,
-                origin_hosts: Vec::new(),
+                locked_to: ANY_ADDRESS.to_owned(),
+                origin_hosts: None,
                 warning: Some(UNLOCKED_WARNING),
             });
         }
         return Err(ApiError::ClientAddressUnknown);
     };
-    let locked = |origin_check, origin_hosts| Binding {
-        client_ip: Some(ip.to_string()),
-        ip_locked: true,
-        origin_check,
+    let locked = |origin_hosts| Binding {
+        locked_to: ip.to_string(),
         origin_hosts,
         warning: None,
     };
     if allowed_origins.is_empty() {
-        return Ok(locked(OriginCheck::None, Vec::new()));
+        return Ok(locked(None));
     }
     // Entries were validated on write; one that no longer parses admits nobody.
     let allowed: Vec<AllowedOrigin> = allowed_origins
@@ -82,14 +78,15 @@ pub fn bind_session(
         .filter_map(|e| e.parse().ok())
         .collect();
     match origins::match_origin(&allowed, ip, origin_host) {
-        Some(OriginMatch::ClientAddress) => Ok(locked(OriginCheck::Address, Vec::new())),
+        // The locked address is itself allowed: the address lock is the whole later check.
+        Some(OriginMatch::ClientAddress) => Ok(locked(None)),
         Some(OriginMatch::Host) => {
             let hosts = allowed
                 .iter()
                 .filter(|o| matches!(o, AllowedOrigin::Domain(_) | AllowedOrigin::Subdomains(_)))
                 .map(ToString::to_string)
                 .collect();
-            Ok(locked(OriginCheck::Host, hosts))
+            Ok(locked(Some(hosts)))
         }
         None => Err(ApiError::OriginNotAllowed),
     }
@@ -142,9 +139,7 @@ pub async fn create_session(
             prefix: key.prefix.clone(),
         },
         scopes: key.scopes.clone(),
-        client_ip: binding.client_ip,
-        ip_locked: binding.ip_locked,
-        origin_check: binding.origin_check,
+        locked_to: binding.locked_to,
         origin_hosts: binding.origin_hosts,
         slot: 0,
         created_at_ms: now,
@@ -186,7 +181,7 @@ pub async fn create_session(
             .map_err(ApiError::internal)?
         {
             ClaimOutcome::Claimed => {
-                tracing::info!(org_id = %record.org_id, key_id = %record.api_key.id, session_id = %record.session_id, slot, ip_locked = record.ip_locked, "session created");
+                tracing::info!(org_id = %record.org_id, key_id = %record.api_key.id, session_id = %record.session_id, slot, ip_locked = record.ip_locked(), "session created");
                 let warnings = binding.warning.iter().map(|w| (*w).to_owned()).collect();
                 return Ok(NewSession {
                     token,
@@ -276,24 +271,16 @@ pub async fn authenticate(
 /// Why the hot-path condition failed, from the session as it was stored. Checked in this
 /// order so a caller from another address learns nothing about the rate limit.
 pub fn refusal(stored: Option<&SessionRecord>, request: &TouchRequest<'_>) -> ApiError {
+    if let Some(refusal) = identity_refusal(stored, request.now_ms, request.client_ip) {
+        return refusal;
+    }
     let Some(session) = stored else {
-        return ApiError::InvalidCredentials(
-            "the session token is unknown or the session has ended",
-        );
+        return ApiError::InvalidCredentials(UNKNOWN_SESSION);
     };
-    if session.expires_at_ms <= request.now_ms {
-        return ApiError::CredentialsExpired("the session has expired; create a new one");
-    }
-    if session.ip_locked && session.client_ip.as_deref() != request.client_ip {
-        return ApiError::WrongClientAddress;
-    }
-    if session.origin_check == OriginCheck::Host
-        && !request
-            .origin_patterns
-            .iter()
-            .any(|p| session.origin_hosts.contains(p))
-    {
-        return ApiError::OriginNotAllowed;
+    if let Some(hosts) = &session.origin_hosts {
+        if !request.origin_patterns.iter().any(|p| hosts.contains(p)) {
+            return ApiError::OriginNotAllowed;
+        }
     }
     if session.next_allowed_ms > request.now_ms {
         return ApiError::RateLimited {
@@ -301,6 +288,29 @@ pub fn refusal(stored: Option<&SessionRecord>, request: &TouchRequest<'_>) -> Ap
         };
     }
     ApiError::internal("the session condition failed but the stored session satisfies it")
+}
+
+const UNKNOWN_SESSION: &str = "the session token is unknown or the session has ended";
+
+/// The checks every use of a session makes, logout included: it exists, has not expired,
+/// and is used from its own address where locked.
+fn identity_refusal(
+    stored: Option<&SessionRecord>,
+    now: EpochMillis,
+    client_ip: Option<&str>,
+) -> Option<ApiError> {
+    let Some(session) = stored else {
+        return Some(ApiError::InvalidCredentials(UNKNOWN_SESSION));
+    };
+    if session.expires_at_ms <= now {
+        return Some(ApiError::CredentialsExpired(
+            "the session has expired; create a new one",
+        ));
+    }
+    if !session.admits_address(client_ip) {
+        return Some(ApiError::WrongClientAddress);
+    }
+    None
 }
 
 /// `DELETE /v1/auth/session`: ends the session and frees its slot at once.
@@ -311,31 +321,24 @@ pub async fn end_session(
 ) -> Result<(), ApiError> {
     let now = app.clock.now_ms();
     let client_ip = info.client_ip.map(|ip| ip.to_string());
-    match app
+    let outcome = app
         .store
         .end_session(&app.pepper.hash(token), now, client_ip.as_deref())
         .await
-        .map_err(ApiError::internal)?
-    {
+        .map_err(ApiError::internal)?;
+    match outcome {
         EndOutcome::Ended(session) => {
             tracing::info!(org_id = %session.org_id, session_id = %session.session_id, "session ended");
             Ok(())
         }
-        EndOutcome::Refused(stored) => {
-            let request = TouchRequest {
-                now_ms: now,
-                client_ip: client_ip.as_deref(),
-                origin_patterns: &[],
-                spacing_ms: 0,
-            };
-            // Logout is never rate limited and ignores the origin: only identity, expiry and address count.
-            let stored = stored.map(|mut s| {
-                s.next_allowed_ms = now;
-                s.origin_check = OriginCheck::None;
-                s
-            });
-            Err(refusal(stored.as_ref(), &request))
-        }
+        EndOutcome::Refused(stored) => Err(identity_refusal(
+            stored.as_ref(),
+            now,
+            client_ip.as_deref(),
+        )
+        .unwrap_or_else(|| {
+            ApiError::internal("the logout condition failed but the stored session satisfies it")
+        })),
     }
 }
 

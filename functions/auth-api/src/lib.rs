@@ -45,8 +45,8 @@ async fn create_session(app: &App, info: &RequestInfo, req: &Request) -> Result<
     let data = json!({
         "session_token": session.token.expose(),
         "expires_at": iso8601(session.record.expires_at_ms),
-        "ip_locked": session.record.ip_locked,
-        "ip": session.record.client_ip,
+        "ip_locked": session.record.ip_locked(),
+        "ip": session.record.client_ip(),
         "scopes": session.record.scopes,
     });
     let mut reply = Reply::created(vec![data]).link("me", info.link("/v1/me"));

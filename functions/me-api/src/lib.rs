@@ -30,8 +30,8 @@ async fn me(app: &App, info: &RequestInfo, req: &Request) -> Result<Reply, ApiEr
         "scopes": session.scopes,
         "session": {
             "expires_at": iso8601(session.expires_at_ms),
-            "ip_locked": session.ip_locked,
-            "ip": session.client_ip,
+            "ip_locked": session.ip_locked(),
+            "ip": session.client_ip(),
         },
     });
     Ok(Reply::ok(vec![data]))

@@ -85,17 +85,9 @@ pub struct ApiKeySummary {
     pub prefix: String,
 }
 
-/// What a session must re-prove on every request, besides its IP lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OriginCheck {
-    /// The key has no allowed origins.
-    None,
-    /// The locked client address is in the allowed list: the IP lock is the whole check.
-    Address,
-    /// Allowed through a domain: every request's Origin/Referer host must be in `origin_hosts`.
-    Host,
-}
+/// `locked_to` of a session that is not locked to an address (its creator's address was
+/// unknown and its key has no allowed origins).
+pub const ANY_ADDRESS: &str = "*";
 
 /// A live (or expired but not yet collected) session, stored under the HMAC of its token.
 /// Carries everything `GET /v1/me` shows so the hot path needs no second read.
@@ -107,12 +99,13 @@ pub struct SessionRecord {
     pub partnership: PartnershipRef,
     pub api_key: ApiKeySummary,
     pub scopes: Vec<String>,
+    /// The client address the session is locked to, or [`ANY_ADDRESS`]. One attribute, so
+    /// the hot-path condition checks it with a single `locked_to IN (:ip, :any)`.
+    pub locked_to: String,
+    /// Present when the session was admitted through a domain entry of its key's allowed
+    /// origins: every request's Origin/Referer host must match one of these entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_ip: Option<String>,
-    pub ip_locked: bool,
-    pub origin_check: OriginCheck,
-    /// Domain entries (`example.com`, `*.example.com`) when `origin_check` is `Host`.
-    pub origin_hosts: Vec<String>,
+    pub origin_hosts: Option<Vec<String>>,
     pub slot: u8,
     pub created_at_ms: EpochMillis,
     pub expires_at_ms: EpochMillis,
@@ -121,6 +114,22 @@ pub struct SessionRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at_ms: Option<EpochMillis>,
     pub ttl_epoch_seconds: i64,
+}
+
+impl SessionRecord {
+    pub fn ip_locked(&self) -> bool {
+        self.locked_to != ANY_ADDRESS
+    }
+
+    /// The address the session is locked to, if it is.
+    pub fn client_ip(&self) -> Option<&str> {
+        self.ip_locked().then_some(self.locked_to.as_str())
+    }
+
+    /// Would a request from `client_ip` pass the address lock?
+    pub fn admits_address(&self, client_ip: Option<&str>) -> bool {
+        !self.ip_locked() || client_ip == Some(self.locked_to.as_str())
+    }
 }
 
 /// One of an organization's five session slots; free when absent or expired.

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
     Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
-use super::records::{OriginCheck, SessionRecord, SlotRecord};
+use super::records::{ANY_ADDRESS, SessionRecord, SlotRecord};
 use super::{Store, StoreError, decode, encode, keys, n, s};
 use crate::clock::EpochMillis;
 use crate::credentials::CredentialHash;
@@ -140,17 +140,18 @@ impl Store {
         }
     }
 
-    /// The hot path: one conditional UpdateItem that verifies the session (exists, not
-    /// expired, same IP where locked, origin host where required), enforces the rate limit
-    /// and records the use. A failed condition changes nothing, so a request from another
-    /// IP never spends the holder's allowance.
+    /// The hot path: one conditional UpdateItem that verifies the session (exists and not
+    /// expired — a missing item has no `expires_at_ms` —, same address where locked, origin
+    /// host where required), enforces the rate limit and records the use. A failed
+    /// condition changes nothing, so a request from another IP never spends the holder's
+    /// allowance.
     pub async fn touch_session(
         &self,
         session_hash: &CredentialHash,
         request: &TouchRequest<'_>,
     ) -> Result<TouchOutcome, StoreError> {
         let key = keys::session(session_hash);
-        let mut origin_clause = String::from("origin_check <> :host_check");
+        let mut origin_clause = String::from("attribute_not_exists(origin_hosts)");
         let mut update = self
             .client
             .update_item()
@@ -162,8 +163,7 @@ impl Store {
             update = update.expression_attribute_values(format!(":origin{index}"), s(pattern));
         }
         let condition = format!(
-            "attribute_exists(pk) AND expires_at_ms > :now \
-             AND (ip_locked = :unlocked OR client_ip = :ip) \
+            "expires_at_ms > :now AND locked_to IN (:ip, :any) \
              AND ({origin_clause}) AND next_allowed_ms <= :now"
         );
         let result = update
@@ -171,15 +171,8 @@ impl Store {
             .update_expression("SET next_allowed_ms = :next, last_used_at_ms = :now")
             .expression_attribute_values(":now", n(request.now_ms))
             .expression_attribute_values(":next", n(request.now_ms + request.spacing_ms))
-            .expression_attribute_values(
-                ":unlocked",
-                aws_sdk_dynamodb::types::AttributeValue::Bool(false),
-            )
             .expression_attribute_values(":ip", s(request.client_ip.unwrap_or("")))
-            .expression_attribute_values(
-                ":host_check",
-                serde_dynamo::to_attribute_value(OriginCheck::Host)?,
-            )
+            .expression_attribute_values(":any", s(ANY_ADDRESS))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -199,8 +192,8 @@ impl Store {
         }
     }
 
-    /// Logout: deletes a live session (from its own IP where locked) and frees its slot.
-    /// Never rate limited.
+    /// Logout: deletes a live session (from its own address where locked) and frees its
+    /// slot. Never rate limited.
     pub async fn end_session(
         &self,
         session_hash: &CredentialHash,
@@ -214,12 +207,10 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(key.pk))
             .key("sk", s(key.sk))
-            .condition_expression(
-                "attribute_exists(pk) AND expires_at_ms > :now AND (ip_locked = :unlocked OR client_ip = :ip)",
-            )
+            .condition_expression("expires_at_ms > :now AND locked_to IN (:ip, :any)")
             .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":unlocked", aws_sdk_dynamodb::types::AttributeValue::Bool(false))
             .expression_attribute_values(":ip", s(client_ip.unwrap_or("")))
+            .expression_attribute_values(":any", s(ANY_ADDRESS))
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
