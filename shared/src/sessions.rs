@@ -277,10 +277,10 @@ pub fn refusal(stored: Option<&SessionRecord>, request: &TouchRequest<'_>) -> Ap
     let Some(session) = stored else {
         return ApiError::InvalidCredentials(UNKNOWN_SESSION);
     };
-    if let Some(hosts) = &session.origin_hosts {
-        if !request.origin_patterns.iter().any(|p| hosts.contains(p)) {
-            return ApiError::OriginNotAllowed;
-        }
+    if let Some(hosts) = &session.origin_hosts
+        && !request.origin_patterns.iter().any(|p| hosts.contains(p))
+    {
+        return ApiError::OriginNotAllowed;
     }
     if session.next_allowed_ms > request.now_ms {
         return ApiError::RateLimited {

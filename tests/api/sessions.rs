@@ -98,18 +98,7 @@ async fn the_sixth_session_waits_for_the_earliest_to_expire() {
 async fn an_expired_session_still_stored_frees_its_slot() {
     let t = TestApp::spawn().await;
     let key = t.api_key(&[]).await;
-    let mut tokens = Vec::new();
-    for _ in 0..5 {
-        let response = t
-            .call(Call::create_session(t.organization_key(), &key))
-            .await;
-        tokens.push(
-            response.body["_data"][0]["session_token"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
+    let tokens = t.fill_slots(&key).await;
     t.clock.advance_ms(SESSION_LIFETIME_MS);
     // The table has no TTL: all five sessions are still stored, and all have expired.
     for token in &tokens {
@@ -155,18 +144,7 @@ async fn an_expired_session_still_stored_frees_its_slot() {
 async fn ending_a_session_frees_its_slot_at_once() {
     let t = TestApp::spawn().await;
     let key = t.api_key(&[]).await;
-    let mut tokens = Vec::new();
-    for _ in 0..5 {
-        let response = t
-            .call(Call::create_session(t.organization_key(), &key))
-            .await;
-        tokens.push(
-            response.body["_data"][0]["session_token"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
+    let tokens = t.fill_slots(&key).await;
     t.call(Call::create_session(t.organization_key(), &key))
         .await
         .assert_error(429, 12001);

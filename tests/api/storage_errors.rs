@@ -44,8 +44,19 @@ fn fixture_key_item() -> std::collections::HashMap<String, AttributeValue> {
     serde_dynamo::to_item(&record).unwrap()
 }
 
-#[tokio::test]
-async fn a_transaction_conflict_on_the_slot_is_retried() {
+/// TransactWriteItems cancelled with `code` on the slot claim.
+fn cancelled(code: &str) -> TransactWriteItemsError {
+    TransactWriteItemsError::TransactionCanceledException(
+        TransactionCanceledException::builder()
+            .cancellation_reasons(CancellationReason::builder().code(code).build())
+            .cancellation_reasons(CancellationReason::builder().code("None").build())
+            .build(),
+    )
+}
+
+/// An app whose table holds the fixture key and no sessions, and whose slot claims are
+/// answered by `claim`.
+fn app_with_claims(claim: &aws_smithy_mocks::Rule) -> (shared::App, aws_smithy_mocks::Rule) {
     let get_key = mock!(Client::get_item).then_output(|| {
         GetItemOutput::builder()
             .set_item(Some(fixture_key_item()))
@@ -56,34 +67,48 @@ async fn a_transaction_conflict_on_the_slot_is_retried() {
         .output(|| QueryOutput::builder().build())
         .repeatedly()
         .build();
-    let claim = mock!(Client::transact_write_items)
-        .sequence()
-        .error(|| {
-            TransactWriteItemsError::TransactionCanceledException(
-                TransactionCanceledException::builder()
-                    .cancellation_reasons(
-                        CancellationReason::builder()
-                            .code("TransactionConflict")
-                            .build(),
-                    )
-                    .cancellation_reasons(CancellationReason::builder().code("None").build())
-                    .build(),
-            )
-        })
-        .output(|| TransactWriteItemsOutput::builder().build())
-        .build();
     let client = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
-        [&get_key, &no_slots, &claim]
+        [&get_key, &no_slots, claim]
     );
-    let app = app_with(Store::new(client, "mocked"), Arc::new(ManualClock::at(T0)));
+    (
+        app_with(Store::new(client, "mocked"), Arc::new(ManualClock::at(T0))),
+        no_slots,
+    )
+}
+
+#[tokio::test]
+async fn a_transaction_conflict_on_the_slot_is_retried() {
+    let claim = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled("TransactionConflict"))
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let (app, slot_queries) = app_with_claims(&claim);
     let response = Call::create_session(fixtures::ORG_KEY, fixtures::OPEN_KEY)
         .send(&app)
         .await;
     assert_eq!(response.status, 201, "{}", response.body);
     assert_eq!(claim.num_calls(), 2);
-    assert_eq!(no_slots.num_calls(), 2);
+    assert_eq!(slot_queries.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn endless_slot_contention_is_a_503_with_retry_after() {
+    let claim = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled("ConditionalCheckFailed"))
+        .repeatedly()
+        .build();
+    let (app, _) = app_with_claims(&claim);
+    let response = Call::create_session(fixtures::ORG_KEY, fixtures::OPEN_KEY)
+        .send(&app)
+        .await;
+    response.assert_error(503, 10101);
+    assert_eq!(response.retry_after_ms(), 1000);
+    assert_eq!(response.header("retry-after"), Some("1"));
+    assert_eq!(claim.num_calls(), 12);
 }
 
 #[tokio::test]
@@ -105,47 +130,4 @@ async fn a_dynamodb_failure_is_a_500_without_details() {
     response.assert_error(500, 10100);
     assert!(!response.body.to_string().contains("disk on fire"));
     assert!(!response.body.to_string().contains("DynamoDB"));
-}
-
-#[tokio::test]
-async fn endless_slot_contention_is_a_503_with_retry_after() {
-    let get_key = mock!(Client::get_item).then_output(|| {
-        GetItemOutput::builder()
-            .set_item(Some(fixture_key_item()))
-            .build()
-    });
-    let no_slots = mock!(Client::query)
-        .sequence()
-        .output(|| QueryOutput::builder().build())
-        .repeatedly()
-        .build();
-    let claim = mock!(Client::transact_write_items)
-        .sequence()
-        .error(|| {
-            TransactWriteItemsError::TransactionCanceledException(
-                TransactionCanceledException::builder()
-                    .cancellation_reasons(
-                        CancellationReason::builder()
-                            .code("ConditionalCheckFailed")
-                            .build(),
-                    )
-                    .cancellation_reasons(CancellationReason::builder().code("None").build())
-                    .build(),
-            )
-        })
-        .repeatedly()
-        .build();
-    let client = mock_client!(
-        aws_sdk_dynamodb,
-        RuleMode::MatchAny,
-        [&get_key, &no_slots, &claim]
-    );
-    let app = app_with(Store::new(client, "mocked"), Arc::new(ManualClock::at(T0)));
-    let response = Call::create_session(fixtures::ORG_KEY, fixtures::OPEN_KEY)
-        .send(&app)
-        .await;
-    response.assert_error(503, 10101);
-    assert_eq!(response.retry_after_ms(), 1000);
-    assert_eq!(response.header("retry-after"), Some("1"));
-    assert_eq!(claim.num_calls(), 12);
 }

@@ -142,6 +142,24 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Creates the organization's five sessions with `key`; returns their tokens.
+    pub async fn fill_slots(&self, key: &str) -> Vec<String> {
+        let mut tokens = Vec::new();
+        for _ in 0..shared::sessions::MAX_LIVE_SESSIONS {
+            let response = self
+                .call(Call::create_session(self.organization_key(), key))
+                .await;
+            assert_eq!(response.status, 201, "{}", response.body);
+            tokens.push(
+                response.body["_data"][0]["session_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        tokens
+    }
+
     /// The organization's slots that hold a session live at the test clock's time.
     pub async fn live_slots(&self) -> usize {
         let now = self.clock.now_ms();

@@ -90,6 +90,24 @@ impl Store {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// One item by key, strongly consistent: a write that has answered is always seen.
+    async fn get_record<T: serde::de::DeserializeOwned>(
+        &self,
+        key: keys::Key,
+    ) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem", e))?;
+        output.item.map(decode).transpose()
+    }
 }
 
 #[derive(Debug)]

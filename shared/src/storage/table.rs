@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::records::{ApiKeyRecord, OrganizationRecord};
-use super::{Store, StoreError, decode, encode, keys, s};
+use super::{Store, StoreError, encode, keys};
 use crate::credentials::CredentialHash;
 
 /// Name of the TTL attribute (DynamoDB deletes items some time after it passes).
@@ -132,18 +132,7 @@ impl Store {
         &self,
         org_id: &str,
     ) -> Result<Option<OrganizationRecord>, StoreError> {
-        let key = keys::organization(org_id);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("GetItem", e))?;
-        output.item.map(decode).transpose()
+        self.get_record(keys::organization(org_id)).await
     }
 
     /// Stores a new API key under the HMAC of its secret.
@@ -166,17 +155,6 @@ impl Store {
     /// The API key stored under `hash`, read strongly consistent so a key created or revoked
     /// a moment ago is seen as such.
     pub async fn api_key(&self, hash: &CredentialHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let key = keys::api_key(hash);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("GetItem", e))?;
-        output.item.map(decode).transpose()
+        self.get_record(keys::api_key(hash)).await
     }
 }
