@@ -5,10 +5,9 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use shared::clock::EpochMillis;
-use shared::credentials::Pepper;
-use shared::onboarding::{self, ApiKeySpec};
-use shared::storage::Store;
+use shared::App;
+use shared::api_keys::{self, Actor, ApiKeySpec};
+use shared::onboarding;
 use shared::storage::records::PartnershipType;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,12 +41,8 @@ pub enum DemoError {
 }
 
 /// Seeds the demo organization and its keys.
-pub async fn seed(
-    store: &Store,
-    pepper: &Pepper,
-    now: EpochMillis,
-    base_url: &str,
-) -> Result<DemoFile, DemoError> {
+pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
+    let (store, now) = (&app.store, app.clock.now_ms());
     let org = onboarding::create_organization(
         store,
         now,
@@ -56,6 +51,7 @@ pub async fn seed(
             ("Northwind MSSP", PartnershipType::Mssp),
             ("Northwind Reseller", PartnershipType::Reseller),
         ],
+        true,
     )
     .await?;
     let partnership = |kind| {
@@ -87,14 +83,20 @@ pub async fn seed(
     ];
     let mut keys = Vec::new();
     for (name, kind, optional_scopes, allowed_origins) in specs {
+        let allow_any_origin = allowed_origins.is_empty();
         let spec = ApiKeySpec {
             name: name.to_owned(),
             partnership_id: partnership(kind),
             optional_scopes: optional_scopes.into_iter().map(str::to_owned).collect(),
             allowed_origins: allowed_origins.into_iter().map(str::to_owned).collect(),
+            allow_any_origin,
             expires_at_ms: None,
         };
-        let (secret, record) = onboarding::create_api_key(store, pepper, now, &org, spec).await?;
+        let seeder = Actor {
+            id: "seed".into(),
+            ip: None,
+        };
+        let (secret, record) = api_keys::create_key(app, &org, spec, &seeder).await?;
         keys.push(DemoKey {
             name: record.name,
             api_key: secret.expose().to_owned(),
@@ -114,9 +116,7 @@ pub async fn seed(
 /// Reuses the demo partner described in `path` if the table still has it, else seeds a
 /// new one; writes `path` either way (the base URL may have changed). Returns whether it seeded.
 pub async fn load_or_seed(
-    store: &Store,
-    pepper: &Pepper,
-    now: EpochMillis,
+    app: &App,
     base_url: &str,
     path: &Path,
 ) -> Result<(DemoFile, bool), DemoError> {
@@ -125,7 +125,8 @@ pub async fn load_or_seed(
         .and_then(|text| serde_json::from_str::<DemoFile>(&text).ok());
     let (mut demo, seeded) = match existing {
         Some(demo)
-            if store
+            if app
+                .store
                 .organization(&demo.organization_id)
                 .await
                 .map_err(shared::ApiError::internal)?
@@ -133,7 +134,7 @@ pub async fn load_or_seed(
         {
             (demo, false)
         }
-        _ => (seed(store, pepper, now, base_url).await?, true),
+        _ => (seed(app, base_url).await?, true),
     };
     demo.base_url = base_url.to_owned();
     let text = serde_json::to_string_pretty(&demo).unwrap_or_default();

@@ -51,10 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let base_url = format!("http://127.0.0.1:{port}");
     let demo_path = local_dir.join("demo.json");
-    let now = chrono::Utc::now().timestamp_millis();
-    let (_, seeded) =
-        local_server::demo::load_or_seed(&app.store, &app.pepper, now, &base_url, &demo_path)
-            .await?;
+    let (_, seeded) = local_server::demo::load_or_seed(&app, &base_url, &demo_path).await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     print_walkthrough(&base_url, &demo_path, seeded);

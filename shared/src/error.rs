@@ -47,6 +47,8 @@ pub enum ApiError {
     WrongClientAddress,
     #[error("client address unknown")]
     ClientAddressUnknown,
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 impl ApiError {
@@ -74,6 +76,7 @@ impl ApiError {
             Self::OriginNotAllowed | Self::WrongClientAddress | Self::ClientAddressUnknown => {
                 StatusCode::FORBIDDEN
             }
+            Self::Conflict(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -98,6 +101,7 @@ impl ApiError {
             Self::OriginNotAllowed => 12003,
             Self::WrongClientAddress => 12004,
             Self::ClientAddressUnknown => 12005,
+            Self::Conflict(_) => 12006,
         }
     }
 
@@ -122,6 +126,7 @@ impl ApiError {
             Self::OriginNotAllowed => "Origin not allowed",
             Self::WrongClientAddress => "Session bound to another IP address",
             Self::ClientAddressUnknown => "Client address unknown",
+            Self::Conflict(_) => "Conflict with the current state",
         }
     }
 
@@ -134,6 +139,7 @@ impl ApiError {
                 format!("this path allows {}", names.join(", "))
             }
             Self::RequestNotUnderstood(detail)
+            | Self::Conflict(detail)
             | Self::InvalidParameters(detail)
             | Self::UnsupportedContentType(detail) => detail.clone(),
             Self::Internal(_) => "the request could not be completed; retry later".into(),
@@ -197,6 +203,7 @@ mod tests {
             ApiError::OriginNotAllowed,
             ApiError::WrongClientAddress,
             ApiError::ClientAddressUnknown,
+            ApiError::Conflict(String::new()),
         ];
         let mut codes: Vec<u32> = all.iter().map(ApiError::code).collect();
         codes.sort_unstable();

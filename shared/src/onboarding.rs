@@ -1,30 +1,38 @@
-//! Creating partner organizations and their API keys. The demo seed of `make run` and the
-//! test fixtures use these functions (the operator CLI and admin routes will too), so every
-//! key in any table was made the same way.
+//! Partner organizations: onboarding (by the vendor's operators: `portalctl` and the demo
+//! seed of `make run` use the same function) and enabling or disabling their API access
+//! (by their admins).
 
+use serde_json::json;
+
+use crate::api_keys::Actor;
+use crate::audit::{self, action};
 use crate::clock::EpochMillis;
-use crate::credentials::{Credential, CredentialKind, Pepper};
+use crate::credentials::{Credential, CredentialHash, CredentialKind};
 use crate::error::ApiError;
-use crate::origins::AllowedOrigin;
-use crate::storage::Store;
-use crate::storage::records::{
-    ApiKeyRecord, KeyStatus, OrganizationRecord, PartnershipRef, PartnershipType,
-};
+use crate::storage::records::{OrganizationRecord, PartnershipRef, PartnershipType};
+use crate::storage::{AccessChange, AccessOutcome, SessionPlan, Store};
 
-/// Scopes an admin may add to a key; the report scope follows from the partnership type.
-pub const OPTIONAL_SCOPES: &[&str] = &["customers:read", "accounts:read", "accounts:write"];
-
-/// Creates an organization with its partnerships and API access enabled (a fresh
-/// organization key).
+/// Creates an organization with its partnerships; API access stays off until an admin
+/// enables it (or `enable_api_access` is set, as for the demo partner).
 pub async fn create_organization(
     store: &Store,
     now: EpochMillis,
     name: &str,
     partnerships: &[(&str, PartnershipType)],
+    enable_api_access: bool,
 ) -> Result<OrganizationRecord, ApiError> {
-    let organization_key =
-        Credential::generate(CredentialKind::OrganizationKey).map_err(ApiError::internal)?;
-    let record = OrganizationRecord {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::InvalidParameters(
+            "the organization name must be 1 to 200 characters".into(),
+        ));
+    }
+    if partnerships.is_empty() {
+        return Err(ApiError::InvalidParameters(
+            "an organization needs at least one partnership".into(),
+        ));
+    }
+    let mut record = OrganizationRecord {
         org_id: uuid::Uuid::new_v4().to_string(),
         name: name.to_owned(),
         partnerships: partnerships
@@ -35,9 +43,13 @@ pub async fn create_organization(
                 kind: *kind,
             })
             .collect(),
-        organization_key: Some(organization_key.expose().to_owned()),
+        organization_key: None,
+        api_access_enabled_at_ms: None,
         created_at_ms: now,
     };
+    if enable_api_access {
+        with_new_organization_key(&mut record, now)?;
+    }
     store
         .put_organization(&record)
         .await
@@ -45,118 +57,130 @@ pub async fn create_organization(
     Ok(record)
 }
 
-/// What an admin asks for when creating a key.
-#[derive(Debug, Clone)]
-pub struct ApiKeySpec {
-    pub name: String,
-    pub partnership_id: String,
-    pub optional_scopes: Vec<String>,
-    pub allowed_origins: Vec<String>,
-    pub expires_at_ms: Option<EpochMillis>,
-}
-
-/// The scopes of a key: `me:read`, the partnership's report scope, then the optional ones
-/// (`accounts:write` implies `accounts:read`).
-pub fn key_scopes(kind: PartnershipType, optional: &[String]) -> Result<Vec<String>, ApiError> {
-    let mut scopes = vec!["me:read".to_owned(), kind.report_scope().to_owned()];
-    for scope in optional {
-        if !OPTIONAL_SCOPES.contains(&scope.as_str()) {
-            return Err(ApiError::InvalidParameters(format!(
-                "`{scope}` is not an optional scope; choose from {}",
-                OPTIONAL_SCOPES.join(", ")
-            )));
-        }
-    }
-    for scope in OPTIONAL_SCOPES {
-        let implied = *scope == "accounts:read" && optional.iter().any(|s| s == "accounts:write");
-        if optional.iter().any(|s| s == scope) || implied {
-            scopes.push((*scope).to_owned());
-        }
-    }
-    Ok(scopes)
-}
-
-/// Creates an API key for one of `org`'s partnerships. Returns the secret, which exists
-/// nowhere else afterwards: only its HMAC is stored.
-pub async fn create_api_key(
-    store: &Store,
-    pepper: &Pepper,
+fn with_new_organization_key(
+    record: &mut OrganizationRecord,
     now: EpochMillis,
-    org: &OrganizationRecord,
-    spec: ApiKeySpec,
-) -> Result<(Credential, ApiKeyRecord), ApiError> {
-    let organization_key = org
-        .organization_key
-        .as_deref()
-        .and_then(|text| Credential::parse(CredentialKind::OrganizationKey, text).ok())
-        .ok_or_else(|| {
-            ApiError::InvalidParameters("API access is not enabled for this organization".into())
-        })?;
-    let partnership = org
-        .partnerships
-        .iter()
-        .find(|p| p.id == spec.partnership_id)
-        .cloned()
-        .ok_or(ApiError::ObjectNotFound)?;
-    let allowed_origins = spec
-        .allowed_origins
-        .iter()
-        .map(|entry| entry.parse::<AllowedOrigin>().map(|o| o.to_string()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::InvalidParameters(e.to_string()))?;
-    let secret = Credential::generate(CredentialKind::ApiKey).map_err(ApiError::internal)?;
-    let record = ApiKeyRecord {
-        key_id: uuid::Uuid::new_v4().to_string(),
-        org_id: org.org_id.clone(),
-        org_name: org.name.clone(),
-        organization_key_hash: pepper.hash(&organization_key).0,
-        scopes: key_scopes(partnership.kind, &spec.optional_scopes)?,
-        partnership,
-        name: spec.name,
-        prefix: secret.display_prefix(),
-        allowed_origins,
-        status: KeyStatus::Active,
-        created_at_ms: now,
-        expires_at_ms: spec.expires_at_ms,
+) -> Result<(), ApiError> {
+    let key = Credential::generate(CredentialKind::OrganizationKey).map_err(ApiError::internal)?;
+    record.organization_key = Some(key.expose().to_owned());
+    record.api_access_enabled_at_ms = Some(now);
+    Ok(())
+}
+
+pub async fn organization(store: &Store, org_id: &str) -> Result<OrganizationRecord, ApiError> {
+    store
+        .organization(org_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::ObjectNotFound)
+}
+
+/// Enables API access with a new organization key; 409 if it is enabled already.
+pub async fn enable_api_access(
+    store: &Store,
+    now: EpochMillis,
+    org_id: &str,
+    actor: &Actor,
+) -> Result<OrganizationRecord, ApiError> {
+    let mut org = organization(store, org_id).await?;
+    if org.organization_key.is_some() {
+        return Err(ApiError::Conflict("API access is already enabled".into()));
+    }
+    with_new_organization_key(&mut org, now)?;
+    let entry = audit::entry(
+        now,
+        &actor.id,
+        action::API_ACCESS_ENABLED,
+        format!("organization:{org_id}"),
+        actor.ip,
+        json!({}),
+    );
+    let change = AccessChange {
+        org_id: org_id.to_owned(),
+        organization: Some(org.clone()),
+        audit: vec![entry],
+        ..AccessChange::default()
     };
     store
-        .put_api_key(&pepper.hash(&secret), &record)
+        .apply_access_change(&change, now, None, false)
         .await
         .map_err(ApiError::internal)?;
-    Ok((secret, record))
+    Ok(org)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Keys removed per transaction while disabling (each takes two items of the 100 allowed,
+/// next to up to 15 for the slots, sessions, organization and audit entry).
+const KEYS_PER_TRANSACTION: usize = 40;
 
-    #[test]
-    fn report_scope_follows_the_partnership() {
-        let mssp = key_scopes(PartnershipType::Mssp, &[]).unwrap();
-        assert_eq!(mssp, ["me:read", "mssp-report:read"]);
-        let reseller = key_scopes(PartnershipType::Reseller, &["customers:read".into()]).unwrap();
-        assert_eq!(
-            reseller,
-            ["me:read", "reseller-report:read", "customers:read"]
-        );
+/// Disables API access: removes every API key and ends every live session before it
+/// answers; the organization key is gone (enabling again creates a new one).
+pub async fn disable_api_access(
+    store: &Store,
+    now: EpochMillis,
+    org_id: &str,
+    actor: &Actor,
+) -> Result<usize, ApiError> {
+    let mut org = organization(store, org_id).await?;
+    if org.organization_key.is_none() {
+        return Err(ApiError::Conflict("API access is not enabled".into()));
     }
-
-    #[test]
-    fn write_implies_read() {
-        let scopes = key_scopes(PartnershipType::Mssp, &["accounts:write".into()]).unwrap();
-        assert_eq!(
-            scopes,
-            [
-                "me:read",
-                "mssp-report:read",
-                "accounts:read",
-                "accounts:write"
-            ]
-        );
+    let keys = store
+        .key_records(org_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let removed = keys.len();
+    org.organization_key = None;
+    org.api_access_enabled_at_ms = None;
+    let mut batches: Vec<Vec<_>> = keys
+        .chunks(KEYS_PER_TRANSACTION)
+        .map(<[_]>::to_vec)
+        .collect();
+    // The last transaction also switches the organization off and ends every session; the
+    // earlier ones only remove keys (each removal alone already stops new sessions).
+    let last = batches.pop().unwrap_or_default();
+    for batch in batches {
+        let change = AccessChange {
+            org_id: org_id.to_owned(),
+            delete_records: batch.iter().map(|k| k.key_id.clone()).collect(),
+            delete_lookups: batch
+                .iter()
+                .map(|k| CredentialHash(k.key_hash.clone()))
+                .collect(),
+            ..AccessChange::default()
+        };
+        store
+            .apply_access_change(&change, now, None, false)
+            .await
+            .map_err(ApiError::internal)?;
     }
-
-    #[test]
-    fn report_scopes_cannot_be_chosen() {
-        assert!(key_scopes(PartnershipType::Mssp, &["reseller-report:read".into()]).is_err());
+    let entry = audit::entry(
+        now,
+        &actor.id,
+        action::API_ACCESS_DISABLED,
+        format!("organization:{org_id}"),
+        actor.ip,
+        json!({ "api_keys_removed": removed }),
+    );
+    let change = AccessChange {
+        org_id: org_id.to_owned(),
+        delete_records: last.iter().map(|k| k.key_id.clone()).collect(),
+        delete_lookups: last
+            .iter()
+            .map(|k| CredentialHash(k.key_hash.clone()))
+            .collect(),
+        organization: Some(org),
+        audit: vec![entry],
+        ..AccessChange::default()
+    };
+    let end_all = |_: &crate::storage::records::SlotRecord| SessionPlan::End;
+    match store
+        .apply_access_change(&change, now, Some(&end_all), false)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        AccessOutcome::Applied { .. } => Ok(removed),
+        AccessOutcome::KeyNotActive | AccessOutcome::NoSessionAffected => {
+            Err(ApiError::internal("disabling API access was not applied"))
+        }
     }
 }

@@ -6,8 +6,12 @@ use std::net::IpAddr;
 
 use subtle::ConstantTimeEq;
 
+use serde_json::json;
+
 use crate::App;
+use crate::audit::{self, action};
 use crate::clock::EpochMillis;
+use crate::clock::iso8601;
 use crate::credentials::{Credential, CredentialHash, CredentialKind};
 use crate::error::ApiError;
 use crate::origins::{self, AllowedOrigin, OriginMatch};
@@ -109,7 +113,22 @@ pub async fn create_session(
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::InvalidCredentials(BAD_KEY_PAIR))?;
-    check_key(&key, &app.pepper.hash(organization_key), now)?;
+    let actor = format!("api_key:{}", key.key_id);
+    let target = format!("api_key:{}", key.key_id);
+    if let Err(refusal) = check_key(&key, &app.pepper.hash(organization_key), now) {
+        if matches!(refusal, ApiError::CredentialsExpired(_)) {
+            let event = audit::entry(
+                now,
+                &actor,
+                action::KEY_EXPIRED,
+                target,
+                info.client_ip,
+                json!({}),
+            );
+            audit::record_event(app, &key.org_id, event).await;
+        }
+        return Err(refusal);
+    }
     let binding = match bind_session(
         &key.allowed_origins,
         info.client_ip,
@@ -118,6 +137,16 @@ pub async fn create_session(
         Ok(binding) => binding,
         Err(refusal) => {
             tracing::warn!(org_id = %key.org_id, key_id = %key.key_id, client_ip = ?info.client_ip, error_code = refusal.code(), "session refused by allowed origins");
+            let detail = json!({ "origin_host": info.origin_host, "error_code": refusal.code() });
+            let event = audit::entry(
+                now,
+                &actor,
+                action::ORIGIN_REFUSED,
+                target,
+                info.client_ip,
+                detail,
+            );
+            audit::record_event(app, &key.org_id, event).await;
             return Err(refusal);
         }
     };
@@ -169,14 +198,31 @@ pub async fn create_session(
                 .min()
                 .unwrap_or(now + 1);
             tracing::warn!(org_id = %key.org_id, key_id = %key.key_id, "session limit reached");
+            let event = audit::entry(
+                now,
+                &actor,
+                action::SESSION_LIMIT_REACHED,
+                target,
+                info.client_ip,
+                json!({ "live_sessions": live.len() }),
+            );
+            audit::record_event(app, &key.org_id, event).await;
             return Err(ApiError::SessionLimitReached {
                 retry_after_ms: millis_until(earliest, now),
             });
         };
         record.slot = slot;
+        let created = audit::entry(
+            now,
+            &actor,
+            action::SESSION_CREATED,
+            format!("session:{}", record.session_id),
+            info.client_ip,
+            json!({ "ip_locked": record.ip_locked(), "expires_at": iso8601(record.expires_at_ms) }),
+        );
         match app
             .store
-            .claim_slot(now, &token_hash, &record)
+            .claim_slot(now, &token_hash, &record, &created)
             .await
             .map_err(ApiError::internal)?
         {
@@ -190,6 +236,7 @@ pub async fn create_session(
                 });
             }
             ClaimOutcome::SlotTaken | ClaimOutcome::Conflict => continue,
+            ClaimOutcome::KeyNotActive => return Err(ApiError::InvalidCredentials(BAD_KEY_PAIR)),
         }
     }
     Err(ApiError::ServiceBusy {
@@ -262,6 +309,21 @@ pub async fn authenticate(
                 (&stored, &refusal)
             {
                 tracing::warn!(org_id = %session.org_id, session_id = %session.session_id, client_ip = ?client_ip, error_code = refusal.code(), "session used from a refused address or origin");
+                let event_action = match refusal {
+                    ApiError::WrongClientAddress => action::WRONG_IP,
+                    _ => action::ORIGIN_REFUSED,
+                };
+                let detail =
+                    json!({ "origin_host": info.origin_host, "locked_to": session.client_ip() });
+                let event = audit::entry(
+                    now,
+                    &format!("api_key:{}", session.api_key.id),
+                    event_action,
+                    format!("session:{}", session.session_id),
+                    info.client_ip,
+                    detail,
+                );
+                audit::record_event(app, &session.org_id, event).await;
             }
             Err(refusal)
         }
@@ -348,5 +410,76 @@ pub fn require_scope(session: &SessionRecord, scope: &str) -> Result<(), ApiErro
         Ok(())
     } else {
         Err(ApiError::PermissionDenied)
+    }
+}
+
+/// The organization's live sessions (at most five), for its admins.
+pub async fn live_sessions(app: &App, org_id: &str) -> Result<Vec<SessionRecord>, ApiError> {
+    let now = app.clock.now_ms();
+    let slots = app
+        .store
+        .session_slots(org_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let hashes: Vec<String> = slots
+        .iter()
+        .filter(|(_, slot)| slot.expires_at_ms > now)
+        .map(|(_, slot)| slot.session_hash.clone())
+        .collect();
+    let mut sessions = app
+        .store
+        .sessions_by_hash(&hashes)
+        .await
+        .map_err(ApiError::internal)?;
+    sessions.retain(|session| session.expires_at_ms > now);
+    sessions.sort_by(|a, b| {
+        a.created_at_ms
+            .cmp(&b.created_at_ms)
+            .then_with(|| a.session_id.cmp(&b.session_id))
+    });
+    Ok(sessions)
+}
+
+/// Ends one live session of the organization by its id (not its token); 404 if there is
+/// no such live session.
+pub async fn invalidate_session(
+    app: &App,
+    org_id: &str,
+    session_id: &str,
+    actor: &crate::api_keys::Actor,
+) -> Result<(), ApiError> {
+    let now = app.clock.now_ms();
+    let entry = audit::entry(
+        now,
+        &actor.id,
+        action::SESSION_INVALIDATED,
+        format!("session:{session_id}"),
+        actor.ip,
+        json!({}),
+    );
+    let change = crate::storage::AccessChange {
+        org_id: org_id.to_owned(),
+        audit: vec![entry],
+        ..Default::default()
+    };
+    let wanted = session_id.to_owned();
+    let plan = move |slot: &crate::storage::records::SlotRecord| {
+        if slot.session_id == wanted {
+            crate::storage::SessionPlan::End
+        } else {
+            crate::storage::SessionPlan::Keep
+        }
+    };
+    match app
+        .store
+        .apply_access_change(&change, now, Some(&plan), true)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        crate::storage::AccessOutcome::Applied { .. } => {
+            tracing::info!(org_id, session_id, "session invalidated by an admin");
+            Ok(())
+        }
+        _ => Err(ApiError::ObjectNotFound),
     }
 }

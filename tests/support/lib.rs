@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use local_server::event::{self, HttpCall};
 use serde_json::{Value, json};
+use shared::api_keys::{self, Actor, ApiKeySpec};
 use shared::clock::{Clock, ManualClock};
 use shared::credentials::{Credential, CredentialKind, Pepper};
-use shared::onboarding::{self, ApiKeySpec};
+use shared::onboarding;
 use shared::storage::records::{OrganizationRecord, PartnershipType, SessionRecord};
 use shared::storage::{Store, TableOptions, local_client};
 use shared::{App, Config};
@@ -76,6 +77,7 @@ impl TestApp {
                 ("Test MSSP", PartnershipType::Mssp),
                 ("Test Reseller", PartnershipType::Reseller),
             ],
+            true,
         )
         .await
         .unwrap();
@@ -111,17 +113,12 @@ impl TestApp {
             partnership_id: self.partnership_id(PartnershipType::Mssp),
             optional_scopes: vec!["customers:read".into()],
             allowed_origins: allowed_origins.iter().map(|s| (*s).to_owned()).collect(),
+            allow_any_origin: allowed_origins.is_empty(),
             expires_at_ms,
         };
-        let (secret, _) = onboarding::create_api_key(
-            &self.app.store,
-            &self.app.pepper,
-            self.clock.now_ms(),
-            &self.org,
-            spec,
-        )
-        .await
-        .unwrap();
+        let (secret, _) = api_keys::create_key(&self.app, &self.org, spec, &test_actor())
+            .await
+            .unwrap();
         secret.expose().to_owned()
     }
 
@@ -336,45 +333,91 @@ impl TestResponse {
 /// Stores the fixture key pair (`fixtures::OPEN_KEY`, `fixtures::RESTRICTED_KEY` with
 /// allowed origin 127.0.0.1, both under `fixtures::ORG_KEY`) and the fixture session
 /// (`fixtures::SESSION_TOKEN`, locked to `fixtures::CLIENT_IP`), as the events expect.
+pub fn test_actor() -> Actor {
+    Actor {
+        id: "test".into(),
+        ip: None,
+    }
+}
+
+/// Stores the fixture key pair (`fixtures::OPEN_KEY`, `fixtures::RESTRICTED_KEY` with
+/// allowed origin 127.0.0.1, both under `fixtures::ORG_KEY`) and the fixture session
+/// (`fixtures::SESSION_TOKEN`, locked to `fixtures::CLIENT_IP`), as the events expect.
 pub async fn seed_fixtures(app: &App) {
-    let org_key = fixtures::ORG_KEY.to_owned();
+    use shared::storage::AccessChange;
+    use shared::storage::records::{
+        ApiKeyRecord, ApiKeySummary, KeyRecord, KeyStatus, PartnershipRef,
+    };
     let org = OrganizationRecord {
         org_id: "6f1c2a52-3b1d-4c44-9a55-0d2f3c4b5a61".into(),
         name: "Fixture Partner AB".into(),
-        partnerships: vec![shared::storage::records::PartnershipRef {
+        partnerships: vec![PartnershipRef {
             id: "8e2b1c0d-7a6f-4e5d-8c3b-2a1f0e9d8c7b".into(),
             name: "Fixture MSSP".into(),
             kind: PartnershipType::Mssp,
         }],
-        organization_key: Some(org_key.clone()),
+        organization_key: Some(fixtures::ORG_KEY.to_owned()),
+        api_access_enabled_at_ms: Some(T0),
         created_at_ms: T0,
     };
     app.store.put_organization(&org).await.unwrap();
     let now = app.clock.now_ms();
+    let org_key_hash = app
+        .pepper
+        .hash(&Credential::parse(CredentialKind::OrganizationKey, fixtures::ORG_KEY).unwrap());
+    let scopes = vec!["me:read".to_owned(), "mssp-report:read".to_owned()];
+    let mut open_key_id = String::new();
     for (secret, origins) in [
         (fixtures::OPEN_KEY, vec![]),
         (fixtures::RESTRICTED_KEY, vec!["127.0.0.1".to_owned()]),
     ] {
         let credential = Credential::parse(CredentialKind::ApiKey, secret).unwrap();
-        let record = shared::storage::records::ApiKeyRecord {
-            key_id: uuid::Uuid::new_v4().to_string(),
+        let hash = app.pepper.hash(&credential);
+        let key_id = uuid::Uuid::new_v4().to_string();
+        if secret == fixtures::OPEN_KEY {
+            open_key_id = key_id.clone();
+        }
+        let lookup = ApiKeyRecord {
+            key_id: key_id.clone(),
             org_id: org.org_id.clone(),
             org_name: org.name.clone(),
-            organization_key_hash: app
-                .pepper
-                .hash(&Credential::parse(CredentialKind::OrganizationKey, &org_key).unwrap())
-                .0,
+            organization_key_hash: org_key_hash.0.clone(),
             partnership: org.partnerships[0].clone(),
             name: "Fixture key".into(),
             prefix: credential.display_prefix(),
-            scopes: vec!["me:read".into(), "mssp-report:read".into()],
-            allowed_origins: origins,
-            status: shared::storage::records::KeyStatus::Active,
+            scopes: scopes.clone(),
+            allowed_origins: origins.clone(),
+            status: KeyStatus::Active,
             created_at_ms: now,
             expires_at_ms: None,
         };
+        let record = KeyRecord {
+            key_id,
+            key_hash: hash.0.clone(),
+            name: "Fixture key".into(),
+            partnership: org.partnerships[0].clone(),
+            scopes: scopes.clone(),
+            allow_any_origin: origins.is_empty(),
+            allowed_origins: origins,
+            prefix: credential.display_prefix(),
+            status: KeyStatus::Active,
+            created_at_ms: now,
+            expires_at_ms: None,
+            last_rotated_at_ms: None,
+            rotation_due: false,
+            last_used_at_ms: None,
+            revoked_at_ms: None,
+            revoked_reason: None,
+            replaced_by: None,
+            rotated_from: None,
+        };
+        let change = AccessChange {
+            org_id: org.org_id.clone(),
+            create: Some((hash, lookup, record)),
+            ..AccessChange::default()
+        };
         app.store
-            .put_api_key(&app.pepper.hash(&credential), &record)
+            .apply_access_change(&change, now, None, false)
             .await
             .unwrap();
     }
@@ -385,12 +428,12 @@ pub async fn seed_fixtures(app: &App) {
         org_id: org.org_id.clone(),
         org_name: org.name.clone(),
         partnership: org.partnerships[0].clone(),
-        api_key: shared::storage::records::ApiKeySummary {
-            id: "fixture".into(),
+        api_key: ApiKeySummary {
+            id: open_key_id,
             name: "Fixture key".into(),
             prefix: "hsp_WwVc".into(),
         },
-        scopes: vec!["me:read".into(), "mssp-report:read".into()],
+        scopes,
         locked_to: fixtures::CLIENT_IP.into(),
         origin_hosts: None,
         slot: 0,
@@ -400,9 +443,17 @@ pub async fn seed_fixtures(app: &App) {
         last_used_at_ms: None,
         ttl_epoch_seconds: shared::storage::records::ttl_for(expires_at_ms),
     };
+    let created = shared::audit::entry(
+        now,
+        "test",
+        shared::audit::action::SESSION_CREATED,
+        "session:fixture".into(),
+        None,
+        serde_json::json!({}),
+    );
     let outcome = app
         .store
-        .claim_slot(now, &app.pepper.hash(&token), &session)
+        .claim_slot(now, &app.pepper.hash(&token), &session, &created)
         .await
         .unwrap();
     assert_eq!(outcome, shared::storage::ClaimOutcome::Claimed);

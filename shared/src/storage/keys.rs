@@ -4,6 +4,8 @@
 //! |-----------------|---------------------|--------------------|
 //! | organization    | `ORG#<org id>`      | `ORG`              |
 //! | session slot    | `ORG#<org id>`      | `SLOT#<0..4>`      |
+//! | key (admin)     | `ORG#<org id>`      | `KEY#<key id>`     |
+//! | audit entry     | `ORG#<org id>`      | `AUDIT#<ms>#<id>`  |
 //! | API key         | `APIKEY#<hmac>`     | `APIKEY`           |
 //! | session         | `SESSION#<hmac>`    | `SESSION`          |
 
@@ -46,6 +48,25 @@ pub fn session(hash: &CredentialHash) -> Key {
     Key {
         pk: format!("SESSION#{}", hash.as_str()),
         sk: "SESSION".into(),
+    }
+}
+
+pub const KEY_PREFIX: &str = "KEY#";
+
+pub fn key_record(org_id: &str, key_id: &str) -> Key {
+    Key {
+        pk: org_partition(org_id),
+        sk: format!("{KEY_PREFIX}{key_id}"),
+    }
+}
+
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+/// Sorts by time (13-digit milliseconds until the year 2286), then by id.
+pub fn audit(org_id: &str, at_ms: i64, audit_id: &str) -> Key {
+    Key {
+        pk: org_partition(org_id),
+        sk: format!("{AUDIT_PREFIX}{at_ms:013}#{audit_id}"),
     }
 }
 

@@ -3,6 +3,7 @@
 //! of operations. Every operation is counted so tests and `make bench` can assert how many
 //! round trips a request costs.
 
+mod access;
 pub mod keys;
 pub mod records;
 mod sessions;
@@ -19,6 +20,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_types::config_bag::ConfigBag;
 
+pub use access::{AccessChange, AccessOutcome, SessionPlan};
 pub use sessions::{ClaimOutcome, EndOutcome, TouchOutcome, TouchRequest};
 pub use table::{INDEX_GSI1, TTL_ATTRIBUTE, TableOptions};
 

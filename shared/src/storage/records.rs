@@ -43,8 +43,12 @@ pub struct OrganizationRecord {
     pub org_id: String,
     pub name: String,
     pub partnerships: Vec<PartnershipRef>,
+    /// Present while API access is enabled. Not a secret: always visible to the
+    /// organization's admins (the API key is the secret half of the pair).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_access_enabled_at_ms: Option<EpochMillis>,
     pub created_at_ms: EpochMillis,
 }
 
@@ -55,7 +59,60 @@ pub enum KeyStatus {
     Revoked,
 }
 
-/// An API key, stored under the HMAC of its secret.
+/// An API key as its admins manage it: the source of truth, in the organization's
+/// partition. Revoked keys stay here for audit; only active ones have a lookup item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub key_id: String,
+    /// HMAC of the secret: the lookup item's key.
+    pub key_hash: String,
+    pub name: String,
+    pub partnership: PartnershipRef,
+    pub scopes: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub allow_any_origin: bool,
+    pub prefix: String,
+    pub status: KeyStatus,
+    pub created_at_ms: EpochMillis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<EpochMillis>,
+    /// When this key's secret was last replaced (a rotated key starts its life here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rotated_at_ms: Option<EpochMillis>,
+    /// Marked by the daily rotation check; advisory, the key keeps working.
+    #[serde(default)]
+    pub rotation_due: bool,
+    /// Last session creation with this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at_ms: Option<EpochMillis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at_ms: Option<EpochMillis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_from: Option<String>,
+}
+
+/// An entry of the audit trail: admin actions and security events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub audit_id: String,
+    pub at_ms: EpochMillis,
+    /// Who acted: the admin's identity from the token, `api_key:<id>`, or `system`.
+    pub actor: String,
+    pub action: String,
+    /// What was acted on, e.g. `api_key:<id>` or `session:<id>`.
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    pub detail: serde_json::Value,
+    pub ttl_epoch_seconds: i64,
+}
+
+/// The lookup copy of an active API key, stored under the HMAC of its secret: everything
+/// session creation needs in one GetItem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
     pub key_id: String,
@@ -138,6 +195,10 @@ pub struct SlotRecord {
     /// Hex HMAC of the session token holding the slot.
     pub session_hash: String,
     pub session_id: String,
+    /// The key the session was created with (revocation ends exactly these).
+    pub api_key_id: String,
+    /// The session's `locked_to`, so origin edits can re-check it without reading it.
+    pub locked_to: String,
     pub expires_at_ms: EpochMillis,
     pub ttl_epoch_seconds: i64,
 }

@@ -5,10 +5,10 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use super::records::{ANY_ADDRESS, SessionRecord, SlotRecord};
+use super::records::{ANY_ADDRESS, AuditRecord, KeyStatus, SessionRecord, SlotRecord};
 use super::{Store, StoreError, decode, encode, keys, n, s};
 use crate::clock::EpochMillis;
 use crate::credentials::CredentialHash;
@@ -21,6 +21,8 @@ pub enum ClaimOutcome {
     SlotTaken,
     /// DynamoDB cancelled the transaction because another one touched the same items.
     Conflict,
+    /// The key was revoked (or removed) after it was read.
+    KeyNotActive,
 }
 
 /// What the hot path needs to know about the request.
@@ -75,19 +77,28 @@ impl Store {
         Ok(slots)
     }
 
-    /// One transaction: take `slot` if it is free or its session has expired, and store the
-    /// session. Either both happen or neither does.
+    /// One transaction: take `session.slot` if it is free or its session has expired,
+    /// store the session, record the key's last use — on condition that the key record is
+    /// still active, so a key revoked meanwhile opens no session — and write the audit entry.
+    /// Either all happen or none does.
     pub async fn claim_slot(
         &self,
         now_ms: EpochMillis,
         session_hash: &CredentialHash,
         session: &SessionRecord,
+        audit: &AuditRecord,
     ) -> Result<ClaimOutcome, StoreError> {
         let slot_record = SlotRecord {
             session_hash: session_hash.as_str().to_owned(),
             session_id: session.session_id.clone(),
+            api_key_id: session.api_key.id.clone(),
+            locked_to: session.locked_to.clone(),
             expires_at_ms: session.expires_at_ms,
             ttl_epoch_seconds: session.ttl_epoch_seconds,
+        };
+        let build_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Sdk {
+            operation: "TransactWriteItems",
+            message: e.to_string(),
         };
         let claim = Put::builder()
             .table_name(&self.table)
@@ -98,24 +109,43 @@ impl Store {
             .condition_expression("attribute_not_exists(pk) OR expires_at_ms <= :now")
             .expression_attribute_values(":now", n(now_ms))
             .build()
-            .map_err(|e| StoreError::Sdk {
-                operation: "TransactWriteItems",
-                message: e.to_string(),
-            })?;
+            .map_err(build_error)?;
         let put_session = Put::builder()
             .table_name(&self.table)
             .set_item(Some(encode(session, keys::session(session_hash))?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| StoreError::Sdk {
-                operation: "TransactWriteItems",
-                message: e.to_string(),
-            })?;
+            .map_err(build_error)?;
+        let key = keys::key_record(&session.org_id, &session.api_key.id);
+        let mark_key_used = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .condition_expression("#status = :active")
+            .update_expression("SET last_used_at_ms = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(
+                ":active",
+                serde_dynamo::to_attribute_value(KeyStatus::Active)?,
+            )
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(build_error)?;
+        let put_audit = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(
+                audit,
+                keys::audit(&session.org_id, audit.at_ms, &audit.audit_id),
+            )?))
+            .build()
+            .map_err(build_error)?;
         let result = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(claim).build())
             .transact_items(TransactWriteItem::builder().put(put_session).build())
+            .transact_items(TransactWriteItem::builder().update(mark_key_used).build())
+            .transact_items(TransactWriteItem::builder().put(put_audit).build())
             .send()
             .await;
         match result {
@@ -127,7 +157,9 @@ impl Store {
                         .iter()
                         .map(|reason| reason.code().unwrap_or("None"))
                         .collect();
-                    if codes.contains(&"TransactionConflict") {
+                    if codes.get(2) == Some(&"ConditionalCheckFailed") {
+                        Ok(ClaimOutcome::KeyNotActive)
+                    } else if codes.contains(&"TransactionConflict") {
                         Ok(ClaimOutcome::Conflict)
                     } else if codes.first() == Some(&"ConditionalCheckFailed") {
                         Ok(ClaimOutcome::SlotTaken)

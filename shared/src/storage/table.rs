@@ -135,23 +135,6 @@ impl Store {
         self.get_record(keys::organization(org_id)).await
     }
 
-    /// Stores a new API key under the HMAC of its secret.
-    pub async fn put_api_key(
-        &self,
-        hash: &CredentialHash,
-        record: &ApiKeyRecord,
-    ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(record, keys::api_key(hash))?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("PutItem", e))?;
-        Ok(())
-    }
-
     /// The API key stored under `hash`, read strongly consistent so a key created or revoked
     /// a moment ago is seen as such.
     pub async fn api_key(&self, hash: &CredentialHash) -> Result<Option<ApiKeyRecord>, StoreError> {

@@ -1,0 +1,528 @@
+//! The API-key lifecycle admins drive: create (the secret is shown once), edit allowed
+//! origins, rotate, revoke. Every change that can affect sessions is applied together
+//! with them (`Store::apply_access_change`), so it is in force when the call answers.
+
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use crate::App;
+use crate::audit::{self, action};
+use crate::clock::EpochMillis;
+use crate::credentials::{Credential, CredentialHash, CredentialKind, Pepper};
+use crate::error::ApiError;
+use crate::origins::{self, AllowedOrigin, OriginMatch};
+use crate::storage::records::{
+    ANY_ADDRESS, ApiKeyRecord, KeyRecord, KeyStatus, OrganizationRecord, PartnershipType,
+    SlotRecord,
+};
+use crate::storage::{AccessChange, AccessOutcome, SessionPlan, Store};
+
+/// Scopes an admin may add to a key; the report scope follows from the partnership type.
+pub const OPTIONAL_SCOPES: &[&str] = &["customers:read", "accounts:read", "accounts:write"];
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// What an admin asks for when creating a key.
+#[derive(Debug, Clone)]
+pub struct ApiKeySpec {
+    pub name: String,
+    pub partnership_id: String,
+    pub optional_scopes: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    /// The acknowledgement an empty `allowed_origins` needs.
+    pub allow_any_origin: bool,
+    pub expires_at_ms: Option<EpochMillis>,
+}
+
+/// The only change `PATCH /v1/admin/keys/{id}` allows.
+#[derive(Debug, Clone)]
+pub struct OriginsUpdate {
+    pub allowed_origins: Vec<String>,
+    pub allow_any_origin: bool,
+}
+
+/// Who does something, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: String,
+    pub ip: Option<IpAddr>,
+}
+
+/// The scopes of a key: `me:read`, the partnership's report scope, then the optional ones
+/// (`accounts:write` implies `accounts:read`).
+pub fn key_scopes(kind: PartnershipType, optional: &[String]) -> Result<Vec<String>, ApiError> {
+    let mut scopes = vec!["me:read".to_owned(), kind.report_scope().to_owned()];
+    for scope in optional {
+        if !OPTIONAL_SCOPES.contains(&scope.as_str()) {
+            return Err(ApiError::InvalidParameters(format!(
+                "`{scope}` is not an optional scope; choose from {}",
+                OPTIONAL_SCOPES.join(", ")
+            )));
+        }
+    }
+    for scope in OPTIONAL_SCOPES {
+        let implied = *scope == "accounts:read" && optional.iter().any(|s| s == "accounts:write");
+        if optional.iter().any(|s| s == scope) || implied {
+            scopes.push((*scope).to_owned());
+        }
+    }
+    Ok(scopes)
+}
+
+/// Validates allowed origins into their canonical text; an empty list needs the explicit
+/// `allow_any_origin` acknowledgement.
+pub fn validate_origins(
+    entries: &[String],
+    allow_any_origin: bool,
+) -> Result<Vec<String>, ApiError> {
+    if entries.is_empty() && !allow_any_origin {
+        return Err(ApiError::InvalidParameters(
+            "allowed_origins is empty: list the IPs, CIDR ranges or domains the key may be used from, or set allow_any_origin to true to accept any origin".into(),
+        ));
+    }
+    if !entries.is_empty() && allow_any_origin {
+        return Err(ApiError::InvalidParameters(
+            "allow_any_origin must be false when allowed_origins lists entries".into(),
+        ));
+    }
+    if entries.len() > 50 {
+        return Err(ApiError::InvalidParameters(
+            "allowed_origins takes at most 50 entries".into(),
+        ));
+    }
+    let mut canonical: Vec<String> = Vec::new();
+    for entry in entries {
+        let origin: AllowedOrigin = entry
+            .parse()
+            .map_err(|e: origins::InvalidOrigin| ApiError::InvalidParameters(e.to_string()))?;
+        let text = origin.to_string();
+        if !canonical.contains(&text) {
+            canonical.push(text);
+        }
+    }
+    Ok(canonical)
+}
+
+fn validate_name(name: &str) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS || trimmed.chars().any(char::is_control) {
+        return Err(ApiError::InvalidParameters(format!(
+            "name must be 1 to {MAX_NAME_CHARS} printable characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The lookup copy of a key: what session creation reads.
+fn lookup_item(
+    org: &OrganizationRecord,
+    record: &KeyRecord,
+    organization_key_hash: &CredentialHash,
+) -> ApiKeyRecord {
+    ApiKeyRecord {
+        key_id: record.key_id.clone(),
+        org_id: org.org_id.clone(),
+        org_name: org.name.clone(),
+        organization_key_hash: organization_key_hash.as_str().to_owned(),
+        partnership: record.partnership.clone(),
+        name: record.name.clone(),
+        prefix: record.prefix.clone(),
+        scopes: record.scopes.clone(),
+        allowed_origins: record.allowed_origins.clone(),
+        status: record.status,
+        created_at_ms: record.created_at_ms,
+        expires_at_ms: record.expires_at_ms,
+    }
+}
+
+fn organization_key_hash(
+    pepper: &Pepper,
+    org: &OrganizationRecord,
+) -> Result<CredentialHash, ApiError> {
+    org.organization_key
+        .as_deref()
+        .and_then(|text| Credential::parse(CredentialKind::OrganizationKey, text).ok())
+        .map(|key| pepper.hash(&key))
+        .ok_or_else(|| {
+            ApiError::Conflict(
+                "API access is not enabled for this organization; enable it first".into(),
+            )
+        })
+}
+
+fn store_error(err: crate::storage::StoreError) -> ApiError {
+    ApiError::internal(err)
+}
+
+/// Creates a key; returns the secret (shown once) and the record.
+pub async fn create_key(
+    app: &App,
+    org: &OrganizationRecord,
+    spec: ApiKeySpec,
+    actor: &Actor,
+) -> Result<(Credential, KeyRecord), ApiError> {
+    let (store, pepper, now) = (&app.store, &app.pepper, app.clock.now_ms());
+    let name = validate_name(&spec.name)?;
+    let partnership = org
+        .partnerships
+        .iter()
+        .find(|p| p.id == spec.partnership_id)
+        .cloned()
+        .ok_or_else(|| ApiError::InvalidParameters("partnership_id is not one of this organization's partnerships (GET /v1/admin/partnerships)".into()))?;
+    let scopes = key_scopes(partnership.kind, &spec.optional_scopes)?;
+    let allowed_origins = validate_origins(&spec.allowed_origins, spec.allow_any_origin)?;
+    if spec.expires_at_ms.is_some_and(|at| at <= now) {
+        return Err(ApiError::InvalidParameters(
+            "expires_at must be in the future".into(),
+        ));
+    }
+    let org_key_hash = organization_key_hash(pepper, org)?;
+    let secret = Credential::generate(CredentialKind::ApiKey).map_err(ApiError::internal)?;
+    let hash = pepper.hash(&secret);
+    let record = KeyRecord {
+        key_id: uuid::Uuid::new_v4().to_string(),
+        key_hash: hash.as_str().to_owned(),
+        name,
+        partnership,
+        scopes,
+        allowed_origins,
+        allow_any_origin: spec.allow_any_origin,
+        prefix: secret.display_prefix(),
+        status: KeyStatus::Active,
+        created_at_ms: now,
+        expires_at_ms: spec.expires_at_ms,
+        last_rotated_at_ms: None,
+        rotation_due: false,
+        last_used_at_ms: None,
+        revoked_at_ms: None,
+        revoked_reason: None,
+        replaced_by: None,
+        rotated_from: None,
+    };
+    let entry = audit::entry(
+        now,
+        &actor.id,
+        action::KEY_CREATED,
+        format!("api_key:{}", record.key_id),
+        actor.ip,
+        json!({ "name": record.name, "prefix": record.prefix, "scopes": record.scopes, "allowed_origins": record.allowed_origins }),
+    );
+    let change = AccessChange {
+        org_id: org.org_id.clone(),
+        create: Some((
+            hash,
+            lookup_item(org, &record, &org_key_hash),
+            record.clone(),
+        )),
+        audit: vec![entry],
+        ..AccessChange::default()
+    };
+    store
+        .apply_access_change(&change, now, None, false)
+        .await
+        .map_err(store_error)?;
+    Ok((secret, record))
+}
+
+async fn active_key(store: &Store, org_id: &str, key_id: &str) -> Result<KeyRecord, ApiError> {
+    let record = store
+        .key_record(org_id, key_id)
+        .await
+        .map_err(store_error)?
+        .ok_or(ApiError::ObjectNotFound)?;
+    if record.status == KeyStatus::Revoked {
+        return Err(ApiError::Conflict(
+            "the API key is revoked; revoked keys cannot be changed".into(),
+        ));
+    }
+    Ok(record)
+}
+
+fn revoked(
+    mut record: KeyRecord,
+    now: EpochMillis,
+    reason: &str,
+    replaced_by: Option<String>,
+) -> KeyRecord {
+    record.status = KeyStatus::Revoked;
+    record.revoked_at_ms = Some(now);
+    record.revoked_reason = Some(reason.to_owned());
+    record.replaced_by = replaced_by;
+    record.rotation_due = false;
+    record
+}
+
+fn ends_sessions_of(key_id: String) -> impl Fn(&SlotRecord) -> SessionPlan {
+    move |slot| {
+        if slot.api_key_id == key_id {
+            SessionPlan::End
+        } else {
+            SessionPlan::Keep
+        }
+    }
+}
+
+fn outcome(result: AccessOutcome) -> Result<Vec<String>, ApiError> {
+    match result {
+        AccessOutcome::Applied { ended } => Ok(ended),
+        AccessOutcome::KeyNotActive => Err(ApiError::Conflict(
+            "the API key was revoked meanwhile".into(),
+        )),
+        AccessOutcome::NoSessionAffected => Err(ApiError::ObjectNotFound),
+    }
+}
+
+/// Revokes a key and ends its sessions, atomically. Returns the revoked record and the ids
+/// of the ended sessions.
+pub async fn revoke_key(
+    app: &App,
+    org_id: &str,
+    key_id: &str,
+    reason: &str,
+    actor: &Actor,
+) -> Result<(KeyRecord, Vec<String>), ApiError> {
+    let (store, now) = (&app.store, app.clock.now_ms());
+    let record = active_key(store, org_id, key_id).await?;
+    let hash = CredentialHash(record.key_hash.clone());
+    let record = revoked(record, now, reason, None);
+    let entry = audit::entry(
+        now,
+        &actor.id,
+        action::KEY_REVOKED,
+        format!("api_key:{key_id}"),
+        actor.ip,
+        json!({ "reason": reason }),
+    );
+    let change = AccessChange {
+        org_id: org_id.to_owned(),
+        update_records: vec![record.clone()],
+        delete_lookups: vec![hash],
+        audit: vec![entry],
+        ..AccessChange::default()
+    };
+    let plan = ends_sessions_of(key_id.to_owned());
+    let ended = outcome(
+        store
+            .apply_access_change(&change, now, Some(&plan), false)
+            .await
+            .map_err(store_error)?,
+    )?;
+    Ok((record, ended))
+}
+
+/// Replaces a key by a new one with the same name, partnership, scopes, origins and expiry;
+/// the old key is revoked and its sessions end, in the same transaction.
+pub async fn rotate_key(
+    app: &App,
+    org: &OrganizationRecord,
+    key_id: &str,
+    actor: &Actor,
+) -> Result<(Credential, KeyRecord), ApiError> {
+    let (store, pepper, now) = (&app.store, &app.pepper, app.clock.now_ms());
+    let old = active_key(store, &org.org_id, key_id).await?;
+    let org_key_hash = organization_key_hash(pepper, org)?;
+    let secret = Credential::generate(CredentialKind::ApiKey).map_err(ApiError::internal)?;
+    let hash = pepper.hash(&secret);
+    let new = KeyRecord {
+        key_id: uuid::Uuid::new_v4().to_string(),
+        key_hash: hash.as_str().to_owned(),
+        prefix: secret.display_prefix(),
+        status: KeyStatus::Active,
+        created_at_ms: now,
+        last_rotated_at_ms: Some(now),
+        rotation_due: false,
+        last_used_at_ms: None,
+        revoked_at_ms: None,
+        revoked_reason: None,
+        replaced_by: None,
+        rotated_from: Some(old.key_id.clone()),
+        ..old.clone()
+    };
+    let old_hash = CredentialHash(old.key_hash.clone());
+    let old = revoked(old, now, "rotated", Some(new.key_id.clone()));
+    let entry = audit::entry(
+        now,
+        &actor.id,
+        action::KEY_ROTATED,
+        format!("api_key:{key_id}"),
+        actor.ip,
+        json!({ "replaced_by": new.key_id, "prefix": new.prefix }),
+    );
+    let change = AccessChange {
+        org_id: org.org_id.clone(),
+        create: Some((hash, lookup_item(org, &new, &org_key_hash), new.clone())),
+        update_records: vec![old],
+        delete_lookups: vec![old_hash],
+        audit: vec![entry],
+        ..AccessChange::default()
+    };
+    let plan = ends_sessions_of(key_id.to_owned());
+    outcome(
+        store
+            .apply_access_change(&change, now, Some(&plan), false)
+            .await
+            .map_err(store_error)?,
+    )?;
+    Ok((secret, new))
+}
+
+/// What a live session of a key becomes when the key's allowed origins change to `allowed`
+/// (the same rules as at session creation, for the address the session is locked to).
+pub fn rebind(allowed: &[String], locked_to: &str) -> SessionPlan {
+    if allowed.is_empty() {
+        return SessionPlan::Rebind(None);
+    }
+    let Ok(ip) = locked_to.parse::<IpAddr>() else {
+        // Unlocked (address unknown at creation): a key with origins admits no such session.
+        debug_assert_eq!(locked_to, ANY_ADDRESS);
+        return SessionPlan::End;
+    };
+    let parsed: Vec<AllowedOrigin> = allowed.iter().filter_map(|e| e.parse().ok()).collect();
+    if origins::match_origin(&parsed, ip, None) == Some(OriginMatch::ClientAddress) {
+        return SessionPlan::Rebind(None);
+    }
+    let hosts: Vec<String> = parsed
+        .iter()
+        .filter(|o| matches!(o, AllowedOrigin::Domain(_) | AllowedOrigin::Subdomains(_)))
+        .map(ToString::to_string)
+        .collect();
+    if hosts.is_empty() {
+        SessionPlan::End
+    } else {
+        SessionPlan::Rebind(Some(hosts))
+    }
+}
+
+/// Changes a key's allowed origins; its live sessions follow at once.
+pub async fn update_origins(
+    app: &App,
+    org: &OrganizationRecord,
+    key_id: &str,
+    origins: &OriginsUpdate,
+    actor: &Actor,
+) -> Result<KeyRecord, ApiError> {
+    let (store, pepper, now) = (&app.store, &app.pepper, app.clock.now_ms());
+    let (allowed_origins, allow_any_origin) = (&origins.allowed_origins, origins.allow_any_origin);
+    let mut record = active_key(store, &org.org_id, key_id).await?;
+    record.allowed_origins = validate_origins(allowed_origins, allow_any_origin)?;
+    record.allow_any_origin = allow_any_origin;
+    let org_key_hash = organization_key_hash(pepper, org)?;
+    let entry = audit::entry(
+        now,
+        &actor.id,
+        action::KEY_UPDATED,
+        format!("api_key:{key_id}"),
+        actor.ip,
+        json!({ "allowed_origins": record.allowed_origins, "allow_any_origin": allow_any_origin }),
+    );
+    let change = AccessChange {
+        org_id: org.org_id.clone(),
+        update_records: vec![record.clone()],
+        put_lookups: vec![(
+            CredentialHash(record.key_hash.clone()),
+            lookup_item(org, &record, &org_key_hash),
+        )],
+        audit: vec![entry],
+        ..AccessChange::default()
+    };
+    let origins_now = record.allowed_origins.clone();
+    let key = key_id.to_owned();
+    let plan = move |slot: &SlotRecord| {
+        if slot.api_key_id == key {
+            rebind(&origins_now, &slot.locked_to)
+        } else {
+            SessionPlan::Keep
+        }
+    };
+    outcome(
+        store
+            .apply_access_change(&change, now, Some(&plan), false)
+            .await
+            .map_err(store_error)?,
+    )?;
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_scope_follows_the_partnership() {
+        let mssp = key_scopes(PartnershipType::Mssp, &[]).unwrap();
+        assert_eq!(mssp, ["me:read", "mssp-report:read"]);
+        let reseller = key_scopes(PartnershipType::Reseller, &["customers:read".into()]).unwrap();
+        assert_eq!(
+            reseller,
+            ["me:read", "reseller-report:read", "customers:read"]
+        );
+    }
+
+    #[test]
+    fn write_implies_read() {
+        let scopes = key_scopes(PartnershipType::Mssp, &["accounts:write".into()]).unwrap();
+        assert_eq!(
+            scopes,
+            [
+                "me:read",
+                "mssp-report:read",
+                "accounts:read",
+                "accounts:write"
+            ]
+        );
+    }
+
+    #[test]
+    fn report_scopes_cannot_be_chosen() {
+        assert!(key_scopes(PartnershipType::Mssp, &["reseller-report:read".into()]).is_err());
+    }
+
+    #[test]
+    fn an_empty_origin_list_needs_the_acknowledgement() {
+        assert!(validate_origins(&[], false).is_err());
+        assert_eq!(validate_origins(&[], true).unwrap(), Vec::<String>::new());
+        assert!(validate_origins(&["10.0.0.1".into()], true).is_err());
+        assert_eq!(
+            validate_origins(&["Example.com".into(), "example.com".into()], false).unwrap(),
+            ["example.com"]
+        );
+        assert!(validate_origins(&["not a host".into()], false).is_err());
+    }
+
+    #[test]
+    fn origin_edits_rebind_or_end_sessions() {
+        assert_eq!(rebind(&[], "203.0.113.1"), SessionPlan::Rebind(None));
+        assert_eq!(
+            rebind(&["203.0.113.0/24".into()], "203.0.113.1"),
+            SessionPlan::Rebind(None)
+        );
+        assert_eq!(
+            rebind(&["198.51.100.1".into()], "203.0.113.1"),
+            SessionPlan::End
+        );
+        assert_eq!(
+            rebind(
+                &["198.51.100.1".into(), "*.example.com".into()],
+                "203.0.113.1"
+            ),
+            SessionPlan::Rebind(Some(vec!["*.example.com".into()]))
+        );
+        assert_eq!(
+            rebind(&["203.0.113.1".into()], ANY_ADDRESS),
+            SessionPlan::End
+        );
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(validate_name("").is_err());
+        assert!(validate_name("   ").is_err());
+        assert!(validate_name(&"x".repeat(101)).is_err());
+        assert_eq!(
+            validate_name(&"é".repeat(100)).unwrap().chars().count(),
+            100
+        );
+        assert!(validate_name("a\nb").is_err());
+    }
+}

@@ -1,0 +1,62 @@
+//! The audit trail: every admin action and every security event, newest first, kept for
+//! at least a year (items carry a TTL of 400 days). Admin actions are written in the same
+//! transaction as the change they record; security events on refusal paths are written on
+//! their own and never turn a refusal into a server error.
+
+use std::net::IpAddr;
+
+use serde_json::Value;
+
+use crate::App;
+use crate::clock::EpochMillis;
+use crate::storage::records::{AuditRecord, ttl_for};
+
+/// Audit entries live at least a year; DynamoDB TTL removes them after 400 days.
+pub const RETENTION_MS: i64 = 400 * 24 * 60 * 60 * 1000;
+
+/// Actor of entries written by the service itself (scheduled checks).
+pub const SYSTEM: &str = "system";
+
+/// The `action` names of the trail.
+pub mod action {
+    pub const SESSION_CREATED: &str = "session.created";
+    pub const SESSION_LIMIT_REACHED: &str = "session.limit_reached";
+    pub const ORIGIN_REFUSED: &str = "session.origin_refused";
+    pub const WRONG_IP: &str = "session.wrong_ip";
+    pub const KEY_EXPIRED: &str = "api_key.expired_use";
+    pub const SESSION_INVALIDATED: &str = "session.invalidated";
+    pub const API_ACCESS_ENABLED: &str = "api_access.enabled";
+    pub const API_ACCESS_DISABLED: &str = "api_access.disabled";
+    pub const KEY_CREATED: &str = "api_key.created";
+    pub const KEY_UPDATED: &str = "api_key.updated";
+    pub const KEY_ROTATED: &str = "api_key.rotated";
+    pub const KEY_REVOKED: &str = "api_key.revoked";
+    pub const KEY_ROTATION_DUE: &str = "api_key.rotation_due";
+}
+
+pub fn entry(
+    now: EpochMillis,
+    actor: &str,
+    action: &str,
+    target: String,
+    ip: Option<IpAddr>,
+    detail: Value,
+) -> AuditRecord {
+    AuditRecord {
+        audit_id: uuid::Uuid::new_v4().to_string(),
+        at_ms: now,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target,
+        ip: ip.map(|ip| ip.to_string()),
+        detail,
+        ttl_epoch_seconds: ttl_for(now + RETENTION_MS),
+    }
+}
+
+/// Records a security event; a failure is logged, not raised (the refusal stands).
+pub async fn record_event(app: &App, org_id: &str, entry: AuditRecord) {
+    if let Err(err) = app.store.put_audit(org_id, &entry).await {
+        tracing::error!(org_id, action = %entry.action, error = %err, "cannot write the audit entry");
+    }
+}
