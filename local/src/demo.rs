@@ -16,6 +16,9 @@ pub struct DemoFile {
     pub organization_id: String,
     pub organization_key: String,
     pub keys: Vec<DemoKey>,
+    /// A bearer token for an admin of the demo organization (renewed on every start).
+    #[serde(default)]
+    pub admin_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +113,7 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
         organization_id: org.org_id,
         organization_key: org.organization_key.unwrap_or_default(),
         keys,
+        admin_token: None,
     })
 }
 
@@ -117,6 +121,7 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
 /// new one; writes `path` either way (the base URL may have changed). Returns whether it seeded.
 pub async fn load_or_seed(
     app: &App,
+    jwt: &crate::admin_auth::LocalJwt,
     base_url: &str,
     path: &Path,
 ) -> Result<(DemoFile, bool), DemoError> {
@@ -137,6 +142,14 @@ pub async fn load_or_seed(
         _ => (seed(app, base_url).await?, true),
     };
     demo.base_url = base_url.to_owned();
+    let now_seconds = app.clock.now_ms() / 1000;
+    demo.admin_token = Some(jwt.admin_token(
+        &demo.organization_id,
+        "admin@northwind.example",
+        &["partner-admin"],
+        now_seconds,
+        7 * 24 * 3600,
+    ));
     let text = serde_json::to_string_pretty(&demo).unwrap_or_default();
     write_private(path, &text).map_err(|source| DemoError::File {
         path: path.display().to_string(),

@@ -15,6 +15,8 @@ pub struct HttpCall<'a> {
     pub body: &'a [u8],
     /// `None` builds an event without `sourceIp` (client address unknown).
     pub source_ip: Option<IpAddr>,
+    /// Claims of a JWT the authorizer verified (admin routes), as API Gateway passes them.
+    pub jwt_claims: Option<Map<String, Value>>,
 }
 
 /// The event API Gateway would send for `call` on the `$default` stage.
@@ -69,24 +71,31 @@ pub fn api_gateway_event(call: &HttpCall<'_>) -> Value {
         object.insert("sourceIp".into(), json!(ip.to_string()));
     }
     let body = base64_encode(call.body);
+    let mut request_context = json!({
+        "accountId": "local",
+        "apiId": "local",
+        "domainName": host,
+        "domainPrefix": host.split('.').next().unwrap_or("local"),
+        "http": http,
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+        "timeEpoch": now.timestamp_millis(),
+    });
+    if let (Some(claims), Some(context)) = (&call.jwt_claims, request_context.as_object_mut()) {
+        context.insert(
+            "authorizer".into(),
+            json!({ "jwt": { "claims": claims, "scopes": null } }),
+        );
+    }
     json!({
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": query,
         "headers": headers,
-        "requestContext": {
-            "accountId": "local",
-            "apiId": "local",
-            "domainName": host,
-            "domainPrefix": host.split('.').next().unwrap_or("local"),
-            "http": http,
-            "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
-            "timeEpoch": now.timestamp_millis(),
-        },
+        "requestContext": request_context,
         "body": body,
         "isBase64Encoded": !call.body.is_empty(),
     })

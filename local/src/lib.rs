@@ -3,6 +3,7 @@
 //! receive, with the client IP taken from the TCP peer (so a test can bind 127.0.0.2 and
 //! be another client), and handing it to the function that serves the route.
 
+pub mod admin_auth;
 pub mod demo;
 pub mod event;
 
@@ -28,15 +29,22 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
         Ok((route, _)) => match route.function {
             Function::AuthApi => auth_api::handle(app, req).await,
             Function::MeApi => me_api::handle(app, req).await,
+            Function::AdminApi => admin_api::handle(app, req).await,
         },
         Err(_) => fallback_api::handle(&req),
     }
 }
 
+/// What the local server serves: the app, and the JWT check of admin routes.
+pub struct LocalApi {
+    pub app: App,
+    pub jwt: admin_auth::LocalJwt,
+}
+
 /// Accepts connections until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    app: Arc<App>,
+    api: Arc<LocalApi>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
@@ -45,11 +53,11 @@ pub async fn serve(
             accepted = listener.accept() => accepted?,
             () = &mut shutdown => return Ok(()),
         };
-        let app = Arc::clone(&app);
+        let api = Arc::clone(&api);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                let app = Arc::clone(&app);
-                async move { Ok::<_, Infallible>(handle_http(&app, peer, req).await) }
+                let api = Arc::clone(&api);
+                async move { Ok::<_, Infallible>(handle_http(&api, peer, req).await) }
             });
             if let Err(err) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -62,11 +70,27 @@ pub async fn serve(
 }
 
 async fn handle_http(
-    app: &App,
+    api: &LocalApi,
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    // Admin routes sit behind the JWT authorizer: API Gateway refuses a missing or bad
+    // token itself, before any function runs.
+    let is_admin_route = routes::resolve(&parts.method, parts.uri.path())
+        .is_ok_and(|(route, _)| route.access == routes::Access::Admin);
+    let jwt_claims = if is_admin_route {
+        let authorization = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        match api.jwt.verify(authorization) {
+            Some(claims) => Some(claims),
+            None => return unauthorized(),
+        }
+    } else {
+        None
+    };
     let (body, too_large) = match Limited::new(body, GATEWAY_MAX_BODY_BYTES).collect().await {
         Ok(collected) => (collected.to_bytes(), false),
         Err(_) => (Bytes::new(), true),
@@ -83,6 +107,7 @@ async fn handle_http(
             .collect(),
         body: &body,
         source_ip: Some(peer.ip()),
+        jwt_claims,
     };
     let response = match event::to_request(&event::api_gateway_event(&call)) {
         Ok(request) if too_large => {
@@ -94,7 +119,7 @@ async fn handle_http(
                 },
             )
         }
-        Ok(request) => dispatch(app, request).await,
+        Ok(request) => dispatch(&api.app, request).await,
         Err(err) => {
             tracing::warn!(error = %err, "cannot turn the request into an API Gateway event");
             let mut response = Response::new(Body::Empty);
@@ -103,6 +128,23 @@ async fn handle_http(
         }
     };
     into_hyper(response)
+}
+
+/// API Gateway's own answer to a request its JWT authorizer refuses.
+fn unauthorized() -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(
+        br#"{"message":"Unauthorized"}"#,
+    )));
+    *response.status_mut() = http::StatusCode::UNAUTHORIZED;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response.headers_mut().insert(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer"),
+    );
+    response
 }
 
 fn into_hyper(response: Response<Body>) -> hyper::Response<Full<Bytes>> {

@@ -42,20 +42,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &config.table_name,
     );
     store.ensure_table(TableOptions { ttl: true }).await?;
-    let app = Arc::new(App {
+    let app = App {
         store,
         pepper,
         clock: Arc::new(SystemClock),
         config,
-    });
+    };
+    let jwt = local_server::admin_auth::LocalJwt::load_or_create(&local_dir)?;
 
     let base_url = format!("http://127.0.0.1:{port}");
     let demo_path = local_dir.join("demo.json");
-    let (_, seeded) = local_server::demo::load_or_seed(&app, &base_url, &demo_path).await?;
+    let (_, seeded) = local_server::demo::load_or_seed(&app, &jwt, &base_url, &demo_path).await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     print_walkthrough(&base_url, &demo_path, seeded);
-    local_server::serve(listener, app, shutdown_signal()).await?;
+    let api = Arc::new(local_server::LocalApi { app, jwt });
+    local_server::serve(listener, api, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -92,6 +94,12 @@ Try it (the secrets stay in {demo}):
   curl -s {base_url}/v1/me -H "Authorization: Session $TOKEN"
   curl -s {base_url}/v1/me -H "Authorization: Session $TOKEN"     # within 1 s: 429 + retry_after_ms
   curl -s -X DELETE {base_url}/v1/auth/session -H "Authorization: Session $TOKEN"
+
+Admin routes take the demo admin token (a local JWT, valid 7 days, renewed on every start):
+
+  ADMIN=$(python3 -c 'import json;print(json.load(open("{demo}"))["admin_token"])')
+  curl -s {base_url}/v1/admin/keys -H "Authorization: Bearer $ADMIN"
+  curl -s {base_url}/v1/admin/sessions -H "Authorization: Bearer $ADMIN"
 
 Stop with Ctrl-C.
 "#

@@ -31,6 +31,28 @@ pub struct Config {
     /// `TRUSTED_PROXY_CIDRS` (comma-separated): only requests arriving from these addresses
     /// may name the client in `X-Forwarded-For`. Empty by default: the source IP is the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// Which verified JWT claims identify an admin's organization and role.
+    pub admin_claims: AdminClaims,
+}
+
+/// Claim names of the admin JWT (`ADMIN_ORG_CLAIM`, `ADMIN_ROLE_CLAIM`, `ADMIN_ROLE`),
+/// with Cognito-friendly defaults: a custom attribute for the organization id and a
+/// Cognito group for the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminClaims {
+    pub organization_claim: String,
+    pub role_claim: String,
+    pub admin_role: String,
+}
+
+impl Default for AdminClaims {
+    fn default() -> Self {
+        Self {
+            organization_claim: "custom:organization_id".into(),
+            role_claim: "cognito:groups".into(),
+            admin_role: "partner-admin".into(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,10 +103,17 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let defaults = AdminClaims::default();
+        let admin_claims = AdminClaims {
+            organization_claim: lookup("ADMIN_ORG_CLAIM").unwrap_or(defaults.organization_claim),
+            role_claim: lookup("ADMIN_ROLE_CLAIM").unwrap_or(defaults.role_claim),
+            admin_role: lookup("ADMIN_ROLE").unwrap_or(defaults.admin_role),
+        };
         Ok(Self {
             table_name,
             pepper_source,
             trusted_proxies,
+            admin_claims,
         })
     }
 }

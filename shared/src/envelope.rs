@@ -7,7 +7,16 @@ use lambda_http::{Body, Response};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::request::RequestInfo;
+use crate::request::{Page, RequestInfo};
+
+/// How much of a collection exists beyond a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extent {
+    /// The collection's size is known (`_meta.total`).
+    Total(usize),
+    /// Only whether more items follow is known (long trails are not counted).
+    MoreAfter(bool),
+}
 
 /// A successful answer, before the envelope is put around it.
 #[derive(Debug, Clone)]
@@ -16,6 +25,7 @@ pub struct Reply {
     data: Vec<Value>,
     links: Map<String, Value>,
     warnings: Vec<String>,
+    meta: Map<String, Value>,
 }
 
 impl Reply {
@@ -25,7 +35,44 @@ impl Reply {
             data,
             links: Map::new(),
             warnings: Vec::new(),
+            meta: Map::new(),
         }
+    }
+
+    /// One page of a collection: `_meta.limit/offset` (and `total` where it is known) and
+    /// `_links.next/prev` where they exist (`path` is the collection, `filters` its other
+    /// query parameters).
+    pub fn page(
+        info: &RequestInfo,
+        path: &str,
+        filters: &[(&str, String)],
+        items: Vec<Value>,
+        extent: Extent,
+        page: Page,
+    ) -> Self {
+        let link = |offset: usize| {
+            let mut query: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            query.push(format!("limit={}", page.limit));
+            query.push(format!("offset={offset}"));
+            info.link(&format!("{path}?{}", query.join("&")))
+        };
+        let mut reply = Self::ok(items).link("self", link(page.offset));
+        let has_next = match extent {
+            Extent::Total(total) => page.offset + page.limit < total,
+            Extent::MoreAfter(more) => more,
+        };
+        if has_next {
+            reply = reply.link("next", link(page.offset + page.limit));
+        }
+        if page.offset > 0 {
+            reply = reply.link("prev", link(page.offset.saturating_sub(page.limit)));
+        }
+        reply.meta.insert("limit".into(), json!(page.limit));
+        reply.meta.insert("offset".into(), json!(page.offset));
+        if let Extent::Total(total) = extent {
+            reply.meta.insert("total".into(), json!(total));
+        }
+        reply
     }
 
     pub fn created(data: Vec<Value>) -> Self {
@@ -61,7 +108,7 @@ fn success_response(info: &RequestInfo, reply: Reply) -> Response<Body> {
     links
         .entry("self")
         .or_insert_with(|| json!({ "href": info.link(&info.path) }));
-    let mut meta = Map::new();
+    let mut meta = reply.meta;
     meta.insert("request_id".into(), Value::String(info.request_id.clone()));
     if !reply.warnings.is_empty() {
         meta.insert("warnings".into(), json!(reply.warnings));

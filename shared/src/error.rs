@@ -49,6 +49,8 @@ pub enum ApiError {
     ClientAddressUnknown,
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("admin role required")]
+    AdminRoleRequired,
 }
 
 impl ApiError {
@@ -73,9 +75,10 @@ impl ApiError {
             Self::SessionLimitReached { .. } | Self::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            Self::OriginNotAllowed | Self::WrongClientAddress | Self::ClientAddressUnknown => {
-                StatusCode::FORBIDDEN
-            }
+            Self::OriginNotAllowed
+            | Self::WrongClientAddress
+            | Self::ClientAddressUnknown
+            | Self::AdminRoleRequired => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
         }
     }
@@ -102,6 +105,7 @@ impl ApiError {
             Self::WrongClientAddress => 12004,
             Self::ClientAddressUnknown => 12005,
             Self::Conflict(_) => 12006,
+            Self::AdminRoleRequired => 12007,
         }
     }
 
@@ -127,6 +131,7 @@ impl ApiError {
             Self::WrongClientAddress => "Session bound to another IP address",
             Self::ClientAddressUnknown => "Client address unknown",
             Self::Conflict(_) => "Conflict with the current state",
+            Self::AdminRoleRequired => "Admin role required",
         }
     }
 
@@ -160,6 +165,9 @@ impl ApiError {
             }
             Self::WrongClientAddress => {
                 "this session is locked to the IP address that created it".into()
+            }
+            Self::AdminRoleRequired => {
+                "this route is for partner admins: the token lacks the admin role or the organization".into()
             }
             Self::ClientAddressUnknown => {
                 "the API key has allowed origins but the client address could not be determined".into()
@@ -204,6 +212,7 @@ mod tests {
             ApiError::WrongClientAddress,
             ApiError::ClientAddressUnknown,
             ApiError::Conflict(String::new()),
+            ApiError::AdminRoleRequired,
         ];
         let mut codes: Vec<u32> = all.iter().map(ApiError::code).collect();
         codes.sort_unstable();

@@ -4,6 +4,7 @@
 //! reference to their handlers. Only [`storage`] talks to DynamoDB and only [`secrets`] to
 //! Secrets Manager; handlers work with the typed records and services below.
 
+pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod clock;

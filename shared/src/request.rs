@@ -295,3 +295,68 @@ mod tests {
         );
     }
 }
+
+/// Query parameters of the request; a parameter not in `allowed` is a 400 (a typo like
+/// `limt` would otherwise be silently ignored).
+pub fn query(
+    req: &Request,
+    allowed: &[&str],
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    let params = req.query_string_parameters();
+    let mut values = std::collections::HashMap::new();
+    for (name, value) in params.iter() {
+        if !allowed.contains(&name) {
+            let known = if allowed.is_empty() {
+                "none".to_owned()
+            } else {
+                allowed.join(", ")
+            };
+            return Err(ApiError::InvalidParameters(format!(
+                "unknown query parameter `{}`; this route takes: {known}",
+                redact_credentials(name)
+            )));
+        }
+        if values.insert(name.to_owned(), value.to_owned()).is_some() {
+            return Err(ApiError::InvalidParameters(format!(
+                "query parameter `{name}` given more than once"
+            )));
+        }
+    }
+    Ok(values)
+}
+
+/// `limit` (1–100, default 20) and `offset` (≥ 0, default 0) of a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: usize,
+    pub offset: usize,
+}
+
+impl Page {
+    pub const DEFAULT_LIMIT: usize = 20;
+    pub const MAX_LIMIT: usize = 100;
+
+    pub fn from_query(
+        params: &std::collections::HashMap<String, String>,
+    ) -> Result<Self, ApiError> {
+        let number = |name: &str, default: usize| -> Result<usize, ApiError> {
+            match params.get(name) {
+                None => Ok(default),
+                Some(text) => text.parse().map_err(|_| {
+                    ApiError::InvalidParameters(format!("{name} must be a whole number"))
+                }),
+            }
+        };
+        let limit = number("limit", Self::DEFAULT_LIMIT)?;
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::InvalidParameters(format!(
+                "limit must be between 1 and {}",
+                Self::MAX_LIMIT
+            )));
+        }
+        Ok(Self {
+            limit,
+            offset: number("offset", 0)?,
+        })
+    }
+}

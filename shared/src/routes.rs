@@ -11,6 +11,19 @@ pub enum RouteId {
     CreateSession,
     EndSession,
     GetMe,
+    GetApiAccess,
+    EnableApiAccess,
+    DisableApiAccess,
+    ListPartnerships,
+    CreateKey,
+    ListKeys,
+    GetKey,
+    UpdateKey,
+    RotateKey,
+    RevokeKey,
+    ListSessions,
+    InvalidateSession,
+    ListAudit,
 }
 
 /// The Lambda function (package name) serving a route.
@@ -18,6 +31,7 @@ pub enum RouteId {
 pub enum Function {
     AuthApi,
     MeApi,
+    AdminApi,
 }
 
 impl Function {
@@ -25,8 +39,18 @@ impl Function {
         match self {
             Self::AuthApi => "auth-api",
             Self::MeApi => "me-api",
+            Self::AdminApi => "admin-api",
         }
     }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Partners: the organization key + API key exchange, or a session token.
+    Partner,
+    /// Partner admins: a JWT verified by the HttpApi JWT authorizer.
+    Admin,
 }
 
 #[derive(Debug, Clone)]
@@ -36,27 +60,80 @@ pub struct Route {
     /// Path template; `{name}` matches one non-empty segment.
     pub path: &'static str,
     pub function: Function,
+    pub access: Access,
+}
+
+const fn partner(id: RouteId, method: Method, path: &'static str, function: Function) -> Route {
+    Route {
+        id,
+        method,
+        path,
+        function,
+        access: Access::Partner,
+    }
+}
+
+const fn admin(id: RouteId, method: Method, path: &'static str) -> Route {
+    Route {
+        id,
+        method,
+        path,
+        function: Function::AdminApi,
+        access: Access::Admin,
+    }
 }
 
 pub const ROUTES: &[Route] = &[
-    Route {
-        id: RouteId::CreateSession,
-        method: Method::POST,
-        path: "/v1/auth/session",
-        function: Function::AuthApi,
-    },
-    Route {
-        id: RouteId::EndSession,
-        method: Method::DELETE,
-        path: "/v1/auth/session",
-        function: Function::AuthApi,
-    },
-    Route {
-        id: RouteId::GetMe,
-        method: Method::GET,
-        path: "/v1/me",
-        function: Function::MeApi,
-    },
+    partner(
+        RouteId::CreateSession,
+        Method::POST,
+        "/v1/auth/session",
+        Function::AuthApi,
+    ),
+    partner(
+        RouteId::EndSession,
+        Method::DELETE,
+        "/v1/auth/session",
+        Function::AuthApi,
+    ),
+    partner(RouteId::GetMe, Method::GET, "/v1/me", Function::MeApi),
+    admin(RouteId::GetApiAccess, Method::GET, "/v1/admin/api-access"),
+    admin(
+        RouteId::EnableApiAccess,
+        Method::POST,
+        "/v1/admin/api-access",
+    ),
+    admin(
+        RouteId::DisableApiAccess,
+        Method::DELETE,
+        "/v1/admin/api-access",
+    ),
+    admin(
+        RouteId::ListPartnerships,
+        Method::GET,
+        "/v1/admin/partnerships",
+    ),
+    admin(RouteId::CreateKey, Method::POST, "/v1/admin/keys"),
+    admin(RouteId::ListKeys, Method::GET, "/v1/admin/keys"),
+    admin(RouteId::GetKey, Method::GET, "/v1/admin/keys/{id}"),
+    admin(RouteId::UpdateKey, Method::PATCH, "/v1/admin/keys/{id}"),
+    admin(
+        RouteId::RotateKey,
+        Method::POST,
+        "/v1/admin/keys/{id}/rotate",
+    ),
+    admin(
+        RouteId::RevokeKey,
+        Method::POST,
+        "/v1/admin/keys/{id}/revoke",
+    ),
+    admin(RouteId::ListSessions, Method::GET, "/v1/admin/sessions"),
+    admin(
+        RouteId::InvalidateSession,
+        Method::DELETE,
+        "/v1/admin/sessions/{id}",
+    ),
+    admin(RouteId::ListAudit, Method::GET, "/v1/admin/audit"),
 ];
 
 /// Values of `{name}` segments of the matched route.

@@ -12,6 +12,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
+const SERVER_JWT_SECRET: &[u8] = b"server-test-jwt-secret-0123456789abcdef";
+
 struct Server {
     addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -22,8 +24,11 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = Arc::new(t.app.clone());
-        tokio::spawn(local_server::serve(listener, app, async move {
+        let api = Arc::new(local_server::LocalApi {
+            app: t.app.clone(),
+            jwt: local_server::admin_auth::LocalJwt::new(SERVER_JWT_SECRET),
+        });
+        tokio::spawn(local_server::serve(listener, api, async move {
             let _ = stopped.await;
         }));
         Self {

@@ -48,7 +48,16 @@ fn the_template_routes_match_the_route_table() {
             let properties = &event["Properties"];
             match (properties["Method"].as_str(), properties["Path"].as_str()) {
                 (Some(method), Some(path)) => {
-                    deployed.insert((method.to_uppercase(), path.to_owned(), binary(function)));
+                    let authorizer = properties["Auth"]["Authorizer"]
+                        .as_str()
+                        .unwrap_or("NONE")
+                        .to_owned();
+                    deployed.insert((
+                        method.to_uppercase(),
+                        path.to_owned(),
+                        binary(function),
+                        authorizer,
+                    ));
                 }
                 _ => default_routes.push(binary(function)),
             }
@@ -57,10 +66,15 @@ fn the_template_routes_match_the_route_table() {
     let expected: BTreeSet<_> = ROUTES
         .iter()
         .map(|r| {
+            let authorizer = match r.access {
+                shared::routes::Access::Admin => "AdminJwt",
+                shared::routes::Access::Partner => "NONE",
+            };
             (
                 r.method.to_string(),
                 r.path.to_owned(),
                 r.function.package().to_owned(),
+                authorizer.to_owned(),
             )
         })
         .collect();

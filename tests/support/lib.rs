@@ -139,6 +139,11 @@ impl TestApp {
             .to_owned()
     }
 
+    /// An admin request of this organization.
+    pub fn admin(&self, method: &str, path: &str) -> Call {
+        Call::new(method, path).as_admin(&self.org.org_id)
+    }
+
     /// Creates the organization's five sessions with `key`; returns their tokens.
     pub async fn fill_slots(&self, key: &str) -> Vec<String> {
         let mut tokens = Vec::new();
@@ -187,6 +192,7 @@ pub struct Call {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub source_ip: Option<IpAddr>,
+    pub jwt_claims: Option<serde_json::Map<String, Value>>,
 }
 
 impl Call {
@@ -197,6 +203,7 @@ impl Call {
             headers: vec![("host".into(), "api.example.com".into())],
             body: Vec::new(),
             source_ip: fixtures::CLIENT_IP.parse().ok(),
+            jwt_claims: None,
         }
     }
 
@@ -242,6 +249,27 @@ impl Call {
         self
     }
 
+    /// Claims as the HttpApi JWT authorizer passes them for a verified token.
+    pub fn claims(mut self, claims: &[(&str, &str)]) -> Self {
+        self.jwt_claims = Some(
+            claims
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+                .collect(),
+        );
+        self
+    }
+
+    /// As a signed-in admin of `org_id` (default claim names).
+    pub fn as_admin(self, org_id: &str) -> Self {
+        self.claims(&[
+            ("sub", "admin-1"),
+            ("email", "admin@partner.example"),
+            ("custom:organization_id", org_id),
+            ("cognito:groups", "[partner-admin]"),
+        ])
+    }
+
     pub fn from_unknown_address(mut self) -> Self {
         self.source_ip = None;
         self
@@ -254,6 +282,7 @@ impl Call {
             headers: self.headers.clone(),
             body: &self.body,
             source_ip: self.source_ip,
+            jwt_claims: self.jwt_claims.clone(),
         })
     }
 

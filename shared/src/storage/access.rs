@@ -64,7 +64,7 @@ impl Store {
         &self,
         change: &AccessChange,
         now_ms: EpochMillis,
-        plan: Option<&dyn Fn(&SlotRecord) -> SessionPlan>,
+        plan: Option<&(dyn Fn(&SlotRecord) -> SessionPlan + Sync)>,
         require_session_change: bool,
     ) -> Result<AccessOutcome, StoreError> {
         for _ in 0..ATTEMPTS {

@@ -1,0 +1,495 @@
+//! `admin-api`: API access management for partner admins (`/v1/admin/…`, behind the HttpApi
+//! JWT authorizer): enabling and disabling API access, API keys (create, list, edit
+//! allowed origins, rotate, revoke), live sessions and the audit trail. Everything is
+//! scoped to the organization in the admin's verified token: another organization's ids
+//! are answered with 404.
+
+use chrono::{DateTime, Months, Utc};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::admin::{Admin, admin_from_request};
+use shared::api_keys::{self, ApiKeySpec, OriginsUpdate};
+use shared::clock::{EpochMillis, iso8601};
+use shared::envelope::Extent;
+use shared::onboarding;
+use shared::request::{self, Page, RequestInfo};
+use shared::routes::{self, Function, PathParams, RouteId};
+use shared::storage::records::{KeyRecord, KeyStatus, OrganizationRecord, SessionRecord};
+use shared::{ApiError, App, Reply, envelope, sessions};
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let result = match routes::route_for(Function::AdminApi, &info) {
+        Ok((route, params)) => match admin_from_request(&req, &info, &app.config.admin_claims) {
+            Ok(admin) => dispatch(app, &info, &req, &admin, route, &params).await,
+            Err(err) => Err(err),
+        },
+        Err(err) => Err(err),
+    };
+    envelope::respond(&info, result)
+}
+
+async fn dispatch(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    admin: &Admin,
+    route: RouteId,
+    params: &PathParams,
+) -> Result<Reply, ApiError> {
+    let id = params.get("id").unwrap_or_default();
+    match route {
+        RouteId::GetApiAccess
+        | RouteId::ListPartnerships
+        | RouteId::GetKey
+        | RouteId::ListSessions => {
+            request::expect_no_body(req)?;
+            request::query(req, &[])?;
+        }
+        RouteId::DisableApiAccess | RouteId::InvalidateSession => request::expect_no_body(req)?,
+        _ => {}
+    }
+    match route {
+        RouteId::GetApiAccess => api_access(app, info, admin).await,
+        RouteId::EnableApiAccess => enable_api_access(app, info, req, admin).await,
+        RouteId::DisableApiAccess => disable_api_access(app, info, admin).await,
+        RouteId::ListPartnerships => partnerships(app, admin).await,
+        RouteId::CreateKey => create_key(app, info, req, admin).await,
+        RouteId::ListKeys => list_keys(app, info, req, admin).await,
+        RouteId::GetKey => get_key(app, info, admin, id).await,
+        RouteId::UpdateKey => update_key(app, info, req, admin, id).await,
+        RouteId::RotateKey => rotate_key(app, info, req, admin, id).await,
+        RouteId::RevokeKey => revoke_key(app, info, req, admin, id).await,
+        RouteId::ListSessions => list_sessions(app, info, admin).await,
+        RouteId::InvalidateSession => invalidate_session(app, info, admin, id).await,
+        RouteId::ListAudit => audit(app, info, req, admin).await,
+        RouteId::CreateSession | RouteId::EndSession | RouteId::GetMe => {
+            Err(ApiError::RouteNotFound)
+        }
+    }
+}
+
+/// The admin's organization; an admin whose organization is unknown sees nothing.
+async fn organization(app: &App, admin: &Admin) -> Result<OrganizationRecord, ApiError> {
+    onboarding::organization(&app.store, &admin.org_id).await
+}
+
+fn optional_time(ms: Option<EpochMillis>) -> Value {
+    ms.map_or(Value::Null, |ms| Value::String(iso8601(ms)))
+}
+
+fn api_access_view(org: &OrganizationRecord) -> Value {
+    json!({
+        "enabled": org.organization_key.is_some(),
+        "organization_key": org.organization_key,
+        "enabled_at": optional_time(org.api_access_enabled_at_ms),
+    })
+}
+
+async fn api_access(app: &App, info: &RequestInfo, admin: &Admin) -> Result<Reply, ApiError> {
+    let org = organization(app, admin).await?;
+    Ok(Reply::ok(vec![api_access_view(&org)]).link("keys", info.link("/v1/admin/keys")))
+}
+
+/// POST bodies that take no fields still must be JSON objects when present.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+fn optional_body<T: serde::de::DeserializeOwned + Default>(req: &Request) -> Result<T, ApiError> {
+    let body: &[u8] = req.body().as_ref();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        request::json_body(req)
+    }
+}
+
+impl Default for Empty {
+    fn default() -> Self {
+        Self {}
+    }
+}
+
+async fn enable_api_access(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    admin: &Admin,
+) -> Result<Reply, ApiError> {
+    let _: Empty = optional_body(req)?;
+    let org =
+        onboarding::enable_api_access(&app.store, app.clock.now_ms(), &admin.org_id, &admin.actor)
+            .await?;
+    Ok(Reply::created(vec![api_access_view(&org)]).link("self", info.link("/v1/admin/api-access")))
+}
+
+async fn disable_api_access(
+    app: &App,
+    info: &RequestInfo,
+    admin: &Admin,
+) -> Result<Reply, ApiError> {
+    let removed =
+        onboarding::disable_api_access(&app.store, app.clock.now_ms(), &admin.org_id, &admin.actor)
+            .await?;
+    let view = json!({ "enabled": false, "organization_key": null, "enabled_at": null, "api_keys_removed": removed });
+    Ok(Reply::ok(vec![view]).link("self", info.link("/v1/admin/api-access")))
+}
+
+async fn partnerships(app: &App, admin: &Admin) -> Result<Reply, ApiError> {
+    let org = organization(app, admin).await?;
+    let items = org
+        .partnerships
+        .iter()
+        .map(|p| json!({ "id": p.id, "name": p.name, "type": p.kind }))
+        .collect();
+    Ok(Reply::ok(items))
+}
+
+/// Over six calendar months since the key was created or last rotated.
+pub fn rotation_due(record: &KeyRecord, now: EpochMillis) -> bool {
+    if record.status != KeyStatus::Active {
+        return false;
+    }
+    let since = record.last_rotated_at_ms.unwrap_or(record.created_at_ms);
+    let due_after = DateTime::<Utc>::from_timestamp_millis(since)
+        .and_then(|at| at.checked_add_months(Months::new(6)))
+        .map(|at| at.timestamp_millis());
+    due_after.is_some_and(|due_after| now > due_after)
+}
+
+fn key_view(info: &RequestInfo, record: &KeyRecord, now: EpochMillis) -> Value {
+    json!({
+        "id": record.key_id,
+        "name": record.name,
+        "prefix": record.prefix,
+        "partnership": record.partnership,
+        "scopes": record.scopes,
+        "allowed_origins": record.allowed_origins,
+        "allow_any_origin": record.allow_any_origin,
+        "status": record.status,
+        "created_at": iso8601(record.created_at_ms),
+        "expires_at": optional_time(record.expires_at_ms),
+        "last_rotated_at": optional_time(record.last_rotated_at_ms),
+        "rotation_due": rotation_due(record, now),
+        "last_used_at": optional_time(record.last_used_at_ms),
+        "revoked_at": optional_time(record.revoked_at_ms),
+        "revoked_reason": record.revoked_reason,
+        "replaced_by": record.replaced_by,
+        "rotated_from": record.rotated_from,
+        "_links": { "self": { "href": info.link(&format!("/v1/admin/keys/{}", record.key_id)) } },
+    })
+}
+
+/// A new key with its secret, shown once.
+fn new_key_view(
+    info: &RequestInfo,
+    org: &OrganizationRecord,
+    secret: &shared::credentials::Credential,
+    record: &KeyRecord,
+) -> Value {
+    json!({
+        "id": record.key_id,
+        "name": record.name,
+        "api_key": secret.expose(),
+        "prefix": record.prefix,
+        "organization_key": org.organization_key,
+        "partnership": record.partnership,
+        "scopes": record.scopes,
+        "allowed_origins": record.allowed_origins,
+        "allow_any_origin": record.allow_any_origin,
+        "expires_at": optional_time(record.expires_at_ms),
+        "created_at": iso8601(record.created_at_ms),
+        "rotated_from": record.rotated_from,
+        "_links": { "self": { "href": info.link(&format!("/v1/admin/keys/{}", record.key_id)) } },
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyBody {
+    name: Option<String>,
+    partnership_id: Option<String>,
+    #[serde(default)]
+    optional_scopes: Vec<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    allow_any_origin: bool,
+    expires_at: Option<String>,
+}
+
+fn parse_time(field: &str, text: &str) -> Result<EpochMillis, ApiError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.timestamp_millis())
+        .map_err(|_| {
+            ApiError::InvalidParameters(format!(
+                "{field} must be an ISO-8601 timestamp like 2027-01-31T00:00:00Z"
+            ))
+        })
+}
+
+async fn create_key(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    admin: &Admin,
+) -> Result<Reply, ApiError> {
+    let body: CreateKeyBody = request::json_body(req)?;
+    let (Some(name), Some(partnership_id)) = (body.name, body.partnership_id) else {
+        return Err(ApiError::RequestNotUnderstood(
+            "the body must contain name and partnership_id".into(),
+        ));
+    };
+    let expires_at_ms = body
+        .expires_at
+        .as_deref()
+        .map(|t| parse_time("expires_at", t))
+        .transpose()?;
+    let org = organization(app, admin).await?;
+    let spec = ApiKeySpec {
+        name,
+        partnership_id,
+        optional_scopes: body.optional_scopes,
+        allowed_origins: body.allowed_origins,
+        allow_any_origin: body.allow_any_origin,
+        expires_at_ms,
+    };
+    let (secret, record) = api_keys::create_key(app, &org, spec, &admin.actor).await?;
+    Ok(
+        Reply::created(vec![new_key_view(info, &org, &secret, &record)]).link(
+            "self",
+            info.link(&format!("/v1/admin/keys/{}", record.key_id)),
+        ),
+    )
+}
+
+async fn list_keys(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    admin: &Admin,
+) -> Result<Reply, ApiError> {
+    request::expect_no_body(req)?;
+    let params = request::query(req, &["status", "limit", "offset"])?;
+    let page = Page::from_query(&params)?;
+    let status = match params.get("status").map(String::as_str) {
+        None => None,
+        Some("active") => Some(KeyStatus::Active),
+        Some("revoked") => Some(KeyStatus::Revoked),
+        Some(_) => {
+            return Err(ApiError::InvalidParameters(
+                "status must be active or revoked".into(),
+            ));
+        }
+    };
+    organization(app, admin).await?;
+    let now = app.clock.now_ms();
+    let mut keys = app
+        .store
+        .key_records(&admin.org_id)
+        .await
+        .map_err(ApiError::internal)?;
+    keys.retain(|k| status.is_none_or(|s| k.status == s));
+    keys.sort_by(|a, b| {
+        b.created_at_ms
+            .cmp(&a.created_at_ms)
+            .then_with(|| a.key_id.cmp(&b.key_id))
+    });
+    let total = keys.len();
+    let items = keys
+        .iter()
+        .skip(page.offset)
+        .take(page.limit)
+        .map(|k| key_view(info, k, now))
+        .collect();
+    let filters: Vec<(&str, String)> = params
+        .get("status")
+        .map(|s| ("status", s.clone()))
+        .into_iter()
+        .collect();
+    Ok(Reply::page(
+        info,
+        "/v1/admin/keys",
+        &filters,
+        items,
+        Extent::Total(total),
+        page,
+    ))
+}
+
+async fn key_of(app: &App, admin: &Admin, id: &str) -> Result<KeyRecord, ApiError> {
+    app.store
+        .key_record(&admin.org_id, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::ObjectNotFound)
+}
+
+async fn get_key(
+    app: &App,
+    info: &RequestInfo,
+    admin: &Admin,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    let record = key_of(app, admin, id).await?;
+    Ok(Reply::ok(vec![key_view(info, &record, app.clock.now_ms())]))
+}
+
+/// `PATCH /v1/admin/keys/{id}`: only the allowed origins can change.
+async fn update_key(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    admin: &Admin,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    let body: serde_json::Map<String, Value> = request::json_body(req)?;
+    if let Some(field) = body
+        .keys()
+        .find(|k| !["allowed_origins", "allow_any_origin"].contains(&k.as_str()))
+    {
+        return Err(ApiError::InvalidParameters(format!(
+            "`{}` cannot be changed; only allowed_origins and allow_any_origin can (rotate the key to replace its secret, create a new key for other changes)",
+            request::redact_credentials(field)
+        )));
+    }
+    let current = key_of(app, admin, id).await?;
+    let allowed_origins = match body.get("allowed_origins") {
+        None => current.allowed_origins.clone(),
+        Some(value) => serde_json::from_value(value.clone()).map_err(|_| {
+            ApiError::InvalidParameters("allowed_origins must be a list of strings".into())
+        })?,
+    };
+    let allow_any_origin = match body.get("allow_any_origin") {
+        None => allowed_origins.is_empty() && current.allow_any_origin,
+        Some(Value::Bool(flag)) => *flag,
+        Some(_) => {
+            return Err(ApiError::InvalidParameters(
+                "allow_any_origin must be true or false".into(),
+            ));
+        }
+    };
+    let org = organization(app, admin).await?;
+    let update = OriginsUpdate {
+        allowed_origins,
+        allow_any_origin,
+    };
+    let record = api_keys::update_origins(app, &org, id, &update, &admin.actor).await?;
+    Ok(Reply::ok(vec![key_view(info, &record, app.clock.now_ms())]))
+}
+
+async fn rotate_key(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    admin: &Admin,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    let _: Empty = optional_body(req)?;
+    key_of(app, admin, id).await?;
+    let org = organization(app, admin).await?;
+    let (secret, record) = api_keys::rotate_key(app, &org, id, &admin.actor).await?;
+    Ok(
+        Reply::created(vec![new_key_view(info, &org, &secret, &record)]).link(
+            "self",
+            info.link(&format!("/v1/admin/keys/{}", record.key_id)),
+        ),
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    reason: Option<String>,
+}
+
+async fn revoke_key(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    admin: &Admin,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    let body: RevokeBody = optional_body(req)?;
+    let reason = body
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "revoked by an admin".into());
+    if reason.chars().count() > 500 {
+        return Err(ApiError::InvalidParameters(
+            "reason must be at most 500 characters".into(),
+        ));
+    }
+    let (record, ended) =
+        api_keys::revoke_key(app, &admin.org_id, id, &reason, &admin.actor).await?;
+    let mut view = key_view(info, &record, app.clock.now_ms());
+    if let Some(object) = view.as_object_mut() {
+        object.insert("sessions_ended".into(), json!(ended.len()));
+    }
+    Ok(Reply::ok(vec![view]))
+}
+
+fn session_view(info: &RequestInfo, session: &SessionRecord) -> Value {
+    json!({
+        "id": session.session_id,
+        "api_key": session.api_key,
+        "ip": session.client_ip(),
+        "created_at": iso8601(session.created_at_ms),
+        "expires_at": iso8601(session.expires_at_ms),
+        "last_used_at": optional_time(session.last_used_at_ms),
+        "_links": { "self": { "href": info.link(&format!("/v1/admin/sessions/{}", session.session_id)) } },
+    })
+}
+
+async fn list_sessions(app: &App, info: &RequestInfo, admin: &Admin) -> Result<Reply, ApiError> {
+    organization(app, admin).await?;
+    let live = sessions::live_sessions(app, &admin.org_id).await?;
+    Ok(Reply::ok(
+        live.iter().map(|s| session_view(info, s)).collect(),
+    ))
+}
+
+async fn invalidate_session(
+    app: &App,
+    info: &RequestInfo,
+    admin: &Admin,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    sessions::invalidate_session(app, &admin.org_id, id, &admin.actor).await?;
+    Ok(Reply::ok(Vec::new()).link("sessions", info.link("/v1/admin/sessions")))
+}
+
+async fn audit(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    admin: &Admin,
+) -> Result<Reply, ApiError> {
+    request::expect_no_body(req)?;
+    let params = request::query(req, &["limit", "offset"])?;
+    let page = Page::from_query(&params)?;
+    organization(app, admin).await?;
+    // One more than the page tells whether a next page exists without counting the trail.
+    let mut entries = app
+        .store
+        .audit_entries(&admin.org_id, page.offset, page.limit + 1)
+        .await
+        .map_err(ApiError::internal)?;
+    let has_next = entries.len() > page.limit;
+    entries.truncate(page.limit);
+    let items = entries
+        .iter()
+        .map(|e| json!({ "at": iso8601(e.at_ms), "actor": e.actor, "action": e.action, "target": e.target, "ip": e.ip, "detail": e.detail }))
+        .collect();
+    Ok(Reply::page(
+        info,
+        "/v1/admin/audit",
+        &[],
+        items,
+        Extent::MoreAfter(has_next),
+        page,
+    ))
+}
