@@ -93,7 +93,7 @@ async fn api_access(app: &App, info: &RequestInfo, admin: &Admin) -> Result<Repl
 }
 
 /// POST bodies that take no fields still must be JSON objects when present.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
@@ -103,12 +103,6 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(req: &Request) -> Res
         Ok(T::default())
     } else {
         request::json_body(req)
-    }
-}
-
-impl Default for Empty {
-    fn default() -> Self {
-        Self {}
     }
 }
 
