@@ -41,10 +41,10 @@ impl LocalJwt {
     /// The signing key under `dir`, created (random, owner-only) on first use.
     pub fn load_or_create(dir: &Path) -> std::io::Result<Self> {
         let path = dir.join("jwt-signing-key");
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            if text.trim().len() >= 32 {
-                return Ok(Self::new(text.trim().as_bytes()));
-            }
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && text.trim().len() >= 32
+        {
+            return Ok(Self::new(text.trim().as_bytes()));
         }
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
