@@ -167,3 +167,90 @@ async fn the_server_answers_unknown_routes_and_huge_bodies_in_the_envelope() {
         (413, Some(12000))
     );
 }
+
+#[tokio::test]
+async fn admin_routes_need_a_valid_bearer_token_like_the_jwt_authorizer() {
+    use local_server::admin_auth::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalJwt};
+    let t = TestApp::spawn().await;
+    let server = Server::start(&t).await;
+    let jwt = LocalJwt::new(SERVER_JWT_SECRET);
+    let now = chrono::Utc::now().timestamp();
+    let good = jwt.admin_token(
+        &t.org.org_id,
+        "admin@partner.example",
+        &["partner-admin"],
+        now,
+        600,
+    );
+    let bearer = format!("Bearer {good}");
+    let (status, body) = server
+        .send(
+            "127.0.0.1",
+            "GET",
+            "/v1/admin/api-access",
+            &[("authorization", bearer.as_str())],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["_data"][0]["organization_key"], t.organization_key());
+
+    let claims = |iss: &str, aud: &str, exp: i64| serde_json::json!({ "iss": iss, "aud": aud, "exp": exp, "custom:organization_id": t.org.org_id, "cognito:groups": ["partner-admin"] });
+    let forged = LocalJwt::new(b"another-secret-another-secret-0123456789").admin_token(
+        &t.org.org_id,
+        "x",
+        &["partner-admin"],
+        now,
+        600,
+    );
+    let refused = [
+        None,
+        Some(format!("Bearer {forged}")),
+        Some(format!(
+            "Bearer {}",
+            jwt.sign(&claims(LOCAL_ISSUER, LOCAL_AUDIENCE, now - 1))
+        )),
+        Some(format!(
+            "Bearer {}",
+            jwt.sign(&claims(LOCAL_ISSUER, "someone-else", now + 600))
+        )),
+        Some(format!(
+            "Bearer {}",
+            jwt.sign(&claims("https://evil.example", LOCAL_AUDIENCE, now + 600))
+        )),
+        Some(format!("Session {good}")),
+        Some("Bearer not.a.jwt".to_owned()),
+    ];
+    for authorization in refused {
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|a| ("authorization", a.as_str()))
+            .collect();
+        let (status, body) = server
+            .send("127.0.0.1", "GET", "/v1/admin/keys", &headers, Vec::new())
+            .await;
+        assert_eq!(
+            (status, body),
+            (401, json!({ "message": "Unauthorized" })),
+            "{authorization:?}"
+        );
+    }
+    // A signed-in user without the admin role passes the authorizer and gets the API's 403.
+    let viewer = format!(
+        "Bearer {}",
+        jwt.admin_token(&t.org.org_id, "v@partner.example", &["viewer"], now, 600)
+    );
+    let (status, body) = server
+        .send(
+            "127.0.0.1",
+            "GET",
+            "/v1/admin/keys",
+            &[("authorization", viewer.as_str())],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["additional_info"]["error_code"].as_u64()),
+        (403, Some(12007))
+    );
+}
