@@ -39,6 +39,31 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
 pub struct LocalApi {
     pub app: App,
     pub jwt: admin_auth::LocalJwt,
+    /// Where `POST /_local/rotation-check` appends its notifications (the deployed check
+    /// publishes to SNS); `None` only logs them.
+    pub notifications_log: Option<std::path::PathBuf>,
+}
+
+/// Local-only routes (not in template.yaml): run what EventBridge or SQS would trigger.
+pub const LOCAL_ROTATION_CHECK: &str = "/_local/rotation-check";
+
+/// Notifications of the local rotation check: a line each in a file, and the log.
+pub struct FileNotifier(pub Option<std::path::PathBuf>);
+
+impl shared::rotation::Notifier for FileNotifier {
+    async fn publish(&self, subject: &str, message: &str) -> Result<(), String> {
+        tracing::info!(subject, "notification");
+        if let Some(path) = &self.0 {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| e.to_string())?;
+            writeln!(file, "{subject}\t{message}").map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 /// Accepts connections until `shutdown` completes.
@@ -75,6 +100,28 @@ async fn handle_http(
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    if parts.uri.path() == LOCAL_ROTATION_CHECK && parts.method == http::Method::POST {
+        let notifier = FileNotifier(api.notifications_log.clone());
+        let request = event::to_request(&event::api_gateway_event(&event::HttpCall {
+            method: "POST",
+            path_and_query: LOCAL_ROTATION_CHECK,
+            headers: Vec::new(),
+            body: &[],
+            source_ip: Some(peer.ip()),
+            jwt_claims: None,
+        }));
+        let response = match request {
+            Ok(request) => {
+                let info = shared::request::RequestInfo::from_request(&request, &[]);
+                let result = rotation_check::handle(&api.app, &notifier, serde_json::Value::Null)
+                    .await
+                    .map(|report| shared::Reply::ok(vec![report]));
+                shared::envelope::respond(&info, result)
+            }
+            Err(_) => Response::new(Body::Empty),
+        };
+        return into_hyper(response);
+    }
     // Admin routes sit behind the JWT authorizer: API Gateway refuses a missing or bad
     // token itself, before any function runs.
     let is_admin_route = routes::resolve(&parts.method, parts.uri.path())

@@ -56,7 +56,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     print_walkthrough(&base_url, &demo_path, seeded);
-    let api = Arc::new(local_server::LocalApi { app, jwt });
+    let notifications_log = Some(local_dir.join("notifications.log"));
+    let api = Arc::new(local_server::LocalApi {
+        app,
+        jwt,
+        notifications_log,
+    });
     local_server::serve(listener, api, shutdown_signal()).await?;
     Ok(())
 }
@@ -100,6 +105,10 @@ Admin routes take the demo admin token (a local JWT, valid 7 days, renewed on ev
   ADMIN=$(python3 -c 'import json;print(json.load(open("{demo}"))["admin_token"])')
   curl -s {base_url}/v1/admin/keys -H "Authorization: Bearer $ADMIN"
   curl -s {base_url}/v1/admin/sessions -H "Authorization: Bearer $ADMIN"
+
+The daily rotation check, on demand (notifications go to .local/notifications.log):
+
+  make rotation-check
 
 Stop with Ctrl-C.
 "#

@@ -15,6 +15,7 @@ pub mod error;
 pub mod onboarding;
 pub mod origins;
 pub mod request;
+pub mod rotation;
 pub mod routes;
 pub mod secrets;
 pub mod sessions;

@@ -1,5 +1,6 @@
 //! Every event under `events/` (named `<case>.<expected status>.json`) fed through its
-//! function's handler, against a table seeded with the fixture credentials.
+//! function's handler, against a table seeded with the fixture credentials. The scheduled
+//! event of `rotation-check` is fed through its handler in `rotation.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ async fn every_event_gets_the_status_in_its_name() {
     let mut functions: Vec<_> = std::fs::read_dir(events_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
+        .filter(|p| p.is_dir() && !p.ends_with("rotation-check"))
         .collect();
     functions.sort();
     for folder in functions {

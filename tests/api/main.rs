@@ -8,6 +8,7 @@ mod logs;
 mod me;
 mod origins;
 mod rate_limit;
+mod rotation;
 mod secrets;
 mod server;
 mod sessions;

@@ -27,6 +27,7 @@ impl Server {
         let api = Arc::new(local_server::LocalApi {
             app: t.app.clone(),
             jwt: local_server::admin_auth::LocalJwt::new(SERVER_JWT_SECRET),
+            notifications_log: None,
         });
         tokio::spawn(local_server::serve(listener, api, async move {
             let _ = stopped.await;

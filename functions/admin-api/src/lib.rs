@@ -4,7 +4,7 @@
 //! scoped to the organization in the admin's verified token: another organization's ids
 //! are answered with 404.
 
-use chrono::{DateTime, Months, Utc};
+use chrono::DateTime;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ use shared::clock::{EpochMillis, iso8601};
 use shared::envelope::Extent;
 use shared::onboarding;
 use shared::request::{self, Page, RequestInfo};
+use shared::rotation;
 use shared::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{KeyRecord, KeyStatus, OrganizationRecord, SessionRecord};
 use shared::{ApiError, App, Reply, envelope, sessions};
@@ -141,18 +142,6 @@ async fn partnerships(app: &App, admin: &Admin) -> Result<Reply, ApiError> {
     Ok(Reply::ok(items))
 }
 
-/// Over six calendar months since the key was created or last rotated.
-pub fn rotation_due(record: &KeyRecord, now: EpochMillis) -> bool {
-    if record.status != KeyStatus::Active {
-        return false;
-    }
-    let since = record.last_rotated_at_ms.unwrap_or(record.created_at_ms);
-    let due_after = DateTime::<Utc>::from_timestamp_millis(since)
-        .and_then(|at| at.checked_add_months(Months::new(6)))
-        .map(|at| at.timestamp_millis());
-    due_after.is_some_and(|due_after| now > due_after)
-}
-
 fn key_view(info: &RequestInfo, record: &KeyRecord, now: EpochMillis) -> Value {
     json!({
         "id": record.key_id,
@@ -166,7 +155,7 @@ fn key_view(info: &RequestInfo, record: &KeyRecord, now: EpochMillis) -> Value {
         "created_at": iso8601(record.created_at_ms),
         "expires_at": optional_time(record.expires_at_ms),
         "last_rotated_at": optional_time(record.last_rotated_at_ms),
-        "rotation_due": rotation_due(record, now),
+        "rotation_due": rotation::rotation_due(record, now),
         "last_used_at": optional_time(record.last_used_at_ms),
         "revoked_at": optional_time(record.revoked_at_ms),
         "revoked_reason": record.revoked_reason,

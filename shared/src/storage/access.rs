@@ -12,7 +12,9 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Up
 use super::records::{
     ApiKeyRecord, AuditRecord, KeyRecord, KeyStatus, OrganizationRecord, SlotRecord,
 };
-use super::{Item, Store, StoreError, decode, encode, keys, s};
+use super::{
+    Item, Store, StoreError, decode, encode, encode_key_record, encode_organization, keys, s,
+};
 use crate::clock::EpochMillis;
 use crate::credentials::CredentialHash;
 
@@ -165,17 +167,14 @@ impl Store {
                 Some("attribute_not_exists(pk)"),
             )?);
             items.push(self.put_item(
-                encode(record, keys::key_record(&change.org_id, &record.key_id))?,
+                encode_key_record(&change.org_id, record)?,
                 Some("attribute_not_exists(pk)"),
             )?);
         }
         for record in &change.update_records {
             let put = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(encode(
-                    record,
-                    keys::key_record(&change.org_id, &record.key_id),
-                )?))
+                .set_item(Some(encode_key_record(&change.org_id, record)?))
                 .condition_expression("#status = :active")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(
@@ -196,10 +195,7 @@ impl Store {
             items.push(self.delete_item(keys::api_key(hash), None)?);
         }
         if let Some(organization) = &change.organization {
-            items.push(self.put_item(
-                encode(organization, keys::organization(&organization.org_id))?,
-                None,
-            )?);
+            items.push(self.put_item(encode_organization(organization)?, None)?);
         }
         for entry in &change.audit {
             items.push(self.put_item(

@@ -8,6 +8,10 @@
 //! | audit entry     | `ORG#<org id>`      | `AUDIT#<ms>#<id>`  |
 //! | API key         | `APIKEY#<hmac>`     | `APIKEY`           |
 //! | session         | `SESSION#<hmac>`    | `SESSION`          |
+//!
+//! Index `gsi1` holds two sparse listings: organizations (`ORGS` / `<name>#<id>`) for the
+//! operator CLI, and active keys by the start of their rotation clock (`ACTIVE_KEYS` /
+//! `<ms>#<org id>#<key id>`) for the daily rotation check, so neither needs a Scan.
 
 use crate::credentials::CredentialHash;
 
@@ -73,4 +77,32 @@ pub fn audit(org_id: &str, at_ms: i64, audit_id: &str) -> Key {
 /// Slot number from a slot item's sort key.
 pub fn slot_number(sk: &str) -> Option<u8> {
     sk.strip_prefix(SLOT_PREFIX)?.parse().ok()
+}
+
+/// A `gsi1` entry: partition and sort value.
+pub type IndexEntry = (String, String);
+
+pub const ORGANIZATIONS_INDEX: &str = "ORGS";
+pub const ACTIVE_KEYS_INDEX: &str = "ACTIVE_KEYS";
+
+pub fn organization_index(name: &str, org_id: &str) -> IndexEntry {
+    (
+        ORGANIZATIONS_INDEX.into(),
+        format!("{}#{org_id}", name.to_lowercase()),
+    )
+}
+
+/// Active keys only; `rotation_clock_ms` is when the key was created or last rotated.
+pub fn active_key_index(rotation_clock_ms: i64, org_id: &str, key_id: &str) -> IndexEntry {
+    (
+        ACTIVE_KEYS_INDEX.into(),
+        format!("{rotation_clock_ms:013}#{org_id}#{key_id}"),
+    )
+}
+
+/// Organization id and key id back from an active-key index sort value.
+pub fn parse_active_key_index(sort: &str) -> Option<(String, String)> {
+    let mut parts = sort.splitn(3, '#');
+    let (_, org_id, key_id) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((org_id.to_owned(), key_id.to_owned()))
 }

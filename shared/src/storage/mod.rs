@@ -6,6 +6,7 @@
 mod access;
 pub mod keys;
 pub mod records;
+mod rotation;
 mod sessions;
 mod table;
 
@@ -153,6 +154,38 @@ fn encode<T: serde::Serialize>(record: &T, key: keys::Key) -> Result<Item, Store
     item.insert("pk".into(), s(key.pk));
     item.insert("sk".into(), s(key.sk));
     Ok(item)
+}
+
+/// Encodes a record with a `gsi1` entry.
+fn encode_indexed<T: serde::Serialize>(
+    record: &T,
+    key: keys::Key,
+    index: Option<keys::IndexEntry>,
+) -> Result<Item, StoreError> {
+    let mut item = encode(record, key)?;
+    if let Some((partition, sort)) = index {
+        item.insert("gsi1pk".into(), s(partition));
+        item.insert("gsi1sk".into(), s(sort));
+    }
+    Ok(item)
+}
+
+/// An organization item, listed in the organizations index.
+fn encode_organization(record: &records::OrganizationRecord) -> Result<Item, StoreError> {
+    let index = keys::organization_index(&record.name, &record.org_id);
+    encode_indexed(record, keys::organization(&record.org_id), Some(index))
+}
+
+/// A key record; active keys are listed in the rotation index.
+fn encode_key_record(org_id: &str, record: &records::KeyRecord) -> Result<Item, StoreError> {
+    let index = (record.status == records::KeyStatus::Active).then(|| {
+        keys::active_key_index(
+            record.last_rotated_at_ms.unwrap_or(record.created_at_ms),
+            org_id,
+            &record.key_id,
+        )
+    });
+    encode_indexed(record, keys::key_record(org_id, &record.key_id), index)
 }
 
 /// A client for DynamoDB Local (or any endpoint that accepts dummy credentials).

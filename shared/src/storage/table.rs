@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::records::{ApiKeyRecord, OrganizationRecord};
-use super::{Store, StoreError, encode, keys};
+use super::{Store, StoreError, encode_organization, keys};
 use crate::credentials::CredentialHash;
 
 /// Name of the TTL attribute (DynamoDB deletes items some time after it passes).
@@ -121,7 +121,7 @@ impl Store {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(encode(record, keys::organization(&record.org_id))?))
+            .set_item(Some(encode_organization(record)?))
             .send()
             .await
             .map_err(|e| StoreError::sdk("PutItem", e))?;

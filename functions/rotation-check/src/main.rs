@@ -1,0 +1,24 @@
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = shared::App::from_env().await?;
+    let topic_arn = std::env::var("ROTATION_TOPIC_ARN")
+        .map_err(|_| "environment variable ROTATION_TOPIC_ARN is required")?;
+    let sdk_config = aws_config::load_from_env().await;
+    let notifier =
+        rotation_check::SnsNotifier::new(aws_sdk_sns::Client::new(&sdk_config), topic_arn);
+    let (app, notifier) = (&app, &notifier);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        rotation_check::handle(app, notifier, event.payload)
+            .await
+            .map_err(|err| {
+                // A failed run is retried by EventBridge; the cause goes to the log only.
+                tracing::error!(error = %err, "rotation check failed");
+                Error::from("rotation check failed")
+            })
+    }))
+    .await
+}
