@@ -1,0 +1,145 @@
+//! `portalctl`: the vendor's operators onboard partner organizations (partners never
+//! create organizations) with their own AWS credentials, or against DynamoDB Local with
+//! `--endpoint`. Uses the same onboarding code as the demo seed of `make run`.
+//!
+//! ```text
+//! portalctl --table T create-org --name "Northwind Security AB" --partnership "Northwind MSSP=mssp"
+//! portalctl --table T list-orgs
+//! portalctl --table T show-org <organization id>
+//! ```
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use shared::clock::{Clock, SystemClock};
+use shared::config::AdminClaims;
+use shared::onboarding;
+use shared::storage::Store;
+use shared::storage::records::{OrganizationRecord, PartnershipType};
+
+#[derive(Parser)]
+#[command(
+    name = "portalctl",
+    about = "Onboard partner organizations of the Partner Portal API"
+)]
+struct Cli {
+    /// The DynamoDB table (the stack's TableName output).
+    #[arg(long, env = "TABLE_NAME")]
+    table: String,
+    /// A DynamoDB endpoint that takes dummy credentials, e.g. DynamoDB Local at
+    /// http://127.0.0.1:8000; without it, the default AWS credential chain and region.
+    #[arg(long)]
+    endpoint: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an organization with its partnerships (API access stays off until one of its
+    /// admins enables it, unless --enable-api-access).
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+        /// `NAME=mssp` or `NAME=reseller`; repeat for each partnership.
+        #[arg(long = "partnership", required = true)]
+        partnerships: Vec<String>,
+        #[arg(long)]
+        enable_api_access: bool,
+    },
+    /// List every organization.
+    ListOrgs,
+    /// Show an organization and the claim its admins' tokens must carry.
+    ShowOrg { org_id: String },
+}
+
+fn parse_partnership(text: &str) -> Result<(String, PartnershipType), String> {
+    let (name, kind) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{text}`: write NAME=mssp or NAME=reseller"))?;
+    let kind = match kind.trim().to_ascii_lowercase().as_str() {
+        "mssp" => PartnershipType::Mssp,
+        "reseller" => PartnershipType::Reseller,
+        other => {
+            return Err(format!(
+                "`{other}` is not a partnership type (mssp or reseller)"
+            ));
+        }
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("`{text}`: the partnership needs a name"));
+    }
+    Ok((name.to_owned(), kind))
+}
+
+fn describe(org: &OrganizationRecord) -> serde_json::Value {
+    let claims = AdminClaims::default();
+    json!({
+        "id": org.org_id,
+        "name": org.name,
+        "partnerships": org.partnerships,
+        "api_access_enabled": org.organization_key.is_some(),
+        "identity_provider": {
+            "claim": claims.organization_claim,
+            "value": org.org_id,
+            "admin_role": { "claim": claims.role_claim, "value": claims.admin_role },
+            "note": "admins' tokens must carry these claims (claim names are the stack's AdminOrgClaim/AdminRoleClaim/AdminRole parameters)",
+        },
+    })
+}
+
+async fn run(cli: Cli) -> Result<serde_json::Value, String> {
+    let client = match &cli.endpoint {
+        Some(endpoint) => shared::storage::local_client(endpoint),
+        None => aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await),
+    };
+    let store = Store::new(client, &cli.table);
+    let now = SystemClock.now_ms();
+    match cli.command {
+        Command::CreateOrg {
+            name,
+            partnerships,
+            enable_api_access,
+        } => {
+            let parsed = partnerships
+                .iter()
+                .map(|p| parse_partnership(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<(&str, PartnershipType)> =
+                parsed.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+            let org = onboarding::create_organization(&store, now, &name, &refs, enable_api_access)
+                .await
+                .map_err(|e| format!("{}: {}", e.description(), e.detail()))?;
+            Ok(describe(&org))
+        }
+        Command::ListOrgs => {
+            let orgs = store.organizations().await.map_err(|e| e.to_string())?;
+            Ok(json!(orgs.iter().map(|o| json!({ "id": o.org_id, "name": o.name, "api_access_enabled": o.organization_key.is_some() })).collect::<Vec<_>>()))
+        }
+        Command::ShowOrg { org_id } => {
+            let org = store
+                .organization(&org_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no organization {org_id}"))?;
+            Ok(describe(&org))
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(output) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&output).unwrap_or_default()
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("portalctl: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
