@@ -16,6 +16,10 @@ UNKNOWN_KEY = "hsp_zHqz52f0dYjRNIF670acnKAN3DJNNfe2L45C3NZVchq2Uhygm"
 SESSION_TOKEN = "pps_7R3p9pgW9GDVpXXcN0N0DdU21NxjndcX2LUlpGlC1X52H21Pi"
 UNKNOWN_SESSION = "pps_0r7BMhWsz1jg9YSkYrutfVZp3KYEp7Ipu4a0mlpcD074arTUw"
 BAD_CHECKSUM_SESSION = SESSION_TOKEN[:-1] + ("A" if SESSION_TOKEN[-1] != "A" else "B")
+ORG_ID = "6f1c2a52-3b1d-4c44-9a55-0d2f3c4b5a61"
+PARTNERSHIP_ID = "8e2b1c0d-7a6f-4e5d-8c3b-2a1f0e9d8c7b"
+ADMIN_CLAIMS = {"sub": "admin-1", "email": "admin@fixture.example", "custom:organization_id": ORG_ID, "cognito:groups": "[partner-admin]"}
+VIEWER_CLAIMS = {**ADMIN_CLAIMS, "cognito:groups": "[viewer]"}
 CLIENT_IP = "203.0.113.10"
 OTHER_IP = "198.51.100.77"
 
@@ -26,9 +30,9 @@ ROUTES = {
 }
 
 
-def event(method, path, headers=None, body=None, source_ip=CLIENT_IP, raw_body=None):
+def event(method, path, headers=None, body=None, source_ip=CLIENT_IP, raw_body=None, claims=None):
     headers = {"host": "api.example.com", "user-agent": "partner-cron/1.0", **(headers or {})}
-    route_key = ROUTES.get((method, path), "$default")
+    route_key = ROUTES.get((method, path), f"{method} {path}" if path.startswith("/v1/admin/") else "$default")
     http = {"method": method, "path": path, "protocol": "HTTP/1.1", "userAgent": headers["user-agent"]}
     if source_ip:
         http["sourceIp"] = source_ip
@@ -55,6 +59,9 @@ def event(method, path, headers=None, body=None, source_ip=CLIENT_IP, raw_body=N
         },
         "isBase64Encoded": False,
     }
+    if claims is not None:
+        # What the HttpApi JWT authorizer passes for a verified admin token.
+        result["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     if text is not None:
         result["body"] = text
     return result
@@ -92,6 +99,21 @@ EVENTS = {
         "me-bad-checksum.401": event("GET", "/v1/me", {"authorization": "Session " + BAD_CHECKSUM_SESSION}),
         "me-bearer-scheme.401": event("GET", "/v1/me", {"authorization": "Bearer " + SESSION_TOKEN}),
         "me-no-authorization.401": event("GET", "/v1/me"),
+    },
+    "admin-api": {
+        "api-access.200": event("GET", "/v1/admin/api-access", claims=ADMIN_CLAIMS),
+        "api-access-enable-when-enabled.409": event("POST", "/v1/admin/api-access", claims=ADMIN_CLAIMS),
+        "partnerships.200": event("GET", "/v1/admin/partnerships", claims=ADMIN_CLAIMS),
+        "keys-list.200": event("GET", "/v1/admin/keys", claims=ADMIN_CLAIMS),
+        "key-create.201": event("POST", "/v1/admin/keys", JSON, {"name": "Billing sync", "partnership_id": PARTNERSHIP_ID, "allow_any_origin": True}, claims=ADMIN_CLAIMS),
+        "key-create-no-origins-acknowledgement.400": event("POST", "/v1/admin/keys", JSON, {"name": "Billing sync", "partnership_id": PARTNERSHIP_ID}, claims=ADMIN_CLAIMS),
+        "key-get-unknown.404": event("GET", "/v1/admin/keys/00000000-0000-4000-8000-000000000000", claims=ADMIN_CLAIMS),
+        "key-revoke-unknown.404": event("POST", "/v1/admin/keys/00000000-0000-4000-8000-000000000000/revoke", claims=ADMIN_CLAIMS),
+        "sessions.200": event("GET", "/v1/admin/sessions", claims=ADMIN_CLAIMS),
+        "session-invalidate-unknown.404": event("DELETE", "/v1/admin/sessions/00000000-0000-4000-8000-000000000000", claims=ADMIN_CLAIMS),
+        "audit.200": event("GET", "/v1/admin/audit", claims=ADMIN_CLAIMS),
+        "keys-without-claims.401": event("GET", "/v1/admin/keys"),
+        "keys-without-admin-role.403": event("GET", "/v1/admin/keys", claims=VIEWER_CLAIMS),
     },
     "fallback-api": {
         "unknown-path.404": event("GET", "/v1/nothing-here"),
