@@ -137,6 +137,86 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hot_path_p50_ratio: {:.3}",
         hot_p50.as_secs_f64() / bare_p50.as_secs_f64()
     );
+    admin_figures().await
+}
+
+/// DynamoDB calls per admin call (counted by the store), and the cost of revoking a key
+/// that holds all five live sessions.
+async fn admin_figures() -> Result<(), Box<dyn std::error::Error>> {
+    let t = TestApp::spawn().await;
+    let calls = |t: &TestApp| t.app.store.calls();
+    let mssp = t.partnership_id(shared::storage::records::PartnershipType::Mssp);
+    let body =
+        serde_json::json!({ "name": "bench", "partnership_id": mssp, "allow_any_origin": true });
+    let mut figures = Vec::new();
+    let before = calls(&t);
+    let created = t.call(t.admin("POST", "/v1/admin/keys").json(&body)).await;
+    figures.push(("ddb_calls_admin_create_key", calls(&t) - before));
+    let id = created.body["_data"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let secret = created.body["_data"][0]["api_key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for (name, method, path) in [
+        (
+            "ddb_calls_admin_list_keys",
+            "GET",
+            "/v1/admin/keys".to_owned(),
+        ),
+        (
+            "ddb_calls_admin_get_key",
+            "GET",
+            format!("/v1/admin/keys/{id}"),
+        ),
+        (
+            "ddb_calls_admin_list_sessions",
+            "GET",
+            "/v1/admin/sessions".to_owned(),
+        ),
+        ("ddb_calls_admin_audit", "GET", "/v1/admin/audit".to_owned()),
+        (
+            "ddb_calls_admin_get_api_access",
+            "GET",
+            "/v1/admin/api-access".to_owned(),
+        ),
+    ] {
+        let before = calls(&t);
+        let response = t.call(t.admin(method, &path)).await;
+        if response.status != 200 {
+            return Err(format!("{method} {path} answered {}", response.status).into());
+        }
+        figures.push((name, calls(&t) - before));
+    }
+    let before = calls(&t);
+    let patch = serde_json::json!({ "allowed_origins": ["203.0.113.0/24"] });
+    t.call(
+        t.admin("PATCH", &format!("/v1/admin/keys/{id}"))
+            .json(&patch),
+    )
+    .await;
+    figures.push(("ddb_calls_admin_update_origins", calls(&t) - before));
+    let tokens = t.fill_slots(&secret).await;
+    let before = calls(&t);
+    let started = Instant::now();
+    let revoked = t
+        .call(t.admin("POST", &format!("/v1/admin/keys/{id}/revoke")))
+        .await;
+    let revoke_ms = started.elapsed().as_secs_f64() * 1000.0;
+    figures.push(("ddb_calls_admin_revoke_with_5_sessions", calls(&t) - before));
+    if revoked.body["_data"][0]["sessions_ended"] != serde_json::json!(tokens.len()) {
+        return Err(format!(
+            "revocation ended {} sessions",
+            revoked.body["_data"][0]["sessions_ended"]
+        )
+        .into());
+    }
+    for (name, value) in figures {
+        println!("{name}: {value}");
+    }
+    println!("admin_revoke_with_5_sessions_ms: {revoke_ms:.3}");
     Ok(())
 }
 

@@ -37,8 +37,10 @@ pub struct ApiKeySpec {
 /// The only change `PATCH /v1/admin/keys/{id}` allows.
 #[derive(Debug, Clone)]
 pub struct OriginsUpdate {
-    pub allowed_origins: Vec<String>,
-    pub allow_any_origin: bool,
+    /// `None` keeps the current list.
+    pub allowed_origins: Option<Vec<String>>,
+    /// `None` keeps the acknowledgement only while the list stays empty.
+    pub allow_any_origin: Option<bool>,
 }
 
 /// Who does something, for the audit trail.
@@ -403,9 +405,15 @@ pub async fn update_origins(
     actor: &Actor,
 ) -> Result<KeyRecord, ApiError> {
     let (store, pepper, now) = (&app.store, &app.pepper, app.clock.now_ms());
-    let (allowed_origins, allow_any_origin) = (&origins.allowed_origins, origins.allow_any_origin);
     let mut record = active_key(store, &org.org_id, key_id).await?;
-    record.allowed_origins = validate_origins(allowed_origins, allow_any_origin)?;
+    let allowed_origins = origins
+        .allowed_origins
+        .clone()
+        .unwrap_or_else(|| record.allowed_origins.clone());
+    let allow_any_origin = origins
+        .allow_any_origin
+        .unwrap_or(allowed_origins.is_empty() && record.allow_any_origin);
+    record.allowed_origins = validate_origins(&allowed_origins, allow_any_origin)?;
     record.allow_any_origin = allow_any_origin;
     let org_key_hash = organization_key_hash(pepper, org)?;
     let entry = audit::entry(

@@ -338,16 +338,15 @@ async fn update_key(
             request::redact_credentials(field)
         )));
     }
-    let current = key_of(app, admin, id).await?;
     let allowed_origins = match body.get("allowed_origins") {
-        None => current.allowed_origins.clone(),
-        Some(value) => serde_json::from_value(value.clone()).map_err(|_| {
+        None => None,
+        Some(value) => Some(serde_json::from_value(value.clone()).map_err(|_| {
             ApiError::InvalidParameters("allowed_origins must be a list of strings".into())
-        })?,
+        })?),
     };
     let allow_any_origin = match body.get("allow_any_origin") {
-        None => allowed_origins.is_empty() && current.allow_any_origin,
-        Some(Value::Bool(flag)) => *flag,
+        None => None,
+        Some(Value::Bool(flag)) => Some(*flag),
         Some(_) => {
             return Err(ApiError::InvalidParameters(
                 "allow_any_origin must be true or false".into(),
@@ -371,7 +370,6 @@ async fn rotate_key(
     id: &str,
 ) -> Result<Reply, ApiError> {
     let _: Empty = optional_body(req)?;
-    key_of(app, admin, id).await?;
     let org = organization(app, admin).await?;
     let (secret, record) = api_keys::rotate_key(app, &org, id, &admin.actor).await?;
     Ok(
