@@ -1,11 +1,14 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test reset bench lint template-check ci
+.PHONY: run test reset bench lint template-check ci rotation-check
 
 run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
 	scripts/run-local.sh
 
 test: ## every test, against its own DynamoDB Local
 	scripts/test.sh
+
+rotation-check: ## run the daily rotation check now, against the running `make run` server
+	@curl -sS -X POST http://127.0.0.1:$${PORT:-3000}/_local/rotation-check; echo
 
 reset: ## wipe local data (DynamoDB Local data, demo credentials, pepper)
 	rm -rf .local

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use shared::App;
 use shared::api_keys::{self, Actor, ApiKeySpec};
+use shared::credentials::{Credential, CredentialKind};
 use shared::onboarding;
 use shared::storage::records::PartnershipType;
 
@@ -129,16 +130,7 @@ pub async fn load_or_seed(
         .ok()
         .and_then(|text| serde_json::from_str::<DemoFile>(&text).ok());
     let (mut demo, seeded) = match existing {
-        Some(demo)
-            if app
-                .store
-                .organization(&demo.organization_id)
-                .await
-                .map_err(shared::ApiError::internal)?
-                .is_some() =>
-        {
-            (demo, false)
-        }
+        Some(demo) if still_works(app, &demo).await? => (demo, false),
         _ => (seed(app, base_url).await?, true),
     };
     demo.base_url = base_url.to_owned();
@@ -156,6 +148,33 @@ pub async fn load_or_seed(
         source,
     })?;
     Ok((demo, seeded))
+}
+
+/// Is the demo partner of `demo` still in the table, with its first key usable? (Data of
+/// an older version of the project, or a wiped table, gets a fresh demo partner.)
+async fn still_works(app: &App, demo: &DemoFile) -> Result<bool, DemoError> {
+    let Some(first) = demo.keys.first() else {
+        return Ok(false);
+    };
+    let Ok(secret) = Credential::parse(CredentialKind::ApiKey, &first.api_key) else {
+        return Ok(false);
+    };
+    let internal = shared::ApiError::internal;
+    let Some(lookup) = app
+        .store
+        .api_key(&app.pepper.hash(&secret))
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(false);
+    };
+    Ok(lookup.org_id == demo.organization_id
+        && app
+            .store
+            .key_record(&lookup.org_id, &lookup.key_id)
+            .await
+            .map_err(internal)?
+            .is_some())
 }
 
 /// Writes a file only its owner can read: it holds the demo secrets.
