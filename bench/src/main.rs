@@ -11,7 +11,7 @@ use shared::clock::Clock;
 use shared::storage::{TouchOutcome, TouchRequest};
 
 const WARMUP: usize = 200;
-const SAMPLES: usize = 2000;
+const SAMPLES: usize = 3000;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -73,43 +73,61 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // One request per second per session: move the test clock instead of sleeping.
         t.clock.advance_ms(1000);
         let now = t.clock.now_ms();
-        let request = local_server::event::to_request(&Call::me(&token).event())?;
-
-        let started = Instant::now();
-        let response = me_api::handle(&t.app, request).await;
-        let hot = started.elapsed();
-        if response.status() != 200 {
-            return Err(format!("hot path answered {} in round {round}", response.status()).into());
+        let mut hot = Duration::ZERO;
+        let mut plain = Duration::ZERO;
+        let mut store = Duration::ZERO;
+        // Each round runs the three measurements in a rotated order, so none of them
+        // always comes first (or right after another).
+        for step in 0..3 {
+            match (round + step) % 3 {
+                0 => {
+                    let request = local_server::event::to_request(&Call::me(&token).event())?;
+                    let started = Instant::now();
+                    let response = me_api::handle(&t.app, request).await;
+                    hot = started.elapsed();
+                    if response.status() != 200 {
+                        return Err(format!(
+                            "hot path answered {} in round {round}",
+                            response.status()
+                        )
+                        .into());
+                    }
+                }
+                1 => {
+                    let mut update = client
+                        .update_item()
+                        .table_name(&table)
+                        .condition_expression("attribute_exists(pk) AND next_allowed_ms <= :now")
+                        .update_expression("SET next_allowed_ms = :next")
+                        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                        .expression_attribute_values(
+                            ":next",
+                            AttributeValue::N((now + 1000).to_string()),
+                        );
+                    for (name, value) in key_of("bare") {
+                        update = update.key(name, value);
+                    }
+                    let started = Instant::now();
+                    update.send().await?;
+                    plain = started.elapsed();
+                }
+                _ => {
+                    // The same UpdateItem as the hot path, without the handler around it.
+                    let touch = TouchRequest {
+                        now_ms: now,
+                        client_ip: Some(client_ip),
+                        origin_patterns: &[],
+                        spacing_ms: 1000,
+                    };
+                    let started = Instant::now();
+                    let outcome = t.app.store.touch_session(&token_hash, &touch).await?;
+                    store = started.elapsed();
+                    if !matches!(outcome, TouchOutcome::Allowed(_)) {
+                        return Err(format!("store touch refused in round {round}").into());
+                    }
+                }
+            }
         }
-
-        let mut update = client
-            .update_item()
-            .table_name(&table)
-            .condition_expression("attribute_exists(pk) AND next_allowed_ms <= :now")
-            .update_expression("SET next_allowed_ms = :next")
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .expression_attribute_values(":next", AttributeValue::N((now + 1000).to_string()));
-        for (name, value) in key_of("bare") {
-            update = update.key(name, value);
-        }
-        let started = Instant::now();
-        update.send().await?;
-        let plain = started.elapsed();
-
-        // The same UpdateItem as the hot path, without the handler around it.
-        let touch = TouchRequest {
-            now_ms: t.clock.now_ms(),
-            client_ip: Some(client_ip),
-            origin_patterns: &[],
-            spacing_ms: 1000,
-        };
-        let started = Instant::now();
-        let outcome = t.app.store.touch_session(&token_hash, &touch).await?;
-        let store = started.elapsed();
-        if !matches!(outcome, TouchOutcome::Allowed(_)) {
-            return Err(format!("store touch refused in round {round}").into());
-        }
-
         if round >= WARMUP {
             hot_path.push(hot);
             store_only.push(store);
@@ -122,7 +140,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let (hot_p50, hot_p99) = (percentile(&hot_path, 50), percentile(&hot_path, 99));
     let (bare_p50, bare_p99) = (percentile(&bare, 50), percentile(&bare, 99));
-    println!("samples: {SAMPLES} (after {WARMUP} warm-up rounds, interleaved)");
+    println!("samples: {SAMPLES} (after {WARMUP} warm-up rounds, interleaved in rotating order)");
     println!("ddb_calls_per_me: {calls_per_me}");
     println!("ddb_calls_per_session_create: {calls_per_create}");
     println!("hot_path_p50_ms: {:.3}", ms(hot_p50));

@@ -421,7 +421,10 @@ impl Store {
             .responses
             .and_then(|mut tables| tables.remove(&self.table))
             .unwrap_or_default();
-        items.into_iter().map(decode).collect()
+        items
+            .into_iter()
+            .map(super::sessions::decode_session)
+            .collect()
     }
 }
 

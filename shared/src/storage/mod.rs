@@ -42,6 +42,8 @@ pub enum StoreError {
     },
     #[error("cannot encode record: {0}")]
     Encode(#[from] serde_dynamo::Error),
+    #[error("a session's packed identity is not valid: {0}")]
+    SessionIdentity(#[from] serde_json::Error),
 }
 
 impl StoreError {

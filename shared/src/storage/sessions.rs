@@ -112,7 +112,7 @@ impl Store {
             .map_err(build_error)?;
         let put_session = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(encode(session, keys::session(session_hash))?))
+            .set_item(Some(encode_session(session, keys::session(session_hash))?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build_error)?;
@@ -212,11 +212,11 @@ impl Store {
         match result {
             Ok(output) => {
                 let item = output.attributes.unwrap_or_default();
-                Ok(TouchOutcome::Allowed(decode(item)?))
+                Ok(TouchOutcome::Allowed(decode_session(item)?))
             }
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    let old = failed.item().cloned().map(decode).transpose()?;
+                    let old = failed.item().cloned().map(decode_session).transpose()?;
                     Ok(TouchOutcome::Refused(old))
                 }
                 _ => Err(StoreError::sdk("UpdateItem", err)),
@@ -248,11 +248,11 @@ impl Store {
             .send()
             .await;
         let session: SessionRecord = match result {
-            Ok(output) => decode(output.attributes.unwrap_or_default())?,
+            Ok(output) => decode_session(output.attributes.unwrap_or_default())?,
             Err(err) => {
                 return match err.as_service_error() {
                     Some(DeleteItemError::ConditionalCheckFailedException(failed)) => {
-                        let old = failed.item().cloned().map(decode).transpose()?;
+                        let old = failed.item().cloned().map(decode_session).transpose()?;
                         Ok(EndOutcome::Refused(old))
                     }
                     _ => Err(StoreError::sdk("DeleteItem", err)),
@@ -290,4 +290,81 @@ impl Store {
             },
         }
     }
+}
+
+/// How a session item is stored: the attributes the hot path's condition checks and
+/// updates, and everything else — fixed for the session's life — as one JSON attribute.
+/// The hot path returns the whole item with every request, and one attribute is cheaper
+/// for DynamoDB to return and for us to decode than a dozen nested ones.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredSession {
+    identity: String,
+    locked_to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin_hosts: Option<Vec<String>>,
+    expires_at_ms: EpochMillis,
+    next_allowed_ms: EpochMillis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_used_at_ms: Option<EpochMillis>,
+    ttl_epoch_seconds: i64,
+}
+
+/// The part of a session packed into `identity`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SessionIdentity {
+    session_id: String,
+    org_id: String,
+    org_name: String,
+    partnership: super::records::PartnershipRef,
+    api_key: super::records::ApiKeySummary,
+    scopes: Vec<String>,
+    slot: u8,
+    created_at_ms: EpochMillis,
+}
+
+pub(super) fn encode_session(
+    session: &SessionRecord,
+    key: keys::Key,
+) -> Result<super::Item, StoreError> {
+    let identity = SessionIdentity {
+        session_id: session.session_id.clone(),
+        org_id: session.org_id.clone(),
+        org_name: session.org_name.clone(),
+        partnership: session.partnership.clone(),
+        api_key: session.api_key.clone(),
+        scopes: session.scopes.clone(),
+        slot: session.slot,
+        created_at_ms: session.created_at_ms,
+    };
+    let stored = StoredSession {
+        identity: serde_json::to_string(&identity)?,
+        locked_to: session.locked_to.clone(),
+        origin_hosts: session.origin_hosts.clone(),
+        expires_at_ms: session.expires_at_ms,
+        next_allowed_ms: session.next_allowed_ms,
+        last_used_at_ms: session.last_used_at_ms,
+        ttl_epoch_seconds: session.ttl_epoch_seconds,
+    };
+    encode(&stored, key)
+}
+
+pub(super) fn decode_session(item: super::Item) -> Result<SessionRecord, StoreError> {
+    let stored: StoredSession = decode(item)?;
+    let identity: SessionIdentity = serde_json::from_str(&stored.identity)?;
+    Ok(SessionRecord {
+        session_id: identity.session_id,
+        org_id: identity.org_id,
+        org_name: identity.org_name,
+        partnership: identity.partnership,
+        api_key: identity.api_key,
+        scopes: identity.scopes,
+        locked_to: stored.locked_to,
+        origin_hosts: stored.origin_hosts,
+        slot: identity.slot,
+        created_at_ms: identity.created_at_ms,
+        expires_at_ms: stored.expires_at_ms,
+        next_allowed_ms: stored.next_allowed_ms,
+        last_used_at_ms: stored.last_used_at_ms,
+        ttl_epoch_seconds: stored.ttl_epoch_seconds,
+    })
 }
