@@ -361,35 +361,20 @@ impl Store {
         ascending: bool,
         max: Option<usize>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .scan_index_forward(ascending)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::org_partition(org_id)))
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_limit(max.map(|m| {
-                    i32::try_from(m.saturating_sub(records.len()))
-                        .unwrap_or(i32::MAX)
-                        .max(1)
-                }))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                records.push(decode(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() || max.is_some_and(|m| records.len() >= m) {
-                return Ok(records);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(ascending)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(keys::org_partition(org_id)))
+            .expression_attribute_values(":prefix", s(prefix));
+        self.query_pages(query, max)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     /// Sessions by hash in one BatchGetItem, strongly consistent (the admin session list;

@@ -96,6 +96,35 @@ impl Store {
         &self.client
     }
 
+    /// The items of `query`, following every page (or until `max` items).
+    async fn query_pages(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        max: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let remaining = max.map(|m| {
+                i32::try_from(m.saturating_sub(items.len()))
+                    .unwrap_or(i32::MAX)
+                    .max(1)
+            });
+            let output = query
+                .clone()
+                .set_limit(remaining)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() || max.is_some_and(|m| items.len() >= m) {
+                return Ok(items);
+            }
+        }
+    }
+
     /// One item by key, strongly consistent: a write that has answered is always seen.
     async fn get_record<T: serde::de::DeserializeOwned>(
         &self,

@@ -16,34 +16,23 @@ impl Store {
         &self,
         cutoff_ms: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_GSI1)
-                .key_condition_expression("gsi1pk = :index AND gsi1sk < :cutoff")
-                .expression_attribute_values(":index", s(keys::ACTIVE_KEYS_INDEX))
-                .expression_attribute_values(":cutoff", s(format!("{cutoff_ms:013}")))
-                .projection_expression("gsi1sk")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(sort)) = item.get("gsi1sk")
-                    && let Some(ids) = keys::parse_active_key_index(sort)
-                {
-                    found.push(ids);
-                }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_GSI1)
+            .key_condition_expression("gsi1pk = :index AND gsi1sk < :cutoff")
+            .expression_attribute_values(":index", s(keys::ACTIVE_KEYS_INDEX))
+            .expression_attribute_values(":cutoff", s(format!("{cutoff_ms:013}")))
+            .projection_expression("gsi1sk");
+        let items = self.query_pages(query, None).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| match item.get("gsi1sk") {
+                Some(AttributeValue::S(sort)) => keys::parse_active_key_index(sort),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Marks the key rotation-due and writes `audit`, only if it is active and not marked
@@ -122,27 +111,17 @@ impl Store {
 
     /// Every organization, by name (the operator CLI's listing).
     pub async fn organizations(&self) -> Result<Vec<OrganizationRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_GSI1)
-                .key_condition_expression("gsi1pk = :index")
-                .expression_attribute_values(":index", s(keys::ORGANIZATIONS_INDEX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                records.push(decode(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(records);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_GSI1)
+            .key_condition_expression("gsi1pk = :index")
+            .expression_attribute_values(":index", s(keys::ORGANIZATIONS_INDEX));
+        self.query_pages(query, None)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 }
