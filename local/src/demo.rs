@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use shared::App;
 use shared::api_keys::{self, Actor, ApiKeySpec};
 use shared::credentials::{Credential, CredentialKind};
-use shared::onboarding;
+use shared::onboarding::{self, NewPartnership};
 use shared::storage::records::PartnershipType;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,8 +52,12 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
         now,
         "Northwind Security AB",
         &[
-            ("Northwind MSSP", PartnershipType::Mssp),
-            ("Northwind Reseller", PartnershipType::Reseller),
+            NewPartnership {
+                // The portal's worked example: a 651-IP SNS commitment.
+                minimum_commitments: [("SNS".to_owned(), 651)].into(),
+                ..NewPartnership::new("Northwind MSSP", PartnershipType::Mssp)
+            },
+            NewPartnership::new("Northwind Reseller", PartnershipType::Reseller),
         ],
         true,
     )

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use shared::clock::{Clock, SystemClock};
 use shared::config::AdminClaims;
-use shared::onboarding;
+use shared::onboarding::{self, NewPartnership};
 use shared::storage::Store;
 use shared::storage::records::{OrganizationRecord, PartnershipType};
 
@@ -40,7 +40,8 @@ enum Command {
     CreateOrg {
         #[arg(long)]
         name: String,
-        /// `NAME=mssp` or `NAME=reseller`; repeat for each partnership.
+        /// `NAME=mssp` or `NAME=reseller`, optionally `;skus=SNS,DA` and `;min=SNS:651`;
+        /// repeat for each partnership.
         #[arg(long = "partnership", required = true)]
         partnerships: Vec<String>,
         #[arg(long)]
@@ -52,8 +53,12 @@ enum Command {
     ShowOrg { org_id: String },
 }
 
-fn parse_partnership(text: &str) -> Result<(String, PartnershipType), String> {
-    let (name, kind) = text
+/// `NAME=TYPE[;skus=SNS,DA][;min=SNS:651,DA:10]`: a partnership, its SKUs (default: every
+/// product) and its minimum commitments per product.
+fn parse_partnership(text: &str) -> Result<NewPartnership, String> {
+    let mut parts = text.split(';');
+    let head = parts.next().unwrap_or_default();
+    let (name, kind) = head
         .rsplit_once('=')
         .ok_or_else(|| format!("`{text}`: write NAME=mssp or NAME=reseller"))?;
     let kind = match kind.trim().to_ascii_lowercase().as_str() {
@@ -65,11 +70,34 @@ fn parse_partnership(text: &str) -> Result<(String, PartnershipType), String> {
             ));
         }
     };
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(format!("`{text}`: the partnership needs a name"));
+    let mut partnership = NewPartnership::new(name.trim(), kind);
+    for part in parts {
+        match part.trim().split_once('=') {
+            Some(("skus", list)) => {
+                partnership.skus = list.split(',').map(|s| s.trim().to_owned()).collect()
+            }
+            Some(("min", list)) => {
+                for entry in list.split(',') {
+                    let (code, units) = entry
+                        .split_once(':')
+                        .ok_or_else(|| format!("`{entry}`: write CODE:UNITS, e.g. SNS:651"))?;
+                    let units = units
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("`{entry}`: the units must be a whole number"))?;
+                    partnership
+                        .minimum_commitments
+                        .insert(code.trim().to_owned(), units);
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "`{part}`: expected skus=CODE,… or min=CODE:UNITS,…"
+                ));
+            }
+        }
     }
-    Ok((name.to_owned(), kind))
+    Ok(partnership)
 }
 
 fn describe(org: &OrganizationRecord) -> serde_json::Value {
@@ -105,11 +133,10 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .iter()
                 .map(|p| parse_partnership(p))
                 .collect::<Result<Vec<_>, _>>()?;
-            let refs: Vec<(&str, PartnershipType)> =
-                parsed.iter().map(|(n, k)| (n.as_str(), *k)).collect();
-            let org = onboarding::create_organization(&store, now, &name, &refs, enable_api_access)
-                .await
-                .map_err(|e| format!("{}: {}", e.description(), e.detail()))?;
+            let org =
+                onboarding::create_organization(&store, now, &name, &parsed, enable_api_access)
+                    .await
+                    .map_err(|e| format!("{}: {}", e.description(), e.detail()))?;
             Ok(describe(&org))
         }
         Command::ListOrgs => {

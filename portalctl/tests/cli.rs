@@ -34,7 +34,7 @@ async fn operators_create_list_and_show_organizations() {
             "--name",
             "Fabrikam Security",
             "--partnership",
-            "Fabrikam MSSP=mssp",
+            "Fabrikam MSSP=mssp;skus=SNS,DA,WAS;min=SNS:651",
             "--partnership",
             "Fabrikam Resale=reseller",
         ],
@@ -43,6 +43,18 @@ async fn operators_create_list_and_show_organizations() {
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["api_access_enabled"], false);
     assert_eq!(created["partnerships"][1]["type"], "reseller");
+    assert_eq!(
+        created["partnerships"][0]["skus"],
+        serde_json::json!(["SNS", "DA", "WAS"])
+    );
+    assert_eq!(
+        created["partnerships"][0]["minimum_commitments"],
+        serde_json::json!({ "SNS": 651 })
+    );
+    assert_eq!(
+        created["partnerships"][1]["skus"],
+        serde_json::json!(["SNS", "DA", "WAS", "CS", "PAT"])
+    );
     assert_eq!(
         created["identity_provider"]["claim"],
         "custom:organization_id"
@@ -70,6 +82,28 @@ async fn operators_create_list_and_show_organizations() {
     );
     assert!(!ok);
     assert!(err.contains("not a partnership type"), "{err}");
+    let (ok, _, err) = portalctl(
+        &table,
+        &[
+            "create-org",
+            "--name",
+            "X",
+            "--partnership",
+            "X=mssp;skus=SNS;min=DA:5",
+        ],
+    );
+    assert!(!ok && err.contains("does not sell"), "{err}");
+    let (ok, _, err) = portalctl(
+        &table,
+        &[
+            "create-org",
+            "--name",
+            "X",
+            "--partnership",
+            "X=mssp;skus=XYZ",
+        ],
+    );
+    assert!(!ok && err.contains("not a product code"), "{err}");
     let (ok, _, err) = portalctl(&table, &["show-org", "nope"]);
     assert!(!ok && err.contains("no organization"), "{err}");
 }

@@ -13,8 +13,8 @@ use crate::credentials::{Credential, CredentialHash, CredentialKind, Pepper};
 use crate::error::ApiError;
 use crate::origins::{self, AllowedOrigin, OriginMatch};
 use crate::storage::records::{
-    ANY_ADDRESS, ApiKeyRecord, KeyRecord, KeyStatus, OrganizationRecord, PartnershipType,
-    SlotRecord,
+    ANY_ADDRESS, ApiKeyRecord, KeyRecord, KeyStatus, OrganizationRecord, Partnership,
+    PartnershipType, SlotRecord,
 };
 use crate::storage::{AccessChange, AccessOutcome, SessionPlan, Store};
 
@@ -153,6 +153,13 @@ fn organization_key_hash(
         })
 }
 
+/// A new API key secret and its hash (the only form stored).
+fn new_secret(pepper: &Pepper) -> Result<(Credential, CredentialHash), ApiError> {
+    let secret = Credential::generate(CredentialKind::ApiKey).map_err(ApiError::internal)?;
+    let hash = pepper.hash(&secret);
+    Ok((secret, hash))
+}
+
 fn store_error(err: crate::storage::StoreError) -> ApiError {
     ApiError::internal(err)
 }
@@ -170,7 +177,7 @@ pub async fn create_key(
         .partnerships
         .iter()
         .find(|p| p.id == spec.partnership_id)
-        .cloned()
+        .map(Partnership::reference)
         .ok_or_else(|| ApiError::InvalidParameters("partnership_id is not one of this organization's partnerships (GET /v1/admin/partnerships)".into()))?;
     let scopes = key_scopes(partnership.kind, &spec.optional_scopes)?;
     let allowed_origins = validate_origins(&spec.allowed_origins, spec.allow_any_origin)?;
@@ -180,8 +187,7 @@ pub async fn create_key(
         ));
     }
     let org_key_hash = organization_key_hash(pepper, org)?;
-    let secret = Credential::generate(CredentialKind::ApiKey).map_err(ApiError::internal)?;
-    let hash = pepper.hash(&secret);
+    let (secret, hash) = new_secret(pepper)?;
     let record = KeyRecord {
         key_id: uuid::Uuid::new_v4().to_string(),
         key_hash: hash.as_str().to_owned(),
@@ -324,8 +330,7 @@ pub async fn rotate_key(
     let (store, pepper, now) = (&app.store, &app.pepper, app.clock.now_ms());
     let old = active_key(store, &org.org_id, key_id).await?;
     let org_key_hash = organization_key_hash(pepper, org)?;
-    let secret = Credential::generate(CredentialKind::ApiKey).map_err(ApiError::internal)?;
-    let hash = pepper.hash(&secret);
+    let (secret, hash) = new_secret(pepper)?;
     let new = KeyRecord {
         key_id: uuid::Uuid::new_v4().to_string(),
         key_hash: hash.as_str().to_owned(),

@@ -9,8 +9,80 @@ use crate::audit::{self, action};
 use crate::clock::EpochMillis;
 use crate::credentials::{Credential, CredentialHash, CredentialKind};
 use crate::error::ApiError;
-use crate::storage::records::{OrganizationRecord, PartnershipRef, PartnershipType};
+use crate::storage::records::{OrganizationRecord, Partnership, PartnershipType};
 use crate::storage::{AccessChange, AccessOutcome, SessionPlan, Store};
+
+/// Product codes: `SNS` System & Network Security (IPs), `DA` Device Agent (computers),
+/// `WAS` Web Application Security (URLs), `CS` Cloud Security (assets), `PAT` Phishing
+/// Simulation & Awareness Training (users).
+pub const PRODUCT_CODES: &[&str] = &["SNS", "DA", "WAS", "CS", "PAT"];
+
+/// A partnership to onboard. Without SKUs it sells every product; commitments are per
+/// product code it sells.
+#[derive(Debug, Clone)]
+pub struct NewPartnership {
+    pub name: String,
+    pub kind: PartnershipType,
+    pub skus: Vec<String>,
+    pub minimum_commitments: std::collections::BTreeMap<String, u64>,
+}
+
+impl NewPartnership {
+    pub fn new(name: &str, kind: PartnershipType) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind,
+            skus: Vec::new(),
+            minimum_commitments: Default::default(),
+        }
+    }
+
+    fn validate(&self) -> Result<Partnership, ApiError> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ApiError::InvalidParameters(
+                "a partnership name must be 1 to 200 characters".into(),
+            ));
+        }
+        let mut skus: Vec<String> = if self.skus.is_empty() {
+            PRODUCT_CODES.iter().map(|c| (*c).to_owned()).collect()
+        } else {
+            self.skus
+                .iter()
+                .map(|s| s.trim().to_ascii_uppercase())
+                .collect()
+        };
+        skus.dedup();
+        if let Some(unknown) = skus.iter().find(|s| !PRODUCT_CODES.contains(&s.as_str())) {
+            return Err(ApiError::InvalidParameters(format!(
+                "`{unknown}` is not a product code ({})",
+                PRODUCT_CODES.join(", ")
+            )));
+        }
+        let mut minimum_commitments = std::collections::BTreeMap::new();
+        for (code, units) in &self.minimum_commitments {
+            let code = code.trim().to_ascii_uppercase();
+            if !skus.contains(&code) {
+                return Err(ApiError::InvalidParameters(format!(
+                    "a minimum commitment for `{code}`, which partnership `{name}` does not sell"
+                )));
+            }
+            if *units == 0 {
+                return Err(ApiError::InvalidParameters(format!(
+                    "the minimum commitment for `{code}` must be above 0"
+                )));
+            }
+            minimum_commitments.insert(code, *units);
+        }
+        Ok(Partnership {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_owned(),
+            kind: self.kind,
+            skus,
+            minimum_commitments,
+        })
+    }
+}
 
 /// Creates an organization with its partnerships; API access stays off until an admin
 /// enables it (or `enable_api_access` is set, as for the demo partner).
@@ -18,7 +90,7 @@ pub async fn create_organization(
     store: &Store,
     now: EpochMillis,
     name: &str,
-    partnerships: &[(&str, PartnershipType)],
+    partnerships: &[NewPartnership],
     enable_api_access: bool,
 ) -> Result<OrganizationRecord, ApiError> {
     let name = name.trim();
@@ -37,12 +109,8 @@ pub async fn create_organization(
         name: name.to_owned(),
         partnerships: partnerships
             .iter()
-            .map(|(name, kind)| PartnershipRef {
-                id: uuid::Uuid::new_v4().to_string(),
-                name: (*name).to_owned(),
-                kind: *kind,
-            })
-            .collect(),
+            .map(NewPartnership::validate)
+            .collect::<Result<_, _>>()?,
         organization_key: None,
         api_access_enabled_at_ms: None,
         created_at_ms: now,

@@ -120,6 +120,11 @@ async fn partnerships_are_listed() {
         .map(|p| p["type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["mssp", "reseller"]);
+    assert_eq!(
+        response.body["_data"][0]["skus"],
+        json!(["SNS", "DA", "WAS", "CS", "PAT"])
+    );
+    assert_eq!(response.body["_data"][0]["minimum_commitments"], json!({}));
 }
 
 #[tokio::test]
@@ -556,7 +561,10 @@ async fn another_organizations_admin_sees_and_changes_nothing() {
         &a.app.store,
         T0,
         "Other AB",
-        &[("Other MSSP", PartnershipType::Mssp)],
+        &[shared::onboarding::NewPartnership::new(
+            "Other MSSP",
+            PartnershipType::Mssp,
+        )],
         true,
     )
     .await

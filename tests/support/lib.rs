@@ -74,8 +74,8 @@ impl TestApp {
             T0,
             "Test Partner AB",
             &[
-                ("Test MSSP", PartnershipType::Mssp),
-                ("Test Reseller", PartnershipType::Reseller),
+                onboarding::NewPartnership::new("Test MSSP", PartnershipType::Mssp),
+                onboarding::NewPartnership::new("Test Reseller", PartnershipType::Reseller),
             ],
             true,
         )
@@ -374,16 +374,19 @@ pub fn test_actor() -> Actor {
 /// (`fixtures::SESSION_TOKEN`, locked to `fixtures::CLIENT_IP`), as the events expect.
 pub async fn seed_fixtures(app: &App) {
     use shared::storage::AccessChange;
-    use shared::storage::records::{
-        ApiKeyRecord, ApiKeySummary, KeyRecord, KeyStatus, PartnershipRef,
-    };
+    use shared::storage::records::{ApiKeyRecord, ApiKeySummary, KeyRecord, KeyStatus};
     let org = OrganizationRecord {
         org_id: "6f1c2a52-3b1d-4c44-9a55-0d2f3c4b5a61".into(),
         name: "Fixture Partner AB".into(),
-        partnerships: vec![PartnershipRef {
+        partnerships: vec![shared::storage::records::Partnership {
             id: "8e2b1c0d-7a6f-4e5d-8c3b-2a1f0e9d8c7b".into(),
             name: "Fixture MSSP".into(),
             kind: PartnershipType::Mssp,
+            skus: onboarding::PRODUCT_CODES
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+            minimum_commitments: Default::default(),
         }],
         organization_key: Some(fixtures::ORG_KEY.to_owned()),
         api_access_enabled_at_ms: Some(T0),
@@ -411,7 +414,7 @@ pub async fn seed_fixtures(app: &App) {
             org_id: org.org_id.clone(),
             org_name: org.name.clone(),
             organization_key_hash: org_key_hash.0.clone(),
-            partnership: org.partnerships[0].clone(),
+            partnership: org.partnerships[0].reference(),
             name: "Fixture key".into(),
             prefix: credential.display_prefix(),
             scopes: scopes.clone(),
@@ -424,7 +427,7 @@ pub async fn seed_fixtures(app: &App) {
             key_id,
             key_hash: hash.0.clone(),
             name: "Fixture key".into(),
-            partnership: org.partnerships[0].clone(),
+            partnership: org.partnerships[0].reference(),
             scopes: scopes.clone(),
             allow_any_origin: origins.is_empty(),
             allowed_origins: origins,
@@ -456,7 +459,7 @@ pub async fn seed_fixtures(app: &App) {
         session_id: uuid::Uuid::new_v4().to_string(),
         org_id: org.org_id.clone(),
         org_name: org.name.clone(),
-        partnership: org.partnerships[0].clone(),
+        partnership: org.partnerships[0].reference(),
         api_key: ApiKeySummary {
             id: open_key_id,
             name: "Fixture key".into(),

@@ -137,7 +137,7 @@ async fn partnerships(app: &App, admin: &Admin) -> Result<Reply, ApiError> {
     let items = org
         .partnerships
         .iter()
-        .map(|p| json!({ "id": p.id, "name": p.name, "type": p.kind }))
+        .map(|p| json!({ "id": p.id, "name": p.name, "type": p.kind, "skus": p.skus, "minimum_commitments": p.minimum_commitments }))
         .collect();
     Ok(Reply::ok(items))
 }
@@ -187,6 +187,17 @@ fn new_key_view(
         "rotated_from": record.rotated_from,
         "_links": { "self": { "href": info.link(&format!("/v1/admin/keys/{}", record.key_id)) } },
     })
+}
+
+/// 201 with the new key (and its secret, shown this once).
+fn new_key_reply(
+    info: &RequestInfo,
+    org: &OrganizationRecord,
+    secret: &shared::credentials::Credential,
+    record: &KeyRecord,
+) -> Reply {
+    let href = info.link(&format!("/v1/admin/keys/{}", record.key_id));
+    Reply::created(vec![new_key_view(info, org, secret, record)]).link("self", href)
 }
 
 #[derive(Deserialize)]
@@ -240,12 +251,7 @@ async fn create_key(
         expires_at_ms,
     };
     let (secret, record) = api_keys::create_key(app, &org, spec, &admin.actor).await?;
-    Ok(
-        Reply::created(vec![new_key_view(info, &org, &secret, &record)]).link(
-            "self",
-            info.link(&format!("/v1/admin/keys/{}", record.key_id)),
-        ),
-    )
+    Ok(new_key_reply(info, &org, &secret, &record))
 }
 
 async fn list_keys(
@@ -372,12 +378,7 @@ async fn rotate_key(
     let _: Empty = optional_body(req)?;
     let org = organization(app, admin).await?;
     let (secret, record) = api_keys::rotate_key(app, &org, id, &admin.actor).await?;
-    Ok(
-        Reply::created(vec![new_key_view(info, &org, &secret, &record)]).link(
-            "self",
-            info.link(&format!("/v1/admin/keys/{}", record.key_id)),
-        ),
-    )
+    Ok(new_key_reply(info, &org, &secret, &record))
 }
 
 #[derive(Deserialize, Default)]

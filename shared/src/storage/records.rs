@@ -38,11 +38,37 @@ pub struct PartnershipRef {
     pub kind: PartnershipType,
 }
 
+/// A partnership as the vendor configured it at onboarding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partnership {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: PartnershipType,
+    /// Product codes the partner sells (`SNS`, `DA`, `WAS`, `CS`, `PAT`).
+    #[serde(default)]
+    pub skus: Vec<String>,
+    /// Minimum billed units per product code (MSSP billing: billable = max(peak, minimum)).
+    #[serde(default)]
+    pub minimum_commitments: std::collections::BTreeMap<String, u64>,
+}
+
+impl Partnership {
+    /// What keys and sessions carry of it.
+    pub fn reference(&self) -> PartnershipRef {
+        PartnershipRef {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            kind: self.kind,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrganizationRecord {
     pub org_id: String,
     pub name: String,
-    pub partnerships: Vec<PartnershipRef>,
+    pub partnerships: Vec<Partnership>,
     /// Present while API access is enabled. Not a secret: always visible to the
     /// organization's admins (the API key is the secret half of the pair).
     #[serde(default, skip_serializing_if = "Option::is_none")]
