@@ -604,14 +604,26 @@ async fn another_organizations_admin_sees_and_changes_nothing() {
     assert_eq!(a.call(Call::me(&session)).await.status, 200);
 }
 
-#[tokio::test]
-async fn no_request_succeeds_once_a_revocation_has_answered() {
+/// The admin changes that must end a key's sessions before they answer.
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    Revoke,
+    Rotate,
+    Invalidate,
+    Disable,
+}
+
+/// Four clients keep using a session while an admin change ends it; every request that
+/// starts after the change answered must get 401 (and some before it got 200).
+async fn no_request_succeeds_once_it_answered(ending: Ending) {
     let t = TestApp::spawn().await;
     let key = create_key(&t, open_key_body(&t)).await;
     let session = token(&session_with(&t, key["api_key"].as_str().unwrap(), "203.0.113.10").await);
+    let session_id = t.call(t.admin("GET", "/v1/admin/sessions")).await.body["_data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let answered = Arc::new(AtomicBool::new(false));
-    // Four clients keep using the session until each has sent three requests after the
-    // revocation answered.
     let clients = (0..4).map(|_| {
         let (t, session, answered) = (&t, session.clone(), Arc::clone(&answered));
         async move {
@@ -625,18 +637,25 @@ async fn no_request_succeeds_once_a_revocation_has_answered() {
             results
         }
     });
-    let revoke = async {
+    let change = async {
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         let id = key["id"].as_str().unwrap();
-        let response = t
-            .call(t.admin("POST", &format!("/v1/admin/keys/{id}/revoke")))
-            .await;
+        let call = match ending {
+            Ending::Revoke => t.admin("POST", &format!("/v1/admin/keys/{id}/revoke")),
+            Ending::Rotate => t.admin("POST", &format!("/v1/admin/keys/{id}/rotate")),
+            Ending::Invalidate => t.admin("DELETE", &format!("/v1/admin/sessions/{session_id}")),
+            Ending::Disable => t.admin("DELETE", "/v1/admin/api-access"),
+        };
+        let response = t.call(call).await;
         answered.store(true, Ordering::SeqCst);
         response.status
     };
-    let (per_client, revoke_status) = futures::join!(join_all(clients), revoke);
+    let (per_client, status) = futures::join!(join_all(clients), change);
+    assert!(
+        status == 200 || status == 201,
+        "{ending:?} answered {status}"
+    );
     let results: Vec<(bool, u16)> = per_client.into_iter().flatten().collect();
-    assert_eq!(revoke_status, 200);
     let after: Vec<u16> = results
         .iter()
         .filter(|(after, _)| *after)
@@ -644,15 +663,38 @@ async fn no_request_succeeds_once_a_revocation_has_answered() {
         .collect();
     assert!(
         !after.is_empty(),
-        "some requests must start after the revocation answered"
+        "some requests must start after the change answered"
     );
-    assert!(after.iter().all(|status| *status == 401), "{after:?}");
+    assert!(
+        after.iter().all(|status| *status == 401),
+        "{ending:?}: {after:?}"
+    );
     assert!(
         results
             .iter()
             .any(|(after, status)| !after && *status == 200),
         "the session worked before"
     );
+}
+
+#[tokio::test]
+async fn no_request_succeeds_once_a_revocation_has_answered() {
+    no_request_succeeds_once_it_answered(Ending::Revoke).await;
+}
+
+#[tokio::test]
+async fn no_request_succeeds_once_a_rotation_has_answered() {
+    no_request_succeeds_once_it_answered(Ending::Rotate).await;
+}
+
+#[tokio::test]
+async fn no_request_succeeds_once_an_invalidation_has_answered() {
+    no_request_succeeds_once_it_answered(Ending::Invalidate).await;
+}
+
+#[tokio::test]
+async fn no_request_succeeds_once_disabling_api_access_has_answered() {
+    no_request_succeeds_once_it_answered(Ending::Disable).await;
 }
 
 #[tokio::test]
