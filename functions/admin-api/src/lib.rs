@@ -165,39 +165,22 @@ fn key_view(info: &RequestInfo, record: &KeyRecord, now: EpochMillis) -> Value {
     })
 }
 
-/// A new key with its secret, shown once.
-fn new_key_view(
-    info: &RequestInfo,
-    org: &OrganizationRecord,
-    secret: &shared::credentials::Credential,
-    record: &KeyRecord,
-) -> Value {
-    json!({
-        "id": record.key_id,
-        "name": record.name,
-        "api_key": secret.expose(),
-        "prefix": record.prefix,
-        "organization_key": org.organization_key,
-        "partnership": record.partnership,
-        "scopes": record.scopes,
-        "allowed_origins": record.allowed_origins,
-        "allow_any_origin": record.allow_any_origin,
-        "expires_at": optional_time(record.expires_at_ms),
-        "created_at": iso8601(record.created_at_ms),
-        "rotated_from": record.rotated_from,
-        "_links": { "self": { "href": info.link(&format!("/v1/admin/keys/{}", record.key_id)) } },
-    })
-}
-
-/// 201 with the new key (and its secret, shown this once).
+/// 201 with the new key: its view plus the secret (shown this once) and the organization
+/// key it pairs with.
 fn new_key_reply(
     info: &RequestInfo,
     org: &OrganizationRecord,
     secret: &shared::credentials::Credential,
     record: &KeyRecord,
+    now: EpochMillis,
 ) -> Reply {
+    let mut view = key_view(info, record, now);
+    if let Some(object) = view.as_object_mut() {
+        object.insert("api_key".into(), json!(secret.expose()));
+        object.insert("organization_key".into(), json!(org.organization_key));
+    }
     let href = info.link(&format!("/v1/admin/keys/{}", record.key_id));
-    Reply::created(vec![new_key_view(info, org, secret, record)]).link("self", href)
+    Reply::created(vec![view]).link("self", href)
 }
 
 #[derive(Deserialize)]
@@ -251,7 +234,13 @@ async fn create_key(
         expires_at_ms,
     };
     let (secret, record) = api_keys::create_key(app, &org, spec, &admin.actor).await?;
-    Ok(new_key_reply(info, &org, &secret, &record))
+    Ok(new_key_reply(
+        info,
+        &org,
+        &secret,
+        &record,
+        app.clock.now_ms(),
+    ))
 }
 
 async fn list_keys(
@@ -378,7 +367,13 @@ async fn rotate_key(
     let _: Empty = optional_body(req)?;
     let org = organization(app, admin).await?;
     let (secret, record) = api_keys::rotate_key(app, &org, id, &admin.actor).await?;
-    Ok(new_key_reply(info, &org, &secret, &record))
+    Ok(new_key_reply(
+        info,
+        &org,
+        &secret,
+        &record,
+        app.clock.now_ms(),
+    ))
 }
 
 #[derive(Deserialize, Default)]
