@@ -160,10 +160,6 @@ fn new_secret(pepper: &Pepper) -> Result<(Credential, CredentialHash), ApiError>
     Ok((secret, hash))
 }
 
-fn store_error(err: crate::storage::StoreError) -> ApiError {
-    ApiError::internal(err)
-}
-
 /// Creates a key; returns the secret (shown once) and the record.
 pub async fn create_key(
     app: &App,
@@ -229,7 +225,7 @@ pub async fn create_key(
     store
         .apply_access_change(&change, now, None, false)
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::internal)?;
     Ok((secret, record))
 }
 
@@ -237,7 +233,7 @@ async fn active_key(store: &Store, org_id: &str, key_id: &str) -> Result<KeyReco
     let record = store
         .key_record(org_id, key_id)
         .await
-        .map_err(store_error)?
+        .map_err(ApiError::internal)?
         .ok_or(ApiError::ObjectNotFound)?;
     if record.status == KeyStatus::Revoked {
         return Err(ApiError::Conflict(
@@ -271,8 +267,19 @@ fn ends_sessions_of(key_id: String) -> impl Fn(&SlotRecord) -> SessionPlan {
     }
 }
 
-fn outcome(result: AccessOutcome) -> Result<Vec<String>, ApiError> {
-    match result {
+/// Applies `change` with `plan` for the organization's live sessions; the ids of the
+/// sessions it ended.
+async fn apply(
+    app: &App,
+    change: &AccessChange,
+    plan: &(dyn Fn(&SlotRecord) -> SessionPlan + Sync),
+) -> Result<Vec<String>, ApiError> {
+    let outcome = app
+        .store
+        .apply_access_change(change, app.clock.now_ms(), Some(plan), false)
+        .await
+        .map_err(ApiError::internal)?;
+    match outcome {
         AccessOutcome::Applied { ended } => Ok(ended),
         AccessOutcome::KeyNotActive => Err(ApiError::Conflict(
             "the API key was revoked meanwhile".into(),
@@ -310,12 +317,7 @@ pub async fn revoke_key(
         ..AccessChange::default()
     };
     let plan = ends_sessions_of(key_id.to_owned());
-    let ended = outcome(
-        store
-            .apply_access_change(&change, now, Some(&plan), false)
-            .await
-            .map_err(store_error)?,
-    )?;
+    let ended = apply(app, &change, &plan).await?;
     Ok((record, ended))
 }
 
@@ -365,12 +367,7 @@ pub async fn rotate_key(
         ..AccessChange::default()
     };
     let plan = ends_sessions_of(key_id.to_owned());
-    outcome(
-        store
-            .apply_access_change(&change, now, Some(&plan), false)
-            .await
-            .map_err(store_error)?,
-    )?;
+    apply(app, &change, &plan).await?;
     Ok((secret, new))
 }
 
@@ -389,11 +386,7 @@ pub fn rebind(allowed: &[String], locked_to: &str) -> SessionPlan {
     if origins::match_origin(&parsed, ip, None) == Some(OriginMatch::ClientAddress) {
         return SessionPlan::Rebind(None);
     }
-    let hosts: Vec<String> = parsed
-        .iter()
-        .filter(|o| matches!(o, AllowedOrigin::Domain(_) | AllowedOrigin::Subdomains(_)))
-        .map(ToString::to_string)
-        .collect();
+    let hosts = origins::host_entries(&parsed);
     if hosts.is_empty() {
         SessionPlan::End
     } else {
@@ -448,12 +441,7 @@ pub async fn update_origins(
             SessionPlan::Keep
         }
     };
-    outcome(
-        store
-            .apply_access_change(&change, now, Some(&plan), false)
-            .await
-            .map_err(store_error)?,
-    )?;
+    apply(app, &change, &plan).await?;
     Ok(record)
 }
 

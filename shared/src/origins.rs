@@ -111,6 +111,16 @@ pub fn match_origin(
     by_host.then_some(OriginMatch::Host)
 }
 
+/// The domain entries (`example.com`, `*.example.com`) of an allowed-origins list: what a
+/// session admitted by its origin host must keep presenting.
+pub fn host_entries(allowed: &[AllowedOrigin]) -> Vec<String> {
+    allowed
+        .iter()
+        .filter(|o| matches!(o, AllowedOrigin::Domain(_) | AllowedOrigin::Subdomains(_)))
+        .map(ToString::to_string)
+        .collect()
+}
+
 /// The allowed-origin entries that would admit `host`: the host itself and every
 /// `*.parent` above it. Lets the database check a stored list with `contains`.
 pub fn host_patterns(host: &str) -> Vec<String> {

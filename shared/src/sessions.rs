@@ -84,14 +84,7 @@ pub fn bind_session(
     match origins::match_origin(&allowed, ip, origin_host) {
         // The locked address is itself allowed: the address lock is the whole later check.
         Some(OriginMatch::ClientAddress) => Ok(locked(None)),
-        Some(OriginMatch::Host) => {
-            let hosts = allowed
-                .iter()
-                .filter(|o| matches!(o, AllowedOrigin::Domain(_) | AllowedOrigin::Subdomains(_)))
-                .map(ToString::to_string)
-                .collect();
-            Ok(locked(Some(hosts)))
-        }
+        Some(OriginMatch::Host) => Ok(locked(Some(origins::host_entries(&allowed)))),
         None => Err(ApiError::OriginNotAllowed),
     }
 }
@@ -113,8 +106,9 @@ pub async fn create_session(
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::InvalidCredentials(BAD_KEY_PAIR))?;
+    // The key acts, and is what the security events are about.
     let actor = format!("api_key:{}", key.key_id);
-    let target = format!("api_key:{}", key.key_id);
+    let target = actor.clone();
     if let Err(refusal) = check_key(&key, &app.pepper.hash(organization_key), now) {
         if matches!(refusal, ApiError::CredentialsExpired(_)) {
             let event = audit::entry(
