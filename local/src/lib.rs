@@ -30,6 +30,8 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
             Function::AuthApi => auth_api::handle(app, req).await,
             Function::MeApi => me_api::handle(app, req).await,
             Function::AdminApi => admin_api::handle(app, req).await,
+            Function::AccountsApi => accounts_api::handle(app, req).await,
+            Function::ReportsApi | Function::CustomersApi => fallback_api::handle(&req),
         },
         Err(_) => fallback_api::handle(&req),
     }

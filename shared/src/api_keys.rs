@@ -12,9 +12,10 @@ use crate::clock::EpochMillis;
 use crate::credentials::{Credential, CredentialHash, CredentialKind, Pepper};
 use crate::error::ApiError;
 use crate::origins::{self, AllowedOrigin, OriginMatch};
+use crate::request;
 use crate::storage::records::{
-    ANY_ADDRESS, ApiKeyRecord, KeyRecord, KeyStatus, OrganizationRecord, Partnership,
-    PartnershipType, SlotRecord,
+    ANY_ADDRESS, ApiKeyRecord, KeyRecord, KeyStatus, OrganizationRecord, PartnershipType,
+    SlotRecord,
 };
 use crate::storage::{AccessChange, AccessOutcome, SessionPlan, Store};
 
@@ -106,14 +107,7 @@ pub fn validate_origins(
 }
 
 fn validate_name(name: &str) -> Result<String, ApiError> {
-    let trimmed = name.trim();
-    let chars = trimmed.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || trimmed.chars().any(char::is_control) {
-        return Err(ApiError::InvalidParameters(format!(
-            "name must be 1 to {MAX_NAME_CHARS} printable characters"
-        )));
-    }
-    Ok(trimmed.to_owned())
+    request::printable_text("name", name, MAX_NAME_CHARS)
 }
 
 /// The lookup copy of a key: what session creation reads.
@@ -173,7 +167,7 @@ pub async fn create_key(
         .partnerships
         .iter()
         .find(|p| p.id == spec.partnership_id)
-        .map(Partnership::reference)
+        .cloned()
         .ok_or_else(|| ApiError::InvalidParameters("partnership_id is not one of this organization's partnerships (GET /v1/admin/partnerships)".into()))?;
     let scopes = key_scopes(partnership.kind, &spec.optional_scopes)?;
     let allowed_origins = validate_origins(&spec.allowed_origins, spec.allow_any_origin)?;
@@ -185,7 +179,7 @@ pub async fn create_key(
     let org_key_hash = organization_key_hash(pepper, org)?;
     let (secret, hash) = new_secret(pepper)?;
     let record = KeyRecord {
-        key_id: uuid::Uuid::new_v4().to_string(),
+        key_id: crate::request::new_id(),
         key_hash: hash.as_str().to_owned(),
         name,
         partnership,
@@ -334,7 +328,7 @@ pub async fn rotate_key(
     let org_key_hash = organization_key_hash(pepper, org)?;
     let (secret, hash) = new_secret(pepper)?;
     let new = KeyRecord {
-        key_id: uuid::Uuid::new_v4().to_string(),
+        key_id: crate::request::new_id(),
         key_hash: hash.as_str().to_owned(),
         prefix: secret.display_prefix(),
         status: KeyStatus::Active,

@@ -43,7 +43,7 @@ pub fn entry(
     detail: Value,
 ) -> AuditRecord {
     AuditRecord {
-        audit_id: uuid::Uuid::new_v4().to_string(),
+        audit_id: crate::request::new_id(),
         at_ms: now,
         actor: actor.to_owned(),
         action: action.to_owned(),

@@ -75,6 +75,25 @@ impl Reply {
         reply
     }
 
+    /// One page of a complete, ordered collection `all`: only the page's items are turned
+    /// into their public `view`.
+    pub fn page_of<T>(
+        info: &RequestInfo,
+        path: &str,
+        filters: &[(&str, String)],
+        all: &[T],
+        page: Page,
+        view: impl Fn(&T) -> Value,
+    ) -> Self {
+        let items = all
+            .iter()
+            .skip(page.offset)
+            .take(page.limit)
+            .map(view)
+            .collect();
+        Self::page(info, path, filters, items, Extent::Total(all.len()), page)
+    }
+
     pub fn created(data: Vec<Value>) -> Self {
         Self {
             status: StatusCode::CREATED,
@@ -141,7 +160,7 @@ pub fn error_response(info: &RequestInfo, err: &ApiError) -> Response<Body> {
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
-    if let ApiError::MethodNotAllowed { allowed } = err {
+    if let Some(allowed) = err.allowed_methods() {
         let list: Vec<&str> = allowed.iter().map(http::Method::as_str).collect();
         if let Ok(value) = HeaderValue::from_str(&list.join(", ")) {
             response.headers_mut().insert(header::ALLOW, value);

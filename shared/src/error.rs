@@ -15,6 +15,8 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed { allowed: Vec<Method> },
+    #[error("collection deletion not supported")]
+    CollectionDeletion { allowed: Vec<Method> },
     #[error("request not understood: {0}")]
     RequestNotUnderstood(String),
     #[error("internal error")]
@@ -63,7 +65,9 @@ impl ApiError {
             Self::RouteNotFound | Self::ObjectNotFound | Self::PermissionDenied => {
                 StatusCode::NOT_FOUND
             }
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } | Self::CollectionDeletion { .. } => {
+                StatusCode::METHOD_NOT_ALLOWED
+            }
             Self::RequestNotUnderstood(_) | Self::InvalidParameters(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -88,6 +92,7 @@ impl ApiError {
         match self {
             Self::RouteNotFound => 10000,
             Self::MethodNotAllowed { .. } => 10001,
+            Self::CollectionDeletion { .. } => 10303,
             Self::RequestNotUnderstood(_) => 10003,
             Self::Internal(_) => 10100,
             Self::ServiceBusy { .. } => 10101,
@@ -114,6 +119,7 @@ impl ApiError {
         match self {
             Self::RouteNotFound => "Service not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
+            Self::CollectionDeletion { .. } => "Collection deletion not supported",
             Self::RequestNotUnderstood(_) => "Request not understood",
             Self::Internal(_) => "Internal error",
             Self::ServiceBusy { .. } => "Service busy",
@@ -142,6 +148,9 @@ impl ApiError {
             Self::MethodNotAllowed { allowed } => {
                 let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
                 format!("this path allows {}", names.join(", "))
+            }
+            Self::CollectionDeletion { .. } => {
+                "DELETE removes one object (…/{id}); a whole collection cannot be deleted".into()
             }
             Self::RequestNotUnderstood(detail)
             | Self::Conflict(detail)
@@ -175,6 +184,16 @@ impl ApiError {
         }
     }
 
+    /// The methods a path does allow, for the `Allow` header of a 405.
+    pub fn allowed_methods(&self) -> Option<&[Method]> {
+        match self {
+            Self::MethodNotAllowed { allowed } | Self::CollectionDeletion { allowed } => {
+                Some(allowed)
+            }
+            _ => None,
+        }
+    }
+
     /// Milliseconds until a retry can succeed, for the 429/503 answers.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
@@ -195,6 +214,7 @@ mod tests {
         let all = [
             ApiError::RouteNotFound,
             ApiError::MethodNotAllowed { allowed: vec![] },
+            ApiError::CollectionDeletion { allowed: vec![] },
             ApiError::RequestNotUnderstood(String::new()),
             ApiError::internal("x"),
             ApiError::ServiceBusy { retry_after_ms: 1 },

@@ -7,6 +7,8 @@
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
+pub mod calendar;
+pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod credentials;

@@ -6,16 +6,12 @@ use serde_json::json;
 
 use crate::api_keys::Actor;
 use crate::audit::{self, action};
+use crate::catalogue::{self, PRODUCTS};
 use crate::clock::EpochMillis;
 use crate::credentials::{Credential, CredentialHash, CredentialKind};
 use crate::error::ApiError;
 use crate::storage::records::{OrganizationRecord, Partnership, PartnershipType};
 use crate::storage::{AccessChange, AccessOutcome, SessionPlan, Store};
-
-/// Product codes: `SNS` System & Network Security (IPs), `DA` Device Agent (computers),
-/// `WAS` Web Application Security (URLs), `CS` Cloud Security (assets), `PAT` Phishing
-/// Simulation & Awareness Training (users).
-pub const PRODUCT_CODES: &[&str] = &["SNS", "DA", "WAS", "CS", "PAT"];
 
 /// A partnership to onboard. Without SKUs it sells every product; commitments are per
 /// product code it sells.
@@ -45,7 +41,7 @@ impl NewPartnership {
             ));
         }
         let mut skus: Vec<String> = if self.skus.is_empty() {
-            PRODUCT_CODES.iter().map(|c| (*c).to_owned()).collect()
+            PRODUCTS.iter().map(|p| p.code.to_owned()).collect()
         } else {
             self.skus
                 .iter()
@@ -53,10 +49,10 @@ impl NewPartnership {
                 .collect()
         };
         skus.dedup();
-        if let Some(unknown) = skus.iter().find(|s| !PRODUCT_CODES.contains(&s.as_str())) {
+        if let Some(unknown) = skus.iter().find(|s| catalogue::product(s).is_none()) {
             return Err(ApiError::InvalidParameters(format!(
                 "`{unknown}` is not a product code ({})",
-                PRODUCT_CODES.join(", ")
+                catalogue::product_codes()
             )));
         }
         let mut minimum_commitments = std::collections::BTreeMap::new();
@@ -75,7 +71,7 @@ impl NewPartnership {
             minimum_commitments.insert(code, *units);
         }
         Ok(Partnership {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: crate::request::new_id(),
             name: name.to_owned(),
             kind: self.kind,
             skus,
@@ -105,7 +101,7 @@ pub async fn create_organization(
         ));
     }
     let mut record = OrganizationRecord {
-        org_id: uuid::Uuid::new_v4().to_string(),
+        org_id: crate::request::new_id(),
         name: name.to_owned(),
         partnerships: partnerships
             .iter()

@@ -296,6 +296,32 @@ mod tests {
     }
 }
 
+/// The `{id}` of a path, which must be a UUID in its canonical (lower-case, hyphenated)
+/// form; anything else names no object (404) and costs no database read.
+pub fn object_id(id: &str) -> Result<&str, ApiError> {
+    match uuid::Uuid::try_parse(id) {
+        Ok(uuid) if uuid.hyphenated().to_string() == id => Ok(id),
+        _ => Err(ApiError::ObjectNotFound),
+    }
+}
+
+/// A new object id (UUIDv4).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A trimmed text field of 1 to `max_chars` printable characters.
+pub fn printable_text(field: &str, value: &str, max_chars: usize) -> Result<String, ApiError> {
+    let trimmed = value.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 || chars > max_chars || trimmed.chars().any(char::is_control) {
+        return Err(ApiError::InvalidParameters(format!(
+            "{field} must be 1 to {max_chars} printable characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
 /// Query parameters of the request; a parameter not in `allowed` is a 400 (a typo like
 /// `limt` would otherwise be silently ignored).
 pub fn query(

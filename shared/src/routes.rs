@@ -24,6 +24,27 @@ pub enum RouteId {
     ListSessions,
     InvalidateSession,
     ListAudit,
+    ListSkus,
+    ListAccounts,
+    CreateAccount,
+    GetAccount,
+    UpdateAccount,
+    ReplaceAccount,
+    DeleteAccount,
+    ListSubscriptions,
+    CreateSubscription,
+    GetSubscription,
+    UpdateSubscription,
+    ReplaceSubscription,
+    DeleteSubscription,
+    ListMsspPeriods,
+    ListMsspCompanies,
+    GetMsspUsage,
+    ListResellerPeriods,
+    ListResellerCompanies,
+    GetResellerUsage,
+    ListCustomers,
+    GetCustomer,
 }
 
 /// The Lambda function (package name) serving a route.
@@ -32,6 +53,9 @@ pub enum Function {
     AuthApi,
     MeApi,
     AdminApi,
+    AccountsApi,
+    ReportsApi,
+    CustomersApi,
 }
 
 impl Function {
@@ -40,6 +64,9 @@ impl Function {
             Self::AuthApi => "auth-api",
             Self::MeApi => "me-api",
             Self::AdminApi => "admin-api",
+            Self::AccountsApi => "accounts-api",
+            Self::ReportsApi => "reports-api",
+            Self::CustomersApi => "customers-api",
         }
     }
 }
@@ -61,6 +88,8 @@ pub struct Route {
     pub path: &'static str,
     pub function: Function,
     pub access: Access,
+    /// Lists a collection (DELETE on it is 405 with 10303, not a bulk delete).
+    pub collection: bool,
 }
 
 const fn partner(id: RouteId, method: Method, path: &'static str, function: Function) -> Route {
@@ -70,6 +99,19 @@ const fn partner(id: RouteId, method: Method, path: &'static str, function: Func
         path,
         function,
         access: Access::Partner,
+        collection: false,
+    }
+}
+
+/// A partner route that lists a collection.
+const fn listing(id: RouteId, path: &'static str, function: Function) -> Route {
+    Route {
+        id,
+        method: Method::GET,
+        path,
+        function,
+        access: Access::Partner,
+        collection: true,
     }
 }
 
@@ -80,6 +122,18 @@ const fn admin(id: RouteId, method: Method, path: &'static str) -> Route {
         path,
         function: Function::AdminApi,
         access: Access::Admin,
+        collection: false,
+    }
+}
+
+const fn admin_listing(id: RouteId, path: &'static str) -> Route {
+    Route {
+        id,
+        method: Method::GET,
+        path,
+        function: Function::AdminApi,
+        access: Access::Admin,
+        collection: true,
     }
 }
 
@@ -114,7 +168,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/admin/partnerships",
     ),
     admin(RouteId::CreateKey, Method::POST, "/v1/admin/keys"),
-    admin(RouteId::ListKeys, Method::GET, "/v1/admin/keys"),
+    admin_listing(RouteId::ListKeys, "/v1/admin/keys"),
     admin(RouteId::GetKey, Method::GET, "/v1/admin/keys/{id}"),
     admin(RouteId::UpdateKey, Method::PATCH, "/v1/admin/keys/{id}"),
     admin(
@@ -127,13 +181,121 @@ pub const ROUTES: &[Route] = &[
         Method::POST,
         "/v1/admin/keys/{id}/revoke",
     ),
-    admin(RouteId::ListSessions, Method::GET, "/v1/admin/sessions"),
+    admin_listing(RouteId::ListSessions, "/v1/admin/sessions"),
     admin(
         RouteId::InvalidateSession,
         Method::DELETE,
         "/v1/admin/sessions/{id}",
     ),
-    admin(RouteId::ListAudit, Method::GET, "/v1/admin/audit"),
+    admin_listing(RouteId::ListAudit, "/v1/admin/audit"),
+    listing(RouteId::ListSkus, "/v1/skus", Function::AccountsApi),
+    listing(RouteId::ListAccounts, "/v1/accounts", Function::AccountsApi),
+    partner(
+        RouteId::CreateAccount,
+        Method::POST,
+        "/v1/accounts",
+        Function::AccountsApi,
+    ),
+    partner(
+        RouteId::GetAccount,
+        Method::GET,
+        "/v1/accounts/{id}",
+        Function::AccountsApi,
+    ),
+    partner(
+        RouteId::UpdateAccount,
+        Method::PATCH,
+        "/v1/accounts/{id}",
+        Function::AccountsApi,
+    ),
+    partner(
+        RouteId::ReplaceAccount,
+        Method::PUT,
+        "/v1/accounts/{id}",
+        Function::AccountsApi,
+    ),
+    partner(
+        RouteId::DeleteAccount,
+        Method::DELETE,
+        "/v1/accounts/{id}",
+        Function::AccountsApi,
+    ),
+    listing(
+        RouteId::ListSubscriptions,
+        "/v1/accounts/{id}/subscriptions",
+        Function::AccountsApi,
+    ),
+    partner(
+        RouteId::CreateSubscription,
+        Method::POST,
+        "/v1/accounts/{id}/subscriptions",
+        Function::AccountsApi,
+    ),
+    partner(
+        RouteId::GetSubscription,
+        Method::GET,
+        "/v1/subscriptions/{id}",
+        Function::AccountsApi,
+    ),
+    partner(
+        RouteId::UpdateSubscription,
+        Method::PATCH,
+        "/v1/subscriptions/{id}",
+        Function::AccountsApi,
+    ),
+    partner(
+        RouteId::ReplaceSubscription,
+        Method::PUT,
+        "/v1/subscriptions/{id}",
+        Function::AccountsApi,
+    ),
+    partner(
+        RouteId::DeleteSubscription,
+        Method::DELETE,
+        "/v1/subscriptions/{id}",
+        Function::AccountsApi,
+    ),
+    listing(
+        RouteId::ListMsspPeriods,
+        "/v1/mssp/periods",
+        Function::ReportsApi,
+    ),
+    listing(
+        RouteId::ListMsspCompanies,
+        "/v1/mssp/periods/{id}/companies",
+        Function::ReportsApi,
+    ),
+    listing(
+        RouteId::GetMsspUsage,
+        "/v1/mssp/periods/{id}/usage",
+        Function::ReportsApi,
+    ),
+    listing(
+        RouteId::ListResellerPeriods,
+        "/v1/reseller/periods",
+        Function::ReportsApi,
+    ),
+    listing(
+        RouteId::ListResellerCompanies,
+        "/v1/reseller/periods/{id}/companies",
+        Function::ReportsApi,
+    ),
+    listing(
+        RouteId::GetResellerUsage,
+        "/v1/reseller/periods/{id}/usage",
+        Function::ReportsApi,
+    ),
+    listing(
+        RouteId::ListCustomers,
+        "/v1/customers",
+        Function::CustomersApi,
+    ),
+    partner(
+        RouteId::GetCustomer,
+        Method::GET,
+        "/v1/customers/{id}",
+        Function::CustomersApi,
+    ),
 ];
 
 /// Values of `{name}` segments of the matched route.
@@ -168,16 +330,20 @@ fn match_template(template: &'static str, path: &str) -> Option<PathParams> {
 /// Finds the route for `method` and `path`, or the 404/405 answer.
 pub fn resolve(method: &Method, path: &str) -> Result<(&'static Route, PathParams), ApiError> {
     let mut allowed = Vec::new();
+    let mut collection = false;
     for route in ROUTES {
         if let Some(params) = match_template(route.path, path) {
             if route.method == *method {
                 return Ok((route, params));
             }
             allowed.push(route.method.clone());
+            collection |= route.collection;
         }
     }
     if allowed.is_empty() {
         Err(ApiError::RouteNotFound)
+    } else if collection && *method == Method::DELETE {
+        Err(ApiError::CollectionDeletion { allowed })
     } else {
         Err(ApiError::MethodNotAllowed { allowed })
     }
@@ -217,6 +383,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn deleting_a_collection_is_its_own_refusal() {
+        for path in [
+            "/v1/accounts",
+            "/v1/accounts/a1/subscriptions",
+            "/v1/admin/keys",
+        ] {
+            let err = resolve(&Method::DELETE, path).unwrap_err();
+            assert_eq!((err.status().as_u16(), err.code()), (405, 10303), "{path}");
+        }
+        let err = resolve(&Method::DELETE, "/v1/me").unwrap_err();
+        assert_eq!(err.code(), 10001);
     }
 
     #[test]

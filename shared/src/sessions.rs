@@ -152,7 +152,7 @@ pub async fn create_session(
             key_expiry.min(now + SESSION_LIFETIME_MS)
         });
     let mut record = SessionRecord {
-        session_id: uuid::Uuid::new_v4().to_string(),
+        session_id: crate::request::new_id(),
         org_id: key.org_id.clone(),
         org_name: key.org_name.clone(),
         partnership: key.partnership.clone(),
@@ -268,6 +268,20 @@ fn pick(free: &[u8]) -> Option<u8> {
 
 fn millis_until(at: EpochMillis, now: EpochMillis) -> u64 {
     u64::try_from(at - now).unwrap_or(0).max(1)
+}
+
+/// A partner request: the session from the `Authorization` header (one UpdateItem), which
+/// must carry `scope` (else 404, as if the object did not exist).
+pub async fn authorize(
+    app: &App,
+    info: &RequestInfo,
+    req: &lambda_http::Request,
+    scope: &str,
+) -> Result<SessionRecord, ApiError> {
+    let token = crate::request::session_token(req.headers())?;
+    let session = authenticate(app, info, &token).await?;
+    require_scope(&session, scope)?;
+    Ok(session)
 }
 
 /// Every authenticated request: verifies the session, enforces 1 request/second and

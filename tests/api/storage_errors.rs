@@ -18,7 +18,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use shared::clock::ManualClock;
 use shared::credentials::{Credential, CredentialKind};
 use shared::storage::Store;
-use shared::storage::records::{ApiKeyRecord, KeyStatus, PartnershipRef, PartnershipType};
+use shared::storage::records::{ApiKeyRecord, KeyStatus, Partnership, PartnershipType};
 
 fn fixture_key_item() -> std::collections::HashMap<String, AttributeValue> {
     let record = ApiKeyRecord {
@@ -28,10 +28,12 @@ fn fixture_key_item() -> std::collections::HashMap<String, AttributeValue> {
         organization_key_hash: api_tests::test_pepper()
             .hash(&Credential::parse(CredentialKind::OrganizationKey, fixtures::ORG_KEY).unwrap())
             .0,
-        partnership: PartnershipRef {
+        partnership: Partnership {
             id: "p1".into(),
             name: "MSSP".into(),
             kind: PartnershipType::Mssp,
+            skus: vec!["SNS".into()],
+            minimum_commitments: Default::default(),
         },
         name: "Key".into(),
         prefix: "hsp_WwVc".into(),

@@ -67,21 +67,51 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(&[
+            onboarding::NewPartnership::new("Test MSSP", PartnershipType::Mssp),
+            onboarding::NewPartnership::new("Test Reseller", PartnershipType::Reseller),
+        ])
+        .await
+    }
+
+    /// An organization with these partnerships (the first of each type is the one
+    /// [`TestApp::partner`] uses).
+    pub async fn spawn_with(partnerships: &[onboarding::NewPartnership]) -> Self {
         let clock = ManualClock::at(T0);
         let app = app_with(fresh_store().await, Arc::new(clock.clone()));
-        let org = onboarding::create_organization(
-            &app.store,
-            T0,
-            "Test Partner AB",
-            &[
-                onboarding::NewPartnership::new("Test MSSP", PartnershipType::Mssp),
-                onboarding::NewPartnership::new("Test Reseller", PartnershipType::Reseller),
-            ],
-            true,
-        )
-        .await
-        .unwrap();
+        let org =
+            onboarding::create_organization(&app.store, T0, "Test Partner AB", partnerships, true)
+                .await
+                .unwrap();
         Self { app, clock, org }
+    }
+
+    /// A session of a new open key of the `kind` partnership with `scopes` (optional ones;
+    /// `me:read` and the report scope come with every key).
+    pub async fn partner(&self, kind: PartnershipType, scopes: &[&str]) -> Partner<'_> {
+        let spec = ApiKeySpec {
+            name: "Partner app".into(),
+            partnership_id: self.partnership_id(kind),
+            optional_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            allowed_origins: Vec::new(),
+            allow_any_origin: true,
+            expires_at_ms: None,
+        };
+        let (secret, _) = api_keys::create_key(&self.app, &self.org, spec, &test_actor())
+            .await
+            .unwrap();
+        let response = self
+            .call(Call::create_session(
+                self.organization_key(),
+                secret.expose(),
+            ))
+            .await;
+        assert_eq!(response.status, 201, "{}", response.body);
+        let token = response.body["_data"][0]["session_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Partner { t: self, token }
     }
 
     pub fn organization_key(&self) -> &str {
@@ -181,6 +211,40 @@ impl TestApp {
         self.app
             .pepper
             .hash(&Credential::parse(CredentialKind::SessionToken, token).unwrap())
+    }
+}
+
+/// A partner's session. Every call first moves the test clock on by a second, so the
+/// one-request-per-second limit never gets in the way (sessions last an hour: 3,600 calls).
+pub struct Partner<'a> {
+    pub t: &'a TestApp,
+    pub token: String,
+}
+
+impl Partner<'_> {
+    pub async fn call(&self, call: Call) -> TestResponse {
+        self.t.clock.advance_ms(1000);
+        self.t.call(call.session(&self.token)).await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.call(Call::get(path)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.call(Call::new("DELETE", path)).await
+    }
+
+    /// POST, PATCH or PUT with a JSON body.
+    pub async fn send(&self, method: &str, path: &str, body: &Value) -> TestResponse {
+        self.call(Call::new(method, path).json(body)).await
+    }
+
+    /// `_data[0]` of a successful answer with `status`.
+    pub async fn expect(&self, status: u16, call: Call) -> Value {
+        let response = self.call(call).await;
+        assert_eq!(response.status, status, "{}", response.body);
+        response.body["_data"][0].clone()
     }
 }
 
@@ -382,9 +446,9 @@ pub async fn seed_fixtures(app: &App) {
             id: "8e2b1c0d-7a6f-4e5d-8c3b-2a1f0e9d8c7b".into(),
             name: "Fixture MSSP".into(),
             kind: PartnershipType::Mssp,
-            skus: onboarding::PRODUCT_CODES
+            skus: shared::catalogue::PRODUCTS
                 .iter()
-                .map(|c| (*c).to_owned())
+                .map(|p| p.code.to_owned())
                 .collect(),
             minimum_commitments: Default::default(),
         }],
@@ -414,7 +478,7 @@ pub async fn seed_fixtures(app: &App) {
             org_id: org.org_id.clone(),
             org_name: org.name.clone(),
             organization_key_hash: org_key_hash.0.clone(),
-            partnership: org.partnerships[0].reference(),
+            partnership: org.partnerships[0].clone(),
             name: "Fixture key".into(),
             prefix: credential.display_prefix(),
             scopes: scopes.clone(),
@@ -427,7 +491,7 @@ pub async fn seed_fixtures(app: &App) {
             key_id,
             key_hash: hash.0.clone(),
             name: "Fixture key".into(),
-            partnership: org.partnerships[0].reference(),
+            partnership: org.partnerships[0].clone(),
             scopes: scopes.clone(),
             allow_any_origin: origins.is_empty(),
             allowed_origins: origins,
@@ -459,7 +523,7 @@ pub async fn seed_fixtures(app: &App) {
         session_id: uuid::Uuid::new_v4().to_string(),
         org_id: org.org_id.clone(),
         org_name: org.name.clone(),
-        partnership: org.partnerships[0].reference(),
+        partnership: org.partnerships[0].clone(),
         api_key: ApiKeySummary {
             id: open_key_id,
             name: "Fixture key".into(),

@@ -65,9 +65,7 @@ async fn dispatch(
         RouteId::ListSessions => list_sessions(app, info, admin).await,
         RouteId::InvalidateSession => invalidate_session(app, info, admin, id).await,
         RouteId::ListAudit => audit(app, info, req, admin).await,
-        RouteId::CreateSession | RouteId::EndSession | RouteId::GetMe => {
-            Err(ApiError::RouteNotFound)
-        }
+        _ => Err(ApiError::RouteNotFound),
     }
 }
 
@@ -274,25 +272,18 @@ async fn list_keys(
             .cmp(&a.created_at_ms)
             .then_with(|| a.key_id.cmp(&b.key_id))
     });
-    let total = keys.len();
-    let items = keys
-        .iter()
-        .skip(page.offset)
-        .take(page.limit)
-        .map(|k| key_view(info, k, now))
-        .collect();
     let filters: Vec<(&str, String)> = params
         .get("status")
         .map(|s| ("status", s.clone()))
         .into_iter()
         .collect();
-    Ok(Reply::page(
+    Ok(Reply::page_of(
         info,
         "/v1/admin/keys",
         &filters,
-        items,
-        Extent::Total(total),
+        &keys,
         page,
+        |k| key_view(info, k, now),
     ))
 }
 

@@ -20,9 +20,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn me(app: &App, info: &RequestInfo, req: &Request) -> Result<Reply, ApiError> {
     request::expect_no_body(req)?;
-    let token = request::session_token(req.headers())?;
-    let session = sessions::authenticate(app, info, &token).await?;
-    sessions::require_scope(&session, "me:read")?;
+    let session = sessions::authorize(app, info, req, "me:read").await?;
     let data = json!({
         "organization": { "id": session.org_id, "name": session.org_name },
         "partnership": session.partnership,

@@ -13,7 +13,8 @@ use super::records::{
     ApiKeyRecord, AuditRecord, KeyRecord, KeyStatus, OrganizationRecord, SlotRecord,
 };
 use super::{
-    Item, Store, StoreError, decode, encode, encode_key_record, encode_organization, keys, s,
+    Item, Store, StoreError, build_error, decode, encode, encode_key_record, encode_organization,
+    keys, s,
 };
 use crate::clock::EpochMillis;
 use crate::credentials::CredentialHash;
@@ -209,7 +210,7 @@ impl Store {
         Ok(items)
     }
 
-    fn put_item(
+    pub(super) fn put_item(
         &self,
         item: Item,
         condition: Option<&str>,
@@ -223,7 +224,7 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn delete_item(
+    pub(super) fn delete_item(
         &self,
         key: keys::Key,
         condition: Option<&str>,
@@ -410,12 +411,5 @@ impl Store {
             .into_iter()
             .map(super::sessions::decode_session)
             .collect()
-    }
-}
-
-fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Sdk {
-        operation: "TransactWriteItems",
-        message: err.to_string(),
     }
 }

@@ -8,6 +8,12 @@
 //! | audit entry     | `ORG#<org id>`      | `AUDIT#<ms>#<id>`  |
 //! | API key         | `APIKEY#<hmac>`     | `APIKEY`           |
 //! | session         | `SESSION#<hmac>`    | `SESSION`          |
+//! | account         | `PARTNER#<p id>`    | `ACCOUNT#<id>`     |
+//! | subscription →  | `PARTNER#<p id>`    | `SUBREF#<id>`      |
+//! | account →       | `ACCOUNTREF#<id>`   | `ACCOUNTREF`       |
+//!
+//! Everything a partnership's reports read lives in its `PARTNER#` partition, so every
+//! report is one Query there; subscriptions live inside their account's item.
 //!
 //! Index `gsi1` holds two sparse listings: organizations (`ORGS` / `<name>#<id>`) for the
 //! operator CLI, and active keys by the start of their rotation clock (`ACTIVE_KEYS` /
@@ -71,6 +77,33 @@ pub fn audit(org_id: &str, at_ms: i64, audit_id: &str) -> Key {
     Key {
         pk: org_partition(org_id),
         sk: format!("{AUDIT_PREFIX}{at_ms:013}#{audit_id}"),
+    }
+}
+
+pub fn partner_partition(partnership_id: &str) -> String {
+    format!("PARTNER#{partnership_id}")
+}
+
+pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
+
+pub fn account(partnership_id: &str, account_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("{ACCOUNT_PREFIX}{account_id}"),
+    }
+}
+
+pub fn subscription_ref(partnership_id: &str, subscription_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("SUBREF#{subscription_id}"),
+    }
+}
+
+pub fn account_ref(account_id: &str) -> Key {
+    Key {
+        pk: format!("ACCOUNTREF#{account_id}"),
+        sk: "ACCOUNTREF".into(),
     }
 }
 

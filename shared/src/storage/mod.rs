@@ -4,6 +4,7 @@
 //! round trips a request costs.
 
 mod access;
+mod accounts;
 pub mod keys;
 pub mod records;
 mod rotation;
@@ -22,6 +23,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationIn
 use aws_smithy_types::config_bag::ConfigBag;
 
 pub use access::{AccessChange, AccessOutcome, SessionPlan};
+pub use accounts::{RefChange, WriteOutcome};
 pub use sessions::{ClaimOutcome, EndOutcome, TouchOutcome, TouchRequest};
 pub use table::{INDEX_GSI1, TTL_ATTRIBUTE, TableOptions};
 
@@ -141,6 +143,43 @@ impl Store {
             .await
             .map_err(|e| StoreError::sdk("GetItem", e))?;
         output.item.map(decode).transpose()
+    }
+}
+
+impl Store {
+    /// Runs a transaction; a cancelled one (a condition failed, or a conflict) gives its
+    /// cancellation reason codes, one per item.
+    async fn transact(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<Result<(), Vec<String>>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    Ok(Err(cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|reason| reason.code().unwrap_or("None").to_owned())
+                        .collect()))
+                }
+                _ => Err(StoreError::sdk("TransactWriteItems", err)),
+            },
+        }
+    }
+}
+
+fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Sdk {
+        operation: "TransactWriteItems",
+        message: err.to_string(),
     }
 }
 

@@ -30,15 +30,8 @@ impl PartnershipType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartnershipRef {
-    pub id: String,
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: PartnershipType,
-}
-
-/// A partnership as the vendor configured it at onboarding.
+/// A partnership as the vendor configured it at onboarding. Keys and sessions carry a copy,
+/// so SKU checks and report commitments cost no extra read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partnership {
     pub id: String,
@@ -54,13 +47,8 @@ pub struct Partnership {
 }
 
 impl Partnership {
-    /// What keys and sessions carry of it.
-    pub fn reference(&self) -> PartnershipRef {
-        PartnershipRef {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            kind: self.kind,
-        }
+    pub fn sells(&self, product: &str) -> bool {
+        self.skus.iter().any(|s| s == product)
     }
 }
 
@@ -93,7 +81,7 @@ pub struct KeyRecord {
     /// HMAC of the secret: the lookup item's key.
     pub key_hash: String,
     pub name: String,
-    pub partnership: PartnershipRef,
+    pub partnership: Partnership,
     pub scopes: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub allow_any_origin: bool,
@@ -147,7 +135,7 @@ pub struct ApiKeyRecord {
     /// HMAC of the organization key this API key must be presented with. Only the hash, so
     /// the session path never reads an organization key in clear.
     pub organization_key_hash: String,
-    pub partnership: PartnershipRef,
+    pub partnership: Partnership,
     pub name: String,
     /// First characters of the secret, shown to admins.
     pub prefix: String,
@@ -179,7 +167,7 @@ pub struct SessionRecord {
     pub session_id: String,
     pub org_id: String,
     pub org_name: String,
-    pub partnership: PartnershipRef,
+    pub partnership: Partnership,
     pub api_key: ApiKeySummary,
     pub scopes: Vec<String>,
     /// The client address the session is locked to, or [`ANY_ADDRESS`]. One attribute, so
@@ -232,4 +220,113 @@ pub struct SlotRecord {
 /// TTL value for an item that stops mattering at `expires_at_ms`.
 pub fn ttl_for(expires_at_ms: EpochMillis) -> i64 {
     expires_at_ms.div_euclid(1000) + 1
+}
+
+/// Lifecycle of an end-customer account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountState {
+    Trial,
+    Paying,
+    Internal,
+    Demo,
+    Archived,
+}
+
+impl AccountState {
+    pub const ALL: [Self; 5] = [
+        Self::Trial,
+        Self::Paying,
+        Self::Internal,
+        Self::Demo,
+        Self::Archived,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Trial => "trial",
+            Self::Paying => "paying",
+            Self::Internal => "internal",
+            Self::Demo => "demo",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+/// An amount in a currency's minor unit (cents, öre).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionRecord {
+    pub subscription_id: String,
+    pub sku: String,
+    pub quantity: u64,
+    pub start_date: chrono::NaiveDate,
+    pub end_date: chrono::NaiveDate,
+    pub evaluation: bool,
+    pub order_number: Option<String>,
+    pub acv: Option<Money>,
+    pub created_at_ms: EpochMillis,
+    pub updated_at_ms: EpochMillis,
+}
+
+impl SubscriptionRecord {
+    pub fn active_on(&self, day: chrono::NaiveDate) -> bool {
+        (self.start_date..=self.end_date).contains(&day)
+    }
+}
+
+/// An end customer of a partnership, with its subscriptions (at most
+/// [`AccountRecord::MAX_SUBSCRIPTIONS`], so one item and one conditional write keep them
+/// consistent). Provisioning writes the fields in [`AccountRecord::PROVISIONED`] under a
+/// `revision` check; usage ingestion writes only the derived fields under its own sequence
+/// check, so neither overwrites the other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub account_id: String,
+    pub org_id: String,
+    pub partnership_id: String,
+    pub created_at_ms: EpochMillis,
+    pub name: String,
+    pub state: AccountState,
+    pub trial_ends_at: Option<chrono::NaiveDate>,
+    pub country: String,
+    pub updated_at_ms: EpochMillis,
+    pub revision: u64,
+    #[serde(default)]
+    pub subscriptions: std::collections::BTreeMap<String, SubscriptionRecord>,
+}
+
+impl AccountRecord {
+    pub const MAX_SUBSCRIPTIONS: usize = 50;
+
+    /// Attributes only provisioning writes.
+    pub const PROVISIONED: &[&str] = &[
+        "name",
+        "state",
+        "trial_ends_at",
+        "country",
+        "updated_at_ms",
+        "revision",
+        "subscriptions",
+    ];
+}
+
+/// Where an account lives, for usage records that name only the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRef {
+    pub account_id: String,
+    pub org_id: String,
+    pub partnership_id: String,
+}
+
+/// Which account holds a subscription (subscriptions live inside their account's item).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionRef {
+    pub subscription_id: String,
+    pub account_id: String,
 }

@@ -315,7 +315,7 @@ struct SessionIdentity {
     session_id: String,
     org_id: String,
     org_name: String,
-    partnership: super::records::PartnershipRef,
+    partnership: super::records::Partnership,
     api_key: super::records::ApiKeySummary,
     scopes: Vec<String>,
     slot: u8,

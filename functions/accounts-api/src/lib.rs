@@ -1,0 +1,465 @@
+//! `accounts-api`: provisioning of end customers — accounts (`/v1/accounts`), their
+//! subscriptions (`/v1/accounts/{id}/subscriptions`, `/v1/subscriptions/{id}`) and the
+//! partnership's SKUs (`/v1/skus`). Scopes `accounts:read` / `accounts:write`; everything is
+//! scoped to the session's partnership, so another partnership's ids are 404.
+
+mod input;
+
+use chrono::NaiveDate;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::calendar::{self, format_date};
+use shared::catalogue;
+use shared::clock::iso8601;
+use shared::request::{self, Page, RequestInfo};
+use shared::routes::{self, Function, PathParams, RouteId};
+use shared::storage::records::{AccountRecord, AccountState, SessionRecord, SubscriptionRecord};
+use shared::storage::{RefChange, WriteOutcome};
+use shared::{ApiError, App, Reply, envelope, sessions};
+
+use input::{AccountBody, AccountPatch, SubscriptionBody, SubscriptionPatch};
+
+const READ: &str = "accounts:read";
+const WRITE: &str = "accounts:write";
+
+/// Attempts of a read-modify-write before answering 503 (each lost race re-reads).
+const WRITE_ATTEMPTS: usize = 5;
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let result = match routes::route_for(Function::AccountsApi, &info) {
+        Ok((route, params)) => dispatch(app, &info, &req, route, &params).await,
+        Err(err) => Err(err),
+    };
+    envelope::respond(&info, result)
+}
+
+async fn dispatch(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    route: RouteId,
+    params: &PathParams,
+) -> Result<Reply, ApiError> {
+    let writes = matches!(
+        route,
+        RouteId::CreateAccount
+            | RouteId::UpdateAccount
+            | RouteId::ReplaceAccount
+            | RouteId::DeleteAccount
+            | RouteId::CreateSubscription
+            | RouteId::UpdateSubscription
+            | RouteId::ReplaceSubscription
+            | RouteId::DeleteSubscription
+    );
+    let session = sessions::authorize(app, info, req, if writes { WRITE } else { READ }).await?;
+    let accounts = Accounts {
+        app,
+        info,
+        session: &session,
+        today: calendar::stockholm_date(app.clock.now_ms()),
+    };
+    let id = || request::object_id(params.get("id").unwrap_or_default());
+    match route {
+        RouteId::GetAccount
+        | RouteId::GetSubscription
+        | RouteId::DeleteAccount
+        | RouteId::DeleteSubscription => {
+            request::expect_no_body(req)?;
+            request::query(req, &[])?;
+        }
+        RouteId::CreateAccount
+        | RouteId::UpdateAccount
+        | RouteId::ReplaceAccount
+        | RouteId::CreateSubscription
+        | RouteId::UpdateSubscription
+        | RouteId::ReplaceSubscription => {
+            request::query(req, &[])?;
+        }
+        _ => request::expect_no_body(req)?,
+    }
+    match route {
+        RouteId::ListSkus => accounts.skus(req),
+        RouteId::ListAccounts => accounts.list(req).await,
+        RouteId::CreateAccount => accounts.create(request::json_body(req)?).await,
+        RouteId::GetAccount => accounts.get(id()?).await,
+        RouteId::UpdateAccount => {
+            let patch: AccountPatch = request::json_body(req)?;
+            accounts
+                .change(id()?, |a, today| patch.apply(a, today))
+                .await
+        }
+        RouteId::ReplaceAccount => {
+            let body: AccountBody = request::json_body(req)?;
+            accounts
+                .change(id()?, |a, today| body.replace(a, today))
+                .await
+        }
+        RouteId::DeleteAccount => accounts.delete(id()?).await,
+        RouteId::ListSubscriptions => accounts.subscriptions(req, id()?).await,
+        RouteId::CreateSubscription => {
+            accounts
+                .create_subscription(id()?, request::json_body(req)?)
+                .await
+        }
+        RouteId::GetSubscription => accounts.get_subscription(id()?).await,
+        RouteId::UpdateSubscription => {
+            let patch: SubscriptionPatch = request::json_body(req)?;
+            let partnership = &session.partnership;
+            accounts
+                .change_subscription(id()?, |sub| patch.apply(sub, partnership))
+                .await
+        }
+        RouteId::ReplaceSubscription => {
+            let body: SubscriptionBody = request::json_body(req)?;
+            let partnership = &session.partnership;
+            accounts
+                .change_subscription(id()?, |sub| body.replace(sub, partnership))
+                .await
+        }
+        RouteId::DeleteSubscription => accounts.delete_subscription(id()?).await,
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
+/// One request's view of the session's partnership.
+struct Accounts<'a> {
+    app: &'a App,
+    info: &'a RequestInfo,
+    session: &'a SessionRecord,
+    today: NaiveDate,
+}
+
+fn archived(account: &AccountRecord) -> Result<(), ApiError> {
+    if account.state == AccountState::Archived {
+        Err(ApiError::Conflict(
+            "the account is archived, and an archived account is read-only".into(),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+impl Accounts<'_> {
+    fn partnership_id(&self) -> &str {
+        &self.session.partnership.id
+    }
+
+    fn account_view(&self, account: &AccountRecord) -> Value {
+        let href = self
+            .info
+            .link(&format!("/v1/accounts/{}", account.account_id));
+        json!({
+            "id": account.account_id,
+            "name": account.name,
+            "partnership_id": account.partnership_id,
+            "state": account.state,
+            "trial_ends_at": account.trial_ends_at.map(format_date),
+            "country": account.country,
+            "created_at": iso8601(account.created_at_ms),
+            "updated_at": iso8601(account.updated_at_ms),
+            "_links": {
+                "self": { "href": href },
+                "subscriptions": { "href": format!("{href}/subscriptions") },
+            },
+        })
+    }
+
+    fn subscription_view(&self, account_id: &str, sub: &SubscriptionRecord) -> Value {
+        json!({
+            "id": sub.subscription_id,
+            "account_id": account_id,
+            "sku": sub.sku,
+            "quantity": sub.quantity,
+            "start_date": format_date(sub.start_date),
+            "end_date": format_date(sub.end_date),
+            "evaluation": sub.evaluation,
+            "order_number": sub.order_number,
+            "acv": sub.acv,
+            "active": sub.active_on(self.today),
+            "_links": {
+                "self": { "href": self.info.link(&format!("/v1/subscriptions/{}", sub.subscription_id)) },
+                "account": { "href": self.info.link(&format!("/v1/accounts/{account_id}")) },
+            },
+        })
+    }
+
+    fn skus(&self, req: &Request) -> Result<Reply, ApiError> {
+        let params = request::query(req, &["limit", "offset"])?;
+        let page = Page::from_query(&params)?;
+        let skus: Vec<Value> = catalogue::PRODUCTS
+            .iter()
+            .filter(|p| self.session.partnership.sells(p.code))
+            .map(|p| json!({ "code": p.code, "name": p.name, "unit": p.unit }))
+            .collect();
+        Ok(Reply::page_of(
+            self.info,
+            "/v1/skus",
+            &[],
+            &skus,
+            page,
+            Value::clone,
+        ))
+    }
+
+    async fn load(&self, account_id: &str) -> Result<AccountRecord, ApiError> {
+        self.app
+            .store
+            .account(self.partnership_id(), account_id)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or(ApiError::ObjectNotFound)
+    }
+
+    async fn list(&self, req: &Request) -> Result<Reply, ApiError> {
+        let params = request::query(req, &["limit", "offset", "state"])?;
+        let page = Page::from_query(&params)?;
+        let state = params
+            .get("state")
+            .map(|text| input::parse_state(text))
+            .transpose()?;
+        let mut accounts = self
+            .app
+            .store
+            .accounts(self.partnership_id())
+            .await
+            .map_err(ApiError::internal)?;
+        accounts.retain(|a| state.is_none_or(|s| a.state == s));
+        sort_by_name(&mut accounts);
+        let filters: Vec<(&str, String)> = state
+            .map(|s| ("state", s.as_str().to_owned()))
+            .into_iter()
+            .collect();
+        Ok(Reply::page_of(
+            self.info,
+            "/v1/accounts",
+            &filters,
+            &accounts,
+            page,
+            |a| self.account_view(a),
+        ))
+    }
+
+    async fn create(&self, body: AccountBody) -> Result<Reply, ApiError> {
+        let now = self.app.clock.now_ms();
+        let fields = body.validate_new(self.today)?;
+        let account = AccountRecord {
+            account_id: request::new_id(),
+            org_id: self.session.org_id.clone(),
+            partnership_id: self.partnership_id().to_owned(),
+            created_at_ms: now,
+            name: fields.name,
+            state: fields.state,
+            trial_ends_at: fields.trial_ends_at,
+            country: fields.country,
+            updated_at_ms: now,
+            revision: 1,
+            subscriptions: Default::default(),
+        };
+        self.app
+            .store
+            .create_account(&account)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Reply::created(vec![self.account_view(&account)]))
+    }
+
+    async fn get(&self, account_id: &str) -> Result<Reply, ApiError> {
+        let account = self.load(account_id).await?;
+        Ok(Reply::ok(vec![self.account_view(&account)]))
+    }
+
+    /// Read, change, write under the revision read; a lost race re-reads and re-applies.
+    async fn modify<T>(
+        &self,
+        account_id: &str,
+        mut change: impl FnMut(&mut AccountRecord) -> Result<(T, RefChange), ApiError>,
+    ) -> Result<(AccountRecord, T), ApiError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut account = self.load(account_id).await?;
+            archived(&account)?;
+            let read_revision = account.revision;
+            let (outcome, refs) = change(&mut account)?;
+            account.revision = read_revision + 1;
+            account.updated_at_ms = self.app.clock.now_ms();
+            match self
+                .app
+                .store
+                .save_account(&account, read_revision, refs)
+                .await
+                .map_err(ApiError::internal)?
+            {
+                WriteOutcome::Written => return Ok((account, outcome)),
+                WriteOutcome::Stale => continue,
+            }
+        }
+        Err(ApiError::ServiceBusy {
+            retry_after_ms: 1000,
+        })
+    }
+
+    async fn change(
+        &self,
+        account_id: &str,
+        mut apply: impl FnMut(&mut AccountRecord, NaiveDate) -> Result<(), ApiError>,
+    ) -> Result<Reply, ApiError> {
+        let today = self.today;
+        let (account, ()) = self
+            .modify(account_id, |account| {
+                apply(account, today)?;
+                Ok(((), RefChange::None))
+            })
+            .await?;
+        Ok(Reply::ok(vec![self.account_view(&account)]))
+    }
+
+    async fn delete(&self, account_id: &str) -> Result<Reply, ApiError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let account = self.load(account_id).await?;
+            archived(&account)?;
+            if let Some(active) = account
+                .subscriptions
+                .values()
+                .find(|s| s.active_on(self.today))
+            {
+                return Err(ApiError::Conflict(format!(
+                    "the account has a subscription active today ({}, {} to {}); delete or end it first",
+                    active.subscription_id,
+                    format_date(active.start_date),
+                    format_date(active.end_date)
+                )));
+            }
+            match self
+                .app
+                .store
+                .delete_account(&account)
+                .await
+                .map_err(ApiError::internal)?
+            {
+                WriteOutcome::Written => {
+                    return Ok(
+                        Reply::ok(Vec::new()).link("accounts", self.info.link("/v1/accounts"))
+                    );
+                }
+                WriteOutcome::Stale => continue,
+            }
+        }
+        Err(ApiError::ServiceBusy {
+            retry_after_ms: 1000,
+        })
+    }
+
+    async fn subscriptions(&self, req: &Request, account_id: &str) -> Result<Reply, ApiError> {
+        let params = request::query(req, &["limit", "offset"])?;
+        let page = Page::from_query(&params)?;
+        let account = self.load(account_id).await?;
+        let mut subs: Vec<&SubscriptionRecord> = account.subscriptions.values().collect();
+        subs.sort_by(|a, b| {
+            (a.start_date, &a.subscription_id).cmp(&(b.start_date, &b.subscription_id))
+        });
+        let path = format!("/v1/accounts/{account_id}/subscriptions");
+        Ok(Reply::page_of(self.info, &path, &[], &subs, page, |s| {
+            self.subscription_view(account_id, s)
+        }))
+    }
+
+    async fn create_subscription(
+        &self,
+        account_id: &str,
+        body: SubscriptionBody,
+    ) -> Result<Reply, ApiError> {
+        let now = self.app.clock.now_ms();
+        let fields = body.validate(&self.session.partnership)?;
+        let subscription_id = request::new_id();
+        let (account, ()) = self
+            .modify(account_id, |account| {
+                if account.subscriptions.len() >= AccountRecord::MAX_SUBSCRIPTIONS {
+                    return Err(ApiError::Conflict(format!(
+                        "an account holds at most {} subscriptions; delete an old one first",
+                        AccountRecord::MAX_SUBSCRIPTIONS
+                    )));
+                }
+                let record = fields.clone().into_record(&subscription_id, now, now);
+                account
+                    .subscriptions
+                    .insert(subscription_id.clone(), record);
+                Ok(((), RefChange::AddSubscription(subscription_id.clone())))
+            })
+            .await?;
+        let sub = account
+            .subscriptions
+            .get(&subscription_id)
+            .ok_or_else(|| ApiError::internal("a created subscription is missing"))?;
+        Ok(Reply::created(vec![
+            self.subscription_view(account_id, sub),
+        ]))
+    }
+
+    /// The account holding subscription `subscription_id` of this partnership.
+    async fn holder(&self, subscription_id: &str) -> Result<String, ApiError> {
+        self.app
+            .store
+            .subscription_ref(self.partnership_id(), subscription_id)
+            .await
+            .map_err(ApiError::internal)?
+            .map(|pointer| pointer.account_id)
+            .ok_or(ApiError::ObjectNotFound)
+    }
+
+    async fn get_subscription(&self, subscription_id: &str) -> Result<Reply, ApiError> {
+        let account_id = self.holder(subscription_id).await?;
+        let account = self.load(&account_id).await?;
+        let sub = account
+            .subscriptions
+            .get(subscription_id)
+            .ok_or(ApiError::ObjectNotFound)?;
+        Ok(Reply::ok(vec![self.subscription_view(&account_id, sub)]))
+    }
+
+    async fn change_subscription(
+        &self,
+        subscription_id: &str,
+        mut apply: impl FnMut(&mut SubscriptionRecord) -> Result<(), ApiError>,
+    ) -> Result<Reply, ApiError> {
+        let account_id = self.holder(subscription_id).await?;
+        let now = self.app.clock.now_ms();
+        let (account, ()) = self
+            .modify(&account_id, |account| {
+                let sub = account
+                    .subscriptions
+                    .get_mut(subscription_id)
+                    .ok_or(ApiError::ObjectNotFound)?;
+                apply(sub)?;
+                sub.updated_at_ms = now;
+                Ok(((), RefChange::None))
+            })
+            .await?;
+        let sub = account
+            .subscriptions
+            .get(subscription_id)
+            .ok_or(ApiError::ObjectNotFound)?;
+        Ok(Reply::ok(vec![self.subscription_view(&account_id, sub)]))
+    }
+
+    async fn delete_subscription(&self, subscription_id: &str) -> Result<Reply, ApiError> {
+        let account_id = self.holder(subscription_id).await?;
+        self.modify(&account_id, |account| {
+            account
+                .subscriptions
+                .remove(subscription_id)
+                .ok_or(ApiError::ObjectNotFound)?;
+            Ok((
+                (),
+                RefChange::RemoveSubscription(subscription_id.to_owned()),
+            ))
+        })
+        .await?;
+        let path = format!("/v1/accounts/{account_id}/subscriptions");
+        Ok(Reply::ok(Vec::new()).link("subscriptions", self.info.link(&path)))
+    }
+}
+
+/// Accounts in name order (case-insensitive), ties by id, so pages are stable.
+fn sort_by_name(accounts: &mut [AccountRecord]) {
+    accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.account_id.clone()));
+}
