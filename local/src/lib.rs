@@ -31,7 +31,8 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
             Function::MeApi => me_api::handle(app, req).await,
             Function::AdminApi => admin_api::handle(app, req).await,
             Function::AccountsApi => accounts_api::handle(app, req).await,
-            Function::ReportsApi | Function::CustomersApi => fallback_api::handle(&req),
+            Function::ReportsApi => reports_api::handle(app, req).await,
+            Function::CustomersApi => customers_api::handle(app, req).await,
         },
         Err(_) => fallback_api::handle(&req),
     }
@@ -48,6 +49,9 @@ pub struct LocalApi {
 
 /// Local-only routes (not in template.yaml): run what EventBridge or SQS would trigger.
 pub const LOCAL_ROTATION_CHECK: &str = "/_local/rotation-check";
+/// Takes a JSON array of platform records, hands them to `usage-ingest` as one SQS batch
+/// (message ids are the array positions) and answers with its batch response.
+pub const LOCAL_USAGE_INGEST: &str = "/_local/usage-ingest";
 
 /// Notifications of the local rotation check: a line each in a file, and the log.
 pub struct FileNotifier(pub Option<std::path::PathBuf>);
@@ -124,6 +128,9 @@ async fn handle_http(
         };
         return into_hyper(response);
     }
+    if parts.uri.path() == LOCAL_USAGE_INGEST && parts.method == http::Method::POST {
+        return local_usage_ingest(api, body).await;
+    }
     // Admin routes sit behind the JWT authorizer: API Gateway refuses a missing or bad
     // token itself, before any function runs.
     let is_admin_route = routes::resolve(&parts.method, parts.uri.path())
@@ -177,6 +184,39 @@ async fn handle_http(
         }
     };
     into_hyper(response)
+}
+
+async fn local_usage_ingest(api: &LocalApi, body: Incoming) -> hyper::Response<Full<Bytes>> {
+    let json = |status: http::StatusCode, value: serde_json::Value| {
+        let mut response = hyper::Response::new(Full::new(Bytes::from(value.to_string())));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        response
+    };
+    let records = match Limited::new(body, GATEWAY_MAX_BODY_BYTES).collect().await {
+        Ok(collected) => serde_json::from_slice::<Vec<serde_json::Value>>(&collected.to_bytes()),
+        Err(_) => {
+            let message = "the body must not exceed 10 MiB";
+            return json(
+                http::StatusCode::PAYLOAD_TOO_LARGE,
+                serde_json::json!({ "message": message }),
+            );
+        }
+    };
+    match records {
+        Ok(records) => {
+            let event = usage_ingest::local_event(&records);
+            let response = usage_ingest::handle(&api.app, event).await;
+            json(http::StatusCode::OK, serde_json::json!(response))
+        }
+        Err(err) => json(
+            http::StatusCode::BAD_REQUEST,
+            serde_json::json!({ "message": format!("send a JSON array of usage and activity records: {err}") }),
+        ),
+    }
 }
 
 /// API Gateway's own answer to a request its JWT authorizer refuses.

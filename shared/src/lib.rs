@@ -23,6 +23,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod storage;
 pub mod telemetry;
+pub mod usage;
 
 use std::sync::Arc;
 

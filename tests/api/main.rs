@@ -4,11 +4,13 @@
 mod accounts;
 mod admin;
 mod bad_input;
+mod customers;
 mod events;
 mod logs;
 mod me;
 mod origins;
 mod rate_limit;
+mod reports;
 mod rotation;
 mod secrets;
 mod server;

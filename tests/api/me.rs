@@ -21,7 +21,10 @@ async fn me_shows_the_organization_partnership_key_and_session() {
     );
     assert_eq!(
         me["partnership"],
-        json!({ "id": t.partnership_id(PartnershipType::Mssp), "name": "Test MSSP", "type": "mssp" })
+        json!({
+            "id": t.partnership_id(PartnershipType::Mssp), "name": "Test MSSP", "type": "mssp",
+            "skus": ["SNS", "DA", "WAS", "CS", "PAT"], "minimum_commitments": {},
+        })
     );
     assert_eq!(me["api_key"]["name"], "Billing sync");
     assert_eq!(me["api_key"]["prefix"], &key[..8]);

@@ -170,6 +170,43 @@ async fn the_server_answers_unknown_routes_and_huge_bodies_in_the_envelope() {
 }
 
 #[tokio::test]
+async fn the_local_usage_ingest_route_runs_the_sqs_handler() {
+    let t = TestApp::spawn().await;
+    let server = Server::start(&t).await;
+    let account = uuid::Uuid::new_v4().to_string();
+    let records = json!([
+        { "account_id": account, "product": "SNS", "date": "2026-11-21", "units": 3 },
+        { "account_id": account, "product": "NOPE", "date": "2026-11-21", "units": 3 },
+    ]);
+    let (status, body) = server
+        .send(
+            "127.0.0.1",
+            "POST",
+            "/_local/usage-ingest",
+            &[],
+            records.to_string().into_bytes(),
+        )
+        .await;
+    // The account does not exist: both are failures, the second one invalid as well.
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({ "batchItemFailures": [{ "itemIdentifier": "1" }, { "itemIdentifier": "0" }] })
+    );
+    let (status, body) = server
+        .send(
+            "127.0.0.1",
+            "POST",
+            "/_local/usage-ingest",
+            &[],
+            b"{}".to_vec(),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("JSON array"));
+}
+
+#[tokio::test]
 async fn admin_routes_need_a_valid_bearer_token_like_the_jwt_authorizer() {
     use local_server::admin_auth::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalJwt};
     let t = TestApp::spawn().await;

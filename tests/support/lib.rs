@@ -86,6 +86,20 @@ impl TestApp {
         Self { app, clock, org }
     }
 
+    /// Hands `records` to `usage-ingest` as one SQS batch (message ids are positions);
+    /// returns the positions it reported as failed.
+    pub async fn ingest(&self, records: &[Value]) -> Vec<usize> {
+        let event = usage_ingest::local_event(records);
+        let response = usage_ingest::handle(&self.app, event).await;
+        let mut failed: Vec<usize> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.parse().unwrap())
+            .collect();
+        failed.sort_unstable();
+        failed
+    }
+
     /// A session of a new open key of the `kind` partnership with `scopes` (optional ones;
     /// `me:read` and the report scope come with every key).
     pub async fn partner(&self, kind: PartnershipType, scopes: &[&str]) -> Partner<'_> {
@@ -246,6 +260,26 @@ impl Partner<'_> {
         assert_eq!(response.status, status, "{}", response.body);
         response.body["_data"][0].clone()
     }
+}
+
+/// A daily usage record of the security platform.
+pub fn usage_record(account_id: &str, product: &str, date: &str, units: u64) -> Value {
+    json!({ "account_id": account_id, "product": product, "date": date, "units": units })
+}
+
+/// A daily activity record; `fields` override the zero defaults (`"scans": {...}` too).
+pub fn activity_record(account_id: &str, date: &str, fields: Value) -> Value {
+    let mut record = json!({
+        "account_id": account_id, "date": date, "logins": 0,
+        "scans": { "SNS": 0, "WAS": 0, "CS": 0 }, "failed_scans": 0, "pat_assessments": 0,
+        "reports_created": 0, "risk_score": 0, "threat_score": 0, "inactive_appliances": 0,
+    });
+    if let (Some(record), Some(fields)) = (record.as_object_mut(), fields.as_object()) {
+        for (name, value) in fields {
+            record.insert(name.clone(), value.clone());
+        }
+    }
+    record
 }
 
 /// A request to send through the API Gateway event path.

@@ -255,6 +255,9 @@ impl Accounts<'_> {
             updated_at_ms: now,
             revision: 1,
             subscriptions: Default::default(),
+            usage_seq: 0,
+            derived_seq: 0,
+            engagement: None,
         };
         self.app
             .store

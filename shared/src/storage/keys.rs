@@ -11,6 +11,10 @@
 //! | account         | `PARTNER#<p id>`    | `ACCOUNT#<id>`     |
 //! | subscription →  | `PARTNER#<p id>`    | `SUBREF#<id>`      |
 //! | account →       | `ACCOUNTREF#<id>`   | `ACCOUNTREF`       |
+//! | raw usage       | `PARTNER#<p id>`    | `RAW#<acct>#<date>#USAGE#<product>` |
+//! | raw activity    | `PARTNER#<p id>`    | `RAW#<acct>#<date>#ACTIVITY` |
+//! | MSSP usage      | `PARTNER#<p id>`    | `MSSP#<period>#<acct>` |
+//! | reseller usage  | `PARTNER#<p id>`    | `RESELLER#<month>#<acct>` |
 //!
 //! Everything a partnership's reports read lives in its `PARTNER#` partition, so every
 //! report is one Query there; subscriptions live inside their account's item.
@@ -98,6 +102,40 @@ pub fn subscription_ref(partnership_id: &str, subscription_id: &str) -> Key {
         pk: partner_partition(partnership_id),
         sk: format!("SUBREF#{subscription_id}"),
     }
+}
+
+pub fn raw_usage(partnership_id: &str, account_id: &str, date: &str, product: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("RAW#{account_id}#{date}#USAGE#{product}"),
+    }
+}
+
+pub fn raw_activity(partnership_id: &str, account_id: &str, date: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("RAW#{account_id}#{date}#ACTIVITY"),
+    }
+}
+
+/// Sort-key bounds of an account's raw records from `from` to `to` (dates, inclusive).
+pub fn raw_range(account_id: &str, from: &str, to: &str) -> (String, String) {
+    (
+        format!("RAW#{account_id}#{from}"),
+        format!("RAW#{account_id}#{to}#~"),
+    )
+}
+
+/// An MSSP or reseller report item (`kind` is `MSSP` or `RESELLER`).
+pub fn report_usage(partnership_id: &str, kind: &str, period_id: &str, account_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("{kind}#{period_id}#{account_id}"),
+    }
+}
+
+pub fn report_usage_prefix(kind: &str, period_id: &str) -> String {
+    format!("{kind}#{period_id}#")
 }
 
 pub fn account_ref(account_id: &str) -> Key {

@@ -10,6 +10,7 @@ pub mod records;
 mod rotation;
 mod sessions;
 mod table;
+mod usage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use access::{AccessChange, AccessOutcome, SessionPlan};
 pub use accounts::{RefChange, WriteOutcome};
 pub use sessions::{ClaimOutcome, EndOutcome, TouchOutcome, TouchRequest};
 pub use table::{INDEX_GSI1, TTL_ATTRIBUTE, TableOptions};
+pub use usage::RawRecords;
 
 /// A DynamoDB item as the SDK sees it.
 pub type Item = HashMap<String, AttributeValue>;

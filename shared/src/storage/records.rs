@@ -299,6 +299,14 @@ pub struct AccountRecord {
     pub revision: u64,
     #[serde(default)]
     pub subscriptions: std::collections::BTreeMap<String, SubscriptionRecord>,
+    /// Bumped by usage ingestion before it recomputes what it derives from raw records.
+    #[serde(default)]
+    pub usage_seq: u64,
+    /// The `usage_seq` the stored `engagement` was computed at (a later one always wins).
+    #[serde(default)]
+    pub derived_seq: u64,
+    #[serde(default)]
+    pub engagement: Option<Engagement>,
 }
 
 impl AccountRecord {
@@ -329,4 +337,92 @@ pub struct AccountRef {
 pub struct SubscriptionRef {
     pub subscription_id: String,
     pub account_id: String,
+}
+
+/// One day of an account's activity on the security platform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayActivity {
+    pub logins: u64,
+    pub scans: ScanCounts,
+    pub failed_scans: u64,
+    pub pat_assessments: u64,
+    pub reports_created: u64,
+    pub risk_score: u32,
+    pub threat_score: u32,
+    pub inactive_appliances: u64,
+}
+
+/// Scans of the scanning products.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanCounts {
+    #[serde(rename = "SNS")]
+    pub sns: u64,
+    #[serde(rename = "WAS")]
+    pub was: u64,
+    #[serde(rename = "CS")]
+    pub cs: u64,
+}
+
+/// A raw daily usage record as the platform sent it; a re-sent one replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    pub account_id: String,
+    pub product: String,
+    pub date: chrono::NaiveDate,
+    pub units: u64,
+    pub received_at_ms: EpochMillis,
+    pub ttl_epoch_seconds: i64,
+}
+
+/// A raw daily activity record as the platform sent it; a re-sent one replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    pub account_id: String,
+    pub date: chrono::NaiveDate,
+    pub activity: DayActivity,
+    pub received_at_ms: EpochMillis,
+    pub ttl_epoch_seconds: i64,
+}
+
+/// What the customers view needs, derived from an account's raw records at ingestion.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Engagement {
+    /// Activity of the last days (only days with records), enough for a 30-day window.
+    pub days: std::collections::BTreeMap<chrono::NaiveDate, DayActivity>,
+    /// Per product, the last day it was used (scans, assessments; DA: reporting computers).
+    pub last_active: std::collections::BTreeMap<String, chrono::NaiveDate>,
+    /// The calendar month (`YYYY-MM`) of `month_peaks`.
+    pub month: String,
+    /// Per product, the highest daily units of `month`.
+    pub month_peaks: std::collections::BTreeMap<String, u64>,
+}
+
+/// One account's daily units per product over one MSSP period: index 0 is the period's
+/// first day. Recomputed from the raw records whenever one of them arrives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MsspCompanyUsage {
+    pub account_id: String,
+    pub name: String,
+    /// Whether the account was paying when its usage was last recorded (eligibility).
+    pub paying: bool,
+    pub daily_units: std::collections::BTreeMap<String, Vec<u64>>,
+    pub seq: u64,
+    pub ttl_epoch_seconds: i64,
+}
+
+/// A product's highest daily units and the first day it was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peak {
+    pub units: u64,
+    pub date: chrono::NaiveDate,
+}
+
+/// One account's peak units per product in one calendar month (reseller reports).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResellerCompanyUsage {
+    pub account_id: String,
+    pub peaks: std::collections::BTreeMap<String, Peak>,
+    pub seq: u64,
+    pub ttl_epoch_seconds: i64,
 }

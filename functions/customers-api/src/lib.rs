@@ -1,0 +1,161 @@
+//! `customers-api`: the partnership's customers (its accounts) with their engagement over
+//! the last 30 days and their churn risk (`GET /v1/customers`, filter `churn_risk`;
+//! `GET /v1/customers/{id}`), scope `customers:read`. The list is one Query of the
+//! partnership's accounts, which carry what usage ingestion derived for them.
+
+pub mod churn;
+
+use chrono::NaiveDate;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::calendar::{self, format_date};
+use shared::request::{self, Page, RequestInfo};
+use shared::routes::{self, Function, PathParams, RouteId};
+use shared::storage::records::{AccountRecord, SessionRecord};
+use shared::usage::utilisation_percent;
+use shared::{ApiError, App, Reply, envelope, sessions};
+
+const LEVELS: [&str; 4] = ["high", "medium", "low", "none"];
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let result = match routes::route_for(Function::CustomersApi, &info) {
+        Ok((route, params)) => dispatch(app, &info, &req, route, &params).await,
+        Err(err) => Err(err),
+    };
+    envelope::respond(&info, result)
+}
+
+async fn dispatch(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    route: RouteId,
+    params: &PathParams,
+) -> Result<Reply, ApiError> {
+    let session = sessions::authorize(app, info, req, "customers:read").await?;
+    request::expect_no_body(req)?;
+    let today = calendar::stockholm_date(app.clock.now_ms());
+    let customers = Customers {
+        info,
+        session: &session,
+        today,
+    };
+    match route {
+        RouteId::ListCustomers => {
+            let query = request::query(req, &["limit", "offset", "churn_risk"])?;
+            let page = Page::from_query(&query)?;
+            let level = query
+                .get("churn_risk")
+                .map(|text| {
+                    LEVELS.into_iter().find(|l| l == text).ok_or_else(|| {
+                        ApiError::InvalidParameters(
+                            "churn_risk must be one of high, medium, low, none".into(),
+                        )
+                    })
+                })
+                .transpose()?;
+            let mut accounts = app
+                .store
+                .accounts(&session.partnership.id)
+                .await
+                .map_err(ApiError::internal)?;
+            accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.account_id.clone()));
+            let mut views: Vec<Value> = accounts.iter().map(|a| customers.view(a)).collect();
+            if let Some(level) = level {
+                views.retain(|v| v["churn_risk"]["level"] == level);
+            }
+            let filters: Vec<(&str, String)> = level
+                .map(|l| ("churn_risk", l.to_owned()))
+                .into_iter()
+                .collect();
+            Ok(Reply::page_of(
+                info,
+                "/v1/customers",
+                &filters,
+                &views,
+                page,
+                Value::clone,
+            ))
+        }
+        RouteId::GetCustomer => {
+            request::query(req, &[])?;
+            let id = request::object_id(params.get("id").unwrap_or_default())?;
+            let account = app
+                .store
+                .account(&session.partnership.id, id)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or(ApiError::ObjectNotFound)?;
+            Ok(Reply::ok(vec![customers.view(&account)]))
+        }
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
+struct Customers<'a> {
+    info: &'a RequestInfo,
+    session: &'a SessionRecord,
+    today: NaiveDate,
+}
+
+impl Customers<'_> {
+    fn view(&self, account: &AccountRecord) -> Value {
+        let engagement = account.engagement.as_ref();
+        let window = churn::window(engagement, self.today);
+        let totals = &window.totals;
+        let latest = window.latest.map(|(_, day)| day);
+        let last_activity: serde_json::Map<String, Value> = engagement
+            .map(|e| &e.last_active)
+            .into_iter()
+            .flatten()
+            .map(|(product, date)| (product.clone(), json!(format_date(*date))))
+            .collect();
+        let peaks = churn::peaks_this_month(engagement, self.today);
+        let licences: Vec<Value> = churn::licences_today(account, self.today)
+            .into_iter()
+            .map(|(sku, licensed)| {
+                let used = peaks.get(&sku).copied().unwrap_or(0);
+                json!({
+                    "sku": sku,
+                    "licensed_quantity": licensed,
+                    "peak_used_this_month": used,
+                    "utilisation_percent": utilisation_percent(used, licensed),
+                })
+            })
+            .collect();
+        let indicators = churn::indicators(self.session.partnership.kind, account, self.today);
+        let href = self
+            .info
+            .link(&format!("/v1/customers/{}", account.account_id));
+        json!({
+            "id": account.account_id,
+            "name": account.name,
+            "state": account.state,
+            "country": account.country,
+            "engagement": {
+                "start_date": format_date(window.start),
+                "end_date": format_date(window.end),
+                "logins": totals.logins,
+                "scans": totals.scans,
+                "failed_scans": totals.failed_scans,
+                "pat_assessments": totals.pat_assessments,
+                "reports_created": totals.reports_created,
+                "risk_score": latest.map(|d| d.risk_score),
+                "threat_score": latest.map(|d| d.threat_score),
+                "scores_date": window.latest.map(|(date, _)| format_date(date)),
+                "inactive_appliances": latest.map(|d| d.inactive_appliances),
+                "last_activity": last_activity,
+            },
+            "licences": licences,
+            "churn_risk": {
+                "level": churn::level(&indicators),
+                "indicators": indicators,
+            },
+            "_links": {
+                "self": { "href": href },
+                "account": { "href": self.info.link(&format!("/v1/accounts/{}", account.account_id)) },
+            },
+        })
+    }
+}

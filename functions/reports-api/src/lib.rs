@@ -1,0 +1,121 @@
+//! `reports-api`: the billing reports. MSSP partnerships (`/v1/mssp/…`, scope
+//! `mssp-report:read`) are billed per period (26th to 25th) on the peak daily usage of
+//! their eligible companies against their minimum commitments; reseller partnerships
+//! (`/v1/reseller/…`, scope `reseller-report:read`) see calendar months of licences, ACV
+//! and licence use. Reports read only the items usage ingestion keeps up to date: one
+//! Query each (reseller usage: two, accounts and usage), plus the session UpdateItem.
+
+mod mssp;
+mod reseller;
+
+use chrono::NaiveDate;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::calendar::{self, Period, PeriodKind, format_date};
+use shared::request::{self, Page, RequestInfo};
+use shared::routes::{self, Function, PathParams, RouteId};
+use shared::storage::records::SessionRecord;
+use shared::{ApiError, App, Reply, envelope, sessions};
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let result = match routes::route_for(Function::ReportsApi, &info) {
+        Ok((route, params)) => dispatch(app, &info, &req, route, &params).await,
+        Err(err) => Err(err),
+    };
+    envelope::respond(&info, result)
+}
+
+/// What a report handler works with.
+pub struct Report<'a> {
+    pub app: &'a App,
+    pub info: &'a RequestInfo,
+    pub session: SessionRecord,
+    pub today: NaiveDate,
+    pub page: Page,
+}
+
+impl Report<'_> {
+    pub fn partnership_id(&self) -> &str {
+        &self.session.partnership.id
+    }
+
+    /// One page of a complete, ordered collection.
+    pub fn page<T>(&self, path: &str, all: &[T], view: impl Fn(&T) -> Value) -> Reply {
+        Reply::page_of(self.info, path, &[], all, self.page, view)
+    }
+
+    pub fn account_link(&self, account_id: &str) -> Value {
+        json!({ "href": self.info.link(&format!("/v1/accounts/{account_id}")) })
+    }
+}
+
+async fn dispatch(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    route: RouteId,
+    params: &PathParams,
+) -> Result<Reply, ApiError> {
+    let kind = match route {
+        RouteId::ListMsspPeriods | RouteId::ListMsspCompanies | RouteId::GetMsspUsage => {
+            PeriodKind::Mssp
+        }
+        _ => PeriodKind::Reseller,
+    };
+    let scope = match kind {
+        PeriodKind::Mssp => "mssp-report:read",
+        PeriodKind::Reseller => "reseller-report:read",
+    };
+    let session = sessions::authorize(app, info, req, scope).await?;
+    request::expect_no_body(req)?;
+    let params_in_query = request::query(req, &["limit", "offset"])?;
+    let report = Report {
+        app,
+        info,
+        session,
+        today: calendar::stockholm_date(app.clock.now_ms()),
+        page: Page::from_query(&params_in_query)?,
+    };
+    let period = || offered_period(kind, params.get("id").unwrap_or_default(), report.today);
+    match route {
+        RouteId::ListMsspPeriods | RouteId::ListResellerPeriods => Ok(periods(&report, kind)),
+        RouteId::ListMsspCompanies => mssp::companies(&report, period()?).await,
+        RouteId::GetMsspUsage => mssp::usage(&report, period()?).await,
+        RouteId::ListResellerCompanies => reseller::companies(&report, period()?).await,
+        RouteId::GetResellerUsage => reseller::usage(&report, period()?).await,
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
+fn base_path(kind: PeriodKind) -> &'static str {
+    match kind {
+        PeriodKind::Mssp => "/v1/mssp/periods",
+        PeriodKind::Reseller => "/v1/reseller/periods",
+    }
+}
+
+/// The period `id` names, if the reports offer it today (else 404).
+fn offered_period(kind: PeriodKind, id: &str, today: NaiveDate) -> Result<Period, ApiError> {
+    Period::parse(kind, id)
+        .filter(|p| p.is_offered(today))
+        .ok_or(ApiError::ObjectNotFound)
+}
+
+fn periods(report: &Report<'_>, kind: PeriodKind) -> Reply {
+    let base = base_path(kind);
+    let history = Period::history(kind, report.today);
+    report.page(base, &history, |period| {
+        let href = |tail: &str| report.info.link(&format!("{base}/{}/{tail}", period.id()));
+        json!({
+            "id": period.id(),
+            "start_date": format_date(period.start()),
+            "end_date": format_date(period.end()),
+            "status": if period.is_open(report.today) { "open" } else { "closed" },
+            "_links": {
+                "companies": { "href": href("companies") },
+                "usage": { "href": href("usage") },
+            },
+        })
+    })
+}

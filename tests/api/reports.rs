@@ -1,0 +1,444 @@
+//! Usage ingestion and the MSSP and reseller reports, against DynamoDB Local. The test
+//! clock starts at 2026-11-22 21:30 in Stockholm: MSSP period 2026-11 (2026-10-26 to
+//! 2026-11-25) and reseller month 2026-11 are open.
+
+use api_tests::{Call, Partner, TestApp, activity_record, usage_record};
+use serde_json::{Value, json};
+use shared::onboarding::NewPartnership;
+use shared::storage::records::PartnershipType::{self, Mssp, Reseller};
+
+const MSSP_SCOPES: &[&str] = &["accounts:write", "customers:read"];
+
+/// An organization whose MSSP partnership has the portal's 651-IP SNS commitment.
+async fn with_commitment() -> TestApp {
+    let mut mssp = NewPartnership::new("MSSP", Mssp);
+    mssp.minimum_commitments.insert("SNS".into(), 651);
+    TestApp::spawn_with(&[mssp, NewPartnership::new("Reseller", Reseller)]).await
+}
+
+async fn account(p: &Partner<'_>, name: &str, state: &str) -> String {
+    let body = json!({ "name": name, "country": "SE", "state": state });
+    let created = p
+        .expect(201, Call::new("POST", "/v1/accounts").json(&body))
+        .await;
+    created["id"].as_str().unwrap().to_owned()
+}
+
+fn product<'a>(usage: &'a Value, code: &str) -> &'a Value {
+    usage["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == code)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_portals_worked_examples_hold() {
+    let t = with_commitment().await;
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let acme = account(&p, "Acme AB", "paying").await;
+    let failed = t
+        .ingest(&[
+            usage_record(&acme, "SNS", "2026-11-10", 14),
+            usage_record(&acme, "SNS", "2026-11-11", 10),
+        ])
+        .await;
+    assert!(failed.is_empty());
+    let usage = p.get("/v1/mssp/periods/2026-11/usage").await;
+    assert_eq!(usage.status, 200, "{}", usage.body);
+    let sns = product(&usage.body, "SNS");
+    assert_eq!(sns["peak_units"], 14);
+    assert_eq!(sns["peak_date"], "2026-11-10");
+    assert_eq!(sns["minimum_commitment"], 651);
+    assert_eq!(sns["billable_units"], 651);
+    assert_eq!(sns["unit"], "IPs");
+    assert_eq!(
+        sns["companies_on_peak_date"],
+        json!([{ "id": acme, "name": "Acme AB", "units": 14 }])
+    );
+    // 45 IPs against the 651-IP commitment: 651 billed; beyond it, the peak is billed.
+    t.ingest(&[usage_record(&acme, "SNS", "2026-11-12", 45)])
+        .await;
+    let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
+    assert_eq!(
+        (sns["peak_units"].as_u64(), sns["billable_units"].as_u64()),
+        (Some(45), Some(651))
+    );
+    t.ingest(&[usage_record(&acme, "SNS", "2026-11-13", 700)])
+        .await;
+    let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
+    assert_eq!(
+        (sns["peak_units"].as_u64(), sns["billable_units"].as_u64()),
+        (Some(700), Some(700))
+    );
+    // Products without a commitment bill their peak; unused ones bill nothing.
+    let da = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "DA").clone();
+    assert_eq!(
+        da,
+        json!({
+            "product": "DA", "unit": "computers", "peak_units": 0, "peak_date": null,
+            "companies_on_peak_date": [], "minimum_commitment": null, "billable_units": 0,
+        })
+    );
+}
+
+#[tokio::test]
+async fn the_peak_is_of_daily_totals_across_eligible_companies() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let a = account(&p, "Alpha", "paying").await;
+    let b = account(&p, "Bravo", "paying").await;
+    let trial = account(&p, "Trial Co", "trial").await;
+    let failed = t
+        .ingest(&[
+            usage_record(&a, "SNS", "2026-11-01", 10),
+            usage_record(&b, "SNS", "2026-11-01", 3),
+            usage_record(&a, "SNS", "2026-11-02", 5),
+            usage_record(&b, "SNS", "2026-11-02", 20),
+            usage_record(&trial, "SNS", "2026-11-01", 500),
+            usage_record(&a, "WAS", "2026-11-03", 4),
+        ])
+        .await;
+    assert!(failed.is_empty());
+    let usage = p.get("/v1/mssp/periods/2026-11/usage").await;
+    let sns = product(&usage.body, "SNS");
+    // Day totals 13 and 25: the trial account is not eligible, so its 500 do not count.
+    assert_eq!(
+        (sns["peak_units"].as_u64(), sns["peak_date"].as_str()),
+        (Some(25), Some("2026-11-02"))
+    );
+    assert_eq!(
+        sns["companies_on_peak_date"],
+        json!([
+            { "id": b, "name": "Bravo", "units": 20 },
+            { "id": a, "name": "Alpha", "units": 5 },
+        ])
+    );
+    let companies = p.get("/v1/mssp/periods/2026-11/companies").await;
+    assert_eq!(companies.body["_meta"]["total"], 2);
+    assert_eq!(companies.body["_data"][0]["id"], a.as_str());
+    assert_eq!(
+        companies.body["_data"][0]["peak_units"],
+        json!({ "SNS": 10, "WAS": 4 })
+    );
+    assert_eq!(
+        companies.body["_data"][1]["peak_units"],
+        json!({ "SNS": 20 })
+    );
+    // Once paying, the next record of the period makes its usage count.
+    p.send(
+        "PATCH",
+        &format!("/v1/accounts/{trial}"),
+        &json!({ "state": "paying" }),
+    )
+    .await;
+    t.ingest(&[usage_record(&trial, "SNS", "2026-11-02", 1)])
+        .await;
+    let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
+    assert_eq!(
+        (sns["peak_units"].as_u64(), sns["peak_date"].as_str()),
+        (Some(513), Some("2026-11-01"))
+    );
+}
+
+#[tokio::test]
+async fn a_resent_record_overwrites_and_never_double_counts() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let a = account(&p, "Alpha", "paying").await;
+    t.ingest(&[usage_record(&a, "SNS", "2026-11-05", 14)]).await;
+    t.ingest(&[usage_record(&a, "SNS", "2026-11-05", 14)]).await;
+    let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
+    assert_eq!(sns["peak_units"], 14);
+    // A correction downwards replaces the earlier figure.
+    t.ingest(&[usage_record(&a, "SNS", "2026-11-05", 9)]).await;
+    let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
+    assert_eq!(sns["peak_units"], 9);
+    // Within one batch, the later of two records for one day wins.
+    t.ingest(&[
+        usage_record(&a, "SNS", "2026-11-06", 30),
+        usage_record(&a, "SNS", "2026-11-06", 12),
+    ])
+    .await;
+    let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
+    assert_eq!(sns["peak_units"], 12);
+}
+
+#[tokio::test]
+async fn invalid_records_are_reported_as_batch_item_failures() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let a = account(&p, "Alpha", "paying").await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let failed = t
+        .ingest(&[
+            usage_record(&a, "SNS", "2026-11-20", 7),
+            usage_record(&a, "XYZ", "2026-11-20", 7),
+            usage_record(&a, "SNS", "2026-11-23", 7),
+            usage_record(&unknown, "SNS", "2026-11-20", 7),
+            json!({ "account_id": a, "product": "SNS", "date": "2026-11-20", "units": -1 }),
+            json!("not a record"),
+            activity_record(&a, "2026-11-20", json!({ "risk_score": 250 })),
+            activity_record(&a, "2026-11-20", json!({ "logins": 4 })),
+        ])
+        .await;
+    assert_eq!(failed, [1, 2, 3, 4, 5, 6]);
+    let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
+    assert_eq!(sns["peak_units"], 7);
+}
+
+#[tokio::test]
+async fn periods_turn_at_midnight_in_stockholm_across_summer_time_changes() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let a = account(&p, "Alpha", "paying").await;
+    // 2026-10-25 is the day summer time ends: midnight in Stockholm is 23:00 UTC.
+    t.clock.set_ms(chrono_ms("2026-10-25T22:59:00Z"));
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let periods = p.get("/v1/mssp/periods?limit=2").await;
+    assert_eq!(
+        periods.body["_data"][0],
+        json!({
+            "id": "2026-10", "start_date": "2026-09-26", "end_date": "2026-10-25", "status": "open",
+            "_links": {
+                "companies": { "href": "http://api.example.com/v1/mssp/periods/2026-10/companies" },
+                "usage": { "href": "http://api.example.com/v1/mssp/periods/2026-10/usage" },
+            },
+        })
+    );
+    assert_eq!(periods.body["_data"][1]["status"], "closed");
+    assert_eq!(periods.body["_meta"]["total"], 24);
+    assert_eq!(
+        t.ingest(&[usage_record(&a, "SNS", "2026-10-26", 5)]).await,
+        [0],
+        "tomorrow in Stockholm"
+    );
+    p.get("/v1/mssp/periods/2026-11/usage")
+        .await
+        .assert_error(404, 10300);
+    t.clock.set_ms(chrono_ms("2026-10-25T23:00:01Z"));
+    assert!(
+        t.ingest(&[
+            usage_record(&a, "SNS", "2026-10-25", 4),
+            usage_record(&a, "SNS", "2026-10-26", 5)
+        ])
+        .await
+        .is_empty()
+    );
+    let periods = p.get("/v1/mssp/periods?limit=2").await;
+    assert_eq!(
+        (
+            periods.body["_data"][0]["id"].as_str(),
+            periods.body["_data"][0]["status"].as_str()
+        ),
+        (Some("2026-11"), Some("open"))
+    );
+    assert_eq!(periods.body["_data"][1]["status"], "closed");
+    // The 25th belongs to the period that ends then, the 26th to the next.
+    let october = p.get("/v1/mssp/periods/2026-10/companies").await;
+    assert_eq!(october.body["_data"][0]["peak_units"], json!({ "SNS": 4 }));
+    let november = p.get("/v1/mssp/periods/2026-11/companies").await;
+    assert_eq!(november.body["_data"][0]["peak_units"], json!({ "SNS": 5 }));
+    // Summer time starts 2026-03-29; on 2026-03-25 at 23:30 UTC it is already the 26th.
+    t.clock.set_ms(chrono_ms("2026-03-25T23:30:00Z"));
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let periods = p.get("/v1/mssp/periods?limit=1").await;
+    assert_eq!(periods.body["_data"][0]["id"], "2026-04");
+}
+
+fn chrono_ms(text: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp_millis()
+}
+
+#[tokio::test]
+async fn reports_need_their_scope_and_an_offered_period() {
+    let t = TestApp::spawn().await;
+    let mssp = t.partner(Mssp, &[]).await;
+    let reseller = t.partner(Reseller, &[]).await;
+    mssp.get("/v1/reseller/periods")
+        .await
+        .assert_error(404, 11011);
+    reseller
+        .get("/v1/mssp/periods")
+        .await
+        .assert_error(404, 11011);
+    reseller
+        .get("/v1/mssp/periods/2026-11/usage")
+        .await
+        .assert_error(404, 11011);
+    for id in ["2026-12", "2024-11", "2026-13", "2026-1", "latest"] {
+        mssp.get(&format!("/v1/mssp/periods/{id}/usage"))
+            .await
+            .assert_error(404, 10300);
+        reseller
+            .get(&format!("/v1/reseller/periods/{id}/companies"))
+            .await
+            .assert_error(404, 10300);
+    }
+    assert_eq!(
+        mssp.get("/v1/mssp/periods/2024-12/usage").await.status,
+        200,
+        "the oldest offered"
+    );
+    mssp.get("/v1/mssp/periods?limit=0")
+        .await
+        .assert_error(400, 11400);
+    mssp.get("/v1/mssp/periods?period=1")
+        .await
+        .assert_error(400, 11400);
+}
+
+#[tokio::test]
+async fn report_reads_are_one_query_plus_the_session() {
+    let t = TestApp::spawn().await;
+    let mssp = t.partner(Mssp, MSSP_SCOPES).await;
+    let reseller = t
+        .partner(Reseller, &["accounts:write", "customers:read"])
+        .await;
+    let a = account(&mssp, "Alpha", "paying").await;
+    t.ingest(&[usage_record(&a, "SNS", "2026-11-05", 3)]).await;
+    assert_eq!(cost(&mssp, "/v1/mssp/periods").await, 1);
+    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/companies").await, 2);
+    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 2);
+    assert_eq!(cost(&mssp, "/v1/customers").await, 2);
+    assert_eq!(cost(&mssp, &format!("/v1/customers/{a}")).await, 2);
+    assert_eq!(
+        cost(&reseller, "/v1/reseller/periods/2026-11/companies").await,
+        2
+    );
+    assert_eq!(
+        cost(&reseller, "/v1/reseller/periods/2026-11/usage").await,
+        3
+    );
+}
+
+/// DynamoDB calls of one successful GET.
+async fn cost(p: &Partner<'_>, path: &str) -> u64 {
+    let before = p.t.app.store.calls();
+    let response = p.get(path).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    p.t.app.store.calls() - before
+}
+
+async fn subscribe(p: &Partner<'_>, account: &str, body: Value) {
+    p.expect(
+        201,
+        Call::new("POST", &format!("/v1/accounts/{account}/subscriptions")).json(&body),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_reseller_report_shows_licences_acv_and_use_per_month() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Reseller, &["accounts:write"]).await;
+    let a = account(&p, "Alpha", "paying").await;
+    let b = account(&p, "Bravo", "paying").await;
+    let idle = account(&p, "Idle", "paying").await;
+    subscribe(
+        &p,
+        &a,
+        json!({ "sku": "DA", "quantity": 100, "start_date": "2026-01-01", "end_date": "2026-11-15",
+        "acv": { "amount_minor": 1_000_000, "currency": "SEK" } }),
+    )
+    .await;
+    subscribe(
+        &p,
+        &a,
+        json!({ "sku": "DA", "quantity": 120, "start_date": "2026-11-16", "end_date": "2027-11-15",
+        "acv": { "amount_minor": 1_200_000, "currency": "SEK" } }),
+    )
+    .await;
+    subscribe(&p, &b, json!({ "sku": "WAS", "quantity": 10, "start_date": "2026-06-01", "end_date": "2026-11-10", "evaluation": true })).await;
+    subscribe(&p, &idle, json!({ "sku": "SNS", "quantity": 5, "start_date": "2025-01-01", "end_date": "2025-12-31" })).await;
+    t.ingest(&[
+        usage_record(&a, "DA", "2026-11-03", 90),
+        usage_record(&a, "DA", "2026-11-18", 108),
+        usage_record(&a, "DA", "2026-10-30", 150),
+        usage_record(&b, "WAS", "2026-11-04", 12),
+    ])
+    .await;
+    let companies = p.get("/v1/reseller/periods/2026-11/companies").await;
+    assert_eq!(
+        companies.body["_meta"]["total"], 2,
+        "Idle's subscription ended last year"
+    );
+    let alpha = &companies.body["_data"][0];
+    assert_eq!(
+        alpha["acv"],
+        json!([{ "amount_minor": 2_200_000, "currency": "SEK" }])
+    );
+    assert_eq!(
+        (
+            alpha["subscription_end_date"].as_str(),
+            alpha["active"].as_bool()
+        ),
+        (Some("2027-11-15"), Some(true))
+    );
+    assert_eq!(alpha["subscriptions"].as_array().unwrap().len(), 2);
+    let bravo = &companies.body["_data"][1];
+    assert_eq!(
+        (bravo["acv"].clone(), bravo["active"].as_bool()),
+        (json!([]), Some(false))
+    );
+    let usage = p.get("/v1/reseller/periods/2026-11/usage").await;
+    assert_eq!(
+        usage.body["_data"][0]["products"],
+        json!([{
+            "product": "DA", "unit": "computers", "licensed_quantity": 120, "peak_used": 108,
+            "peak_date": "2026-11-18", "utilisation_percent": 90.0,
+        }])
+    );
+    assert_eq!(
+        usage.body["_data"][1]["products"][0]["utilisation_percent"],
+        120.0
+    );
+    // October: the first subscription only, with October's own peak.
+    let october = p.get("/v1/reseller/periods/2026-10/usage").await;
+    assert_eq!(
+        october.body["_data"][0]["products"][0]["licensed_quantity"],
+        100
+    );
+    assert_eq!(october.body["_data"][0]["products"][0]["peak_used"], 150);
+    let periods = p.get("/v1/reseller/periods?limit=1").await;
+    assert_eq!(periods.body["_data"][0]["start_date"], "2026-11-01");
+    assert_eq!(periods.body["_data"][0]["end_date"], "2026-11-30");
+}
+
+#[tokio::test]
+async fn concurrent_batches_for_one_account_leave_the_latest_state() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let a = account(&p, "Alpha", "paying").await;
+    let batches: Vec<Vec<Value>> = (1..=8)
+        .map(|day| {
+            vec![usage_record(
+                &a,
+                "SNS",
+                &format!("2026-11-{day:02}"),
+                day * 10,
+            )]
+        })
+        .collect();
+    futures::future::join_all(batches.iter().map(|b| t.ingest(b))).await;
+    let companies = p.get("/v1/mssp/periods/2026-11/companies").await;
+    assert_eq!(
+        companies.body["_data"][0]["peak_units"],
+        json!({ "SNS": 80 })
+    );
+    let mssp = t
+        .app
+        .store
+        .mssp_usage(&t.partnership_id(PartnershipType::Mssp), "2026-11")
+        .await
+        .unwrap();
+    let series = &mssp[0].daily_units["SNS"];
+    assert_eq!(
+        &series[6..14],
+        &[10, 20, 30, 40, 50, 60, 70, 80],
+        "every day kept (the period starts 2026-10-26)"
+    );
+}
