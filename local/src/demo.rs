@@ -20,7 +20,14 @@ pub struct DemoFile {
     /// A bearer token for an admin of the demo organization (renewed on every start).
     #[serde(default)]
     pub admin_token: Option<String>,
+    /// What the seeder produced; a demo of an older seeder is replaced by a new one.
+    #[serde(default)]
+    pub seed_version: u32,
 }
+
+/// Bumped whenever the demo data changes shape (2: accounts, subscriptions and a year of
+/// platform records).
+pub const SEED_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoKey {
@@ -79,7 +86,7 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
         (
             "Demo reseller",
             PartnershipType::Reseller,
-            vec!["customers:read"],
+            vec!["customers:read", "accounts:read", "accounts:write"],
             vec![],
         ),
         (
@@ -113,12 +120,32 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
             allowed_origins: record.allowed_origins,
         });
     }
+    // A year of customers, subscriptions and platform records for both partnerships.
+    let year_ago = shared::calendar::sub_days(shared::calendar::stockholm_date(now), 365);
+    for (partnership, accounts, seed) in [
+        (PartnershipType::Mssp, 30, 1),
+        (PartnershipType::Reseller, 20, 2),
+    ] {
+        if let Some(partnership) = org.partnerships.iter().find(|p| p.kind == partnership) {
+            let records = crate::demo_data::seed_partnership(
+                app,
+                &org.org_id,
+                partnership,
+                accounts,
+                year_ago,
+                seed,
+            )
+            .await?;
+            tracing::info!(partnership = %partnership.name, accounts, records, "demo data seeded");
+        }
+    }
     Ok(DemoFile {
         base_url: base_url.to_owned(),
         organization_id: org.org_id,
         organization_key: org.organization_key.unwrap_or_default(),
         keys,
         admin_token: None,
+        seed_version: SEED_VERSION,
     })
 }
 
@@ -157,7 +184,7 @@ pub async fn load_or_seed(
 /// Is the demo partner of `demo` still in the table, with its first key usable? (Data of
 /// an older version of the project, or a wiped table, gets a fresh demo partner.)
 async fn still_works(app: &App, demo: &DemoFile) -> Result<bool, DemoError> {
-    let Some(first) = demo.keys.first() else {
+    let Some(first) = demo.keys.first().filter(|_| demo.seed_version == SEED_VERSION) else {
         return Ok(false);
     };
     let Ok(secret) = Credential::parse(CredentialKind::ApiKey, &first.api_key) else {

@@ -5,6 +5,7 @@
 
 pub mod admin_auth;
 pub mod demo;
+pub mod demo_data;
 pub mod event;
 
 use std::convert::Infallible;

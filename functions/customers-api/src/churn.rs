@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use shared::calendar::{self, Period, PeriodKind, days_between, format_date};
 use shared::storage::records::{
-    AccountRecord, DayActivity, Engagement, PartnershipType, SubscriptionRecord,
+    AccountRecord, AccountState, DayActivity, Engagement, PartnershipType, SubscriptionRecord,
 };
 
 /// Days of the engagement window, today included.
@@ -197,7 +197,7 @@ fn licence_use(licensed: &BTreeMap<String, u64>, peaks: &BTreeMap<String, u64>) 
         .collect()
 }
 
-/// Every indicator for `account` on `today`.
+/// Every indicator for `account` on `today` (none for an archived account: it has left).
 pub fn indicators(
     kind: PartnershipType,
     account: &AccountRecord,
@@ -205,6 +205,9 @@ pub fn indicators(
 ) -> Vec<Indicator> {
     let engagement = account.engagement.as_ref();
     let mut found = Vec::new();
+    if account.state == AccountState::Archived {
+        return found;
+    }
     match kind {
         PartnershipType::Mssp => found.extend(product_inactivity(engagement, today)),
         PartnershipType::Reseller => found.extend(subscriptions_ending(account, today)),
@@ -242,7 +245,6 @@ pub fn indicators(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::storage::records::AccountState;
 
     fn date(text: &str) -> NaiveDate {
         calendar::parse_date(text, "date").unwrap()
@@ -428,5 +430,7 @@ mod tests {
         let found = indicators(PartnershipType::Mssp, &a, date("2026-11-22"));
         assert_eq!((level(&found), found[0].code), ("high", "product_inactive"));
         assert_eq!(level(&[]), "none");
+        a.state = AccountState::Archived;
+        assert!(indicators(PartnershipType::Mssp, &a, date("2026-11-22")).is_empty(), "archived: gone already");
     }
 }

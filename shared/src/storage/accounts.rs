@@ -65,7 +65,7 @@ impl Store {
             .await
     }
 
-    /// Creates an account and its pointer, in one transaction.
+    /// Creates an account, its pointer and its subscriptions' pointers, in one transaction.
     pub async fn create_account(&self, account: &AccountRecord) -> Result<(), StoreError> {
         let key = keys::account(&account.partnership_id, &account.account_id);
         let pointer = AccountRef {
@@ -73,17 +73,28 @@ impl Store {
             org_id: account.org_id.clone(),
             partnership_id: account.partnership_id.clone(),
         };
-        let pointer_key = keys::account_ref(&account.account_id);
         let new = Some("attribute_not_exists(pk)");
-        self.transact(vec![
+        let mut items = vec![
             self.put_item(encode(account, key)?, new)?,
-            self.put_item(encode(&pointer, pointer_key)?, new)?,
-        ])
-        .await?
-        .map_err(|codes| StoreError::Sdk {
-            operation: "TransactWriteItems",
-            message: format!("a new account's id is taken: {codes:?}"),
-        })
+            self.put_item(
+                encode(&pointer, keys::account_ref(&account.account_id))?,
+                new,
+            )?,
+        ];
+        for id in account.subscriptions.keys() {
+            let pointer = SubscriptionRef {
+                subscription_id: id.clone(),
+                account_id: account.account_id.clone(),
+            };
+            let key = keys::subscription_ref(&account.partnership_id, id);
+            items.push(self.put_item(encode(&pointer, key)?, new)?);
+        }
+        self.transact(items)
+            .await?
+            .map_err(|codes| StoreError::Sdk {
+                operation: "TransactWriteItems",
+                message: format!("a new account's id is taken: {codes:?}"),
+            })
     }
 
     /// Writes the provisioned fields of `account` if its stored revision is still
