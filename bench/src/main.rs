@@ -1,7 +1,10 @@
 //! `make bench` (scripts/bench.sh starts DynamoDB Local and calls this): DynamoDB calls per
 //! request, counted by the store, and the latency of the authenticated hot path in-process
 //! (`GET /v1/me` through its handler) next to a bare conditional UpdateItem on the same
-//! DynamoDB Local, measured interleaved in the same run. Prints `name: value` lines.
+//! DynamoDB Local, measured interleaved in the same run; admin call counts; and the partner
+//! data reads at 1,000 accounts (`partner_data`). Prints `name: value` lines.
+
+mod partner_data;
 
 use std::time::{Duration, Instant};
 
@@ -155,7 +158,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hot_path_p50_ratio: {:.3}",
         hot_p50.as_secs_f64() / bare_p50.as_secs_f64()
     );
-    admin_figures().await
+    admin_figures().await?;
+    partner_data::figures().await
 }
 
 /// DynamoDB calls per admin call (counted by the store), and the cost of revoking a key

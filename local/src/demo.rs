@@ -122,20 +122,20 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
     }
     // A year of customers, subscriptions and platform records for both partnerships.
     let year_ago = shared::calendar::sub_days(shared::calendar::stockholm_date(now), 365);
-    for (partnership, accounts, seed) in [
+    for (kind, accounts, seed) in [
         (PartnershipType::Mssp, 30, 1),
         (PartnershipType::Reseller, 20, 2),
     ] {
-        if let Some(partnership) = org.partnerships.iter().find(|p| p.kind == partnership) {
-            let records = crate::demo_data::seed_partnership(
-                app,
-                &org.org_id,
-                partnership,
+        if let Some(partnership) = org.partnerships.iter().find(|p| p.kind == kind) {
+            let population = crate::demo_data::Population {
                 accounts,
-                year_ago,
+                from: year_ago,
+                every_product: false,
                 seed,
-            )
-            .await?;
+            };
+            let records =
+                crate::demo_data::seed_partnership(app, &org.org_id, partnership, population)
+                    .await?;
             tracing::info!(partnership = %partnership.name, accounts, records, "demo data seeded");
         }
     }
@@ -184,7 +184,11 @@ pub async fn load_or_seed(
 /// Is the demo partner of `demo` still in the table, with its first key usable? (Data of
 /// an older version of the project, or a wiped table, gets a fresh demo partner.)
 async fn still_works(app: &App, demo: &DemoFile) -> Result<bool, DemoError> {
-    let Some(first) = demo.keys.first().filter(|_| demo.seed_version == SEED_VERSION) else {
+    let Some(first) = demo
+        .keys
+        .first()
+        .filter(|_| demo.seed_version == SEED_VERSION)
+    else {
         return Ok(false);
     };
     let Ok(secret) = Credential::parse(CredentialKind::ApiKey, &first.api_key) else {

@@ -112,16 +112,31 @@ struct Profile {
     appliance_trouble: bool,
 }
 
-/// Generates `count` accounts of `partnership` with data from `from` to `today`.
+/// What to generate for one partnership.
+#[derive(Debug, Clone, Copy)]
+pub struct Population {
+    pub accounts: usize,
+    /// The first day of platform records (the last is today).
+    pub from: NaiveDate,
+    /// Every account uses every product the partnership sells (else two or more).
+    pub every_product: bool,
+    pub seed: u64,
+}
+
+/// Generates the accounts of `population`.
 fn profiles(
     org_id: &str,
     partnership: &Partnership,
-    count: usize,
-    from: NaiveDate,
+    population: Population,
     today: NaiveDate,
     now_ms: i64,
-    seed: u64,
 ) -> Vec<Profile> {
+    let Population {
+        accounts: count,
+        from,
+        every_product,
+        seed,
+    } = population;
     let mut rng = Rng(seed);
     let sold: Vec<&'static str> = PRODUCTS
         .iter()
@@ -149,7 +164,11 @@ fn profiles(
             } else {
                 from
             };
-            let used = usize::try_from(rng.between(2, sold.len().max(2) as u64)).unwrap_or(2);
+            let used = if every_product {
+                sold.len()
+            } else {
+                usize::try_from(rng.between(2, sold.len().max(2) as u64)).unwrap_or(2)
+            };
             let mut products: Vec<(&'static str, u64)> = Vec::new();
             for product in sold
                 .iter()
@@ -300,19 +319,18 @@ fn records(profile: &Profile, today: NaiveDate, rng: &mut Rng) -> Vec<Value> {
     out
 }
 
-/// Seeds `count` accounts of `partnership` with data from `from` to today; returns the
-/// number of platform records ingested.
+/// Seeds the accounts of `population` in `partnership`, with their platform records fed
+/// through usage ingestion; returns the number of records ingested.
 pub async fn seed_partnership(
     app: &App,
     org_id: &str,
     partnership: &Partnership,
-    count: usize,
-    from: NaiveDate,
-    seed: u64,
+    population: Population,
 ) -> Result<usize, ApiError> {
     let now = app.clock.now_ms();
     let today = calendar::stockholm_date(now);
-    let profiles = profiles(org_id, partnership, count, from, today, now, seed);
+    let seed = population.seed;
+    let profiles = profiles(org_id, partnership, population, today, now);
     for profile in &profiles {
         app.store
             .create_account(&profile.account)

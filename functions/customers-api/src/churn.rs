@@ -431,6 +431,9 @@ mod tests {
         assert_eq!((level(&found), found[0].code), ("high", "product_inactive"));
         assert_eq!(level(&[]), "none");
         a.state = AccountState::Archived;
-        assert!(indicators(PartnershipType::Mssp, &a, date("2026-11-22")).is_empty(), "archived: gone already");
+        assert!(
+            indicators(PartnershipType::Mssp, &a, date("2026-11-22")).is_empty(),
+            "archived: gone already"
+        );
     }
 }

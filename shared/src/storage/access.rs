@@ -407,6 +407,7 @@ impl Store {
             .responses
             .and_then(|mut tables| tables.remove(&self.table))
             .unwrap_or_default();
+        self.count_read(items.len());
         items
             .into_iter()
             .map(super::sessions::decode_session)

@@ -69,6 +69,7 @@ pub struct Store {
     client: Client,
     table: String,
     calls: Arc<AtomicU64>,
+    items_read: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -84,6 +85,7 @@ impl Store {
             client: Client::from_conf(config),
             table: table.to_owned(),
             calls,
+            items_read: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -94,6 +96,16 @@ impl Store {
     /// DynamoDB operations sent through this store so far (all clones share the count).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Items read by Query, GetItem and BatchGetItem so far (before any filtering).
+    pub fn items_read(&self) -> u64 {
+        self.items_read.load(Ordering::SeqCst)
+    }
+
+    fn count_read(&self, items: usize) {
+        self.items_read
+            .fetch_add(u64::try_from(items).unwrap_or(u64::MAX), Ordering::SeqCst);
     }
 
     pub fn client(&self) -> &Client {
@@ -121,7 +133,9 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| StoreError::sdk("Query", e))?;
-            items.extend(output.items.unwrap_or_default());
+            let page = output.items.unwrap_or_default();
+            self.count_read(page.len());
+            items.extend(page);
             start = output.last_evaluated_key;
             if start.is_none() || max.is_some_and(|m| items.len() >= m) {
                 return Ok(items);
@@ -144,6 +158,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::sdk("GetItem", e))?;
+        self.count_read(usize::from(output.item.is_some()));
         output.item.map(decode).transpose()
     }
 }

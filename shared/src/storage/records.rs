@@ -339,8 +339,11 @@ pub struct SubscriptionRef {
     pub account_id: String,
 }
 
-/// One day of an account's activity on the security platform.
+/// One day of an account's activity on the security platform. Stored packed as one string
+/// of ten numbers (`"3,2,0,1,0,0,1,45,12,0"`, in field order): an account keeps a month of
+/// these, and a partnership's accounts are read by one Query, so every byte counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct DayActivity {
     pub logins: u64,
     pub scans: ScanCounts,
@@ -350,6 +353,63 @@ pub struct DayActivity {
     pub risk_score: u32,
     pub threat_score: u32,
     pub inactive_appliances: u64,
+}
+
+impl From<DayActivity> for String {
+    fn from(day: DayActivity) -> Self {
+        [
+            day.logins,
+            day.scans.sns,
+            day.scans.was,
+            day.scans.cs,
+            day.failed_scans,
+            day.pat_assessments,
+            day.reports_created,
+            u64::from(day.risk_score),
+            u64::from(day.threat_score),
+            day.inactive_appliances,
+        ]
+        .map(|n| n.to_string())
+        .join(",")
+    }
+}
+
+impl TryFrom<String> for DayActivity {
+    type Error = String;
+
+    fn try_from(packed: String) -> Result<Self, Self::Error> {
+        let numbers: Vec<u64> = packed
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("packed day activity `{packed}`: {e}"))?;
+        let [
+            logins,
+            sns,
+            was,
+            cs,
+            failed_scans,
+            pat_assessments,
+            reports_created,
+            risk,
+            threat,
+            inactive_appliances,
+        ] = numbers[..]
+        else {
+            return Err(format!("packed day activity `{packed}` needs 10 numbers"));
+        };
+        let score = |n: u64| u32::try_from(n).map_err(|e| e.to_string());
+        Ok(Self {
+            logins,
+            scans: ScanCounts { sns, was, cs },
+            failed_scans,
+            pat_assessments,
+            reports_created,
+            risk_score: score(risk)?,
+            threat_score: score(threat)?,
+            inactive_appliances,
+        })
+    }
 }
 
 /// Scans of the scanning products.
@@ -425,4 +485,32 @@ pub struct ResellerCompanyUsage {
     pub peaks: std::collections::BTreeMap<String, Peak>,
     pub seq: u64,
     pub ttl_epoch_seconds: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_activity_packs_into_one_string_and_back() {
+        let day = DayActivity {
+            logins: 3,
+            scans: ScanCounts {
+                sns: 2,
+                was: 0,
+                cs: 1,
+            },
+            failed_scans: 0,
+            pat_assessments: 0,
+            reports_created: 1,
+            risk_score: 45,
+            threat_score: 12,
+            inactive_appliances: 7,
+        };
+        let packed = String::from(day);
+        assert_eq!(packed, "3,2,0,1,0,0,1,45,12,7");
+        assert_eq!(DayActivity::try_from(packed), Ok(day));
+        assert!(DayActivity::try_from("1,2".to_owned()).is_err());
+        assert!(DayActivity::try_from("1,2,3,4,5,6,7,8,x,9".to_owned()).is_err());
+    }
 }

@@ -57,11 +57,12 @@ impl Store {
                     .send()
                     .await
                     .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
-                for item in output
+                let items = output
                     .responses
                     .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
+                    .unwrap_or_default();
+                self.count_read(items.len());
+                for item in items {
                     let pointer: AccountRef = decode(item)?;
                     found.insert(pointer.account_id.clone(), pointer);
                 }

@@ -1,0 +1,105 @@
+//! Partner data at scale: two partnerships of 1,000 accounts using all five products,
+//! with platform records for a whole MSSP period and a whole calendar month, fed through
+//! usage ingestion; then the MSSP usage, reseller usage and customer list reads — DynamoDB
+//! calls, items read, answer size and p50 latency (in-process, against DynamoDB Local).
+
+use std::time::{Duration, Instant};
+
+use api_tests::{Partner, TestApp};
+use local_server::demo_data::{self, Population};
+use shared::onboarding::NewPartnership;
+use shared::storage::records::PartnershipType::{Mssp, Reseller};
+
+const ACCOUNTS: usize = 1000;
+const READ_SAMPLES: usize = 30;
+
+fn ms(text: &str) -> Result<i64, Box<dyn std::error::Error>> {
+    Ok(chrono::DateTime::parse_from_rfc3339(text)?.timestamp_millis())
+}
+
+pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
+    let mut mssp = NewPartnership::new("Bench MSSP", Mssp);
+    mssp.minimum_commitments.insert("SNS".into(), 651);
+    let t = TestApp::spawn_with(&[mssp, NewPartnership::new("Bench Reseller", Reseller)]).await;
+    // 2026-11-30 in Stockholm: MSSP period 2026-11 (2026-10-26 to 2026-11-25) and the
+    // month 2026-11 are both complete in data that starts on 2026-10-26.
+    t.clock.set_ms(ms("2026-11-30T11:00:00Z")?);
+    let from = shared::calendar::parse_date("2026-10-26", "from")?;
+    let mut records = 0;
+    let started = Instant::now();
+    for (kind, seed) in [(Mssp, 11), (Reseller, 12)] {
+        let partnership = t
+            .org
+            .partnerships
+            .iter()
+            .find(|p| p.kind == kind)
+            .ok_or("no partnership")?;
+        let population = Population {
+            accounts: ACCOUNTS,
+            from,
+            every_product: true,
+            seed,
+        };
+        records +=
+            demo_data::seed_partnership(&t.app, &t.org.org_id, partnership, population).await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!("usage_ingest_records: {records}");
+    #[allow(clippy::cast_precision_loss)]
+    let rate = records as f64 / seconds;
+    println!("usage_ingest_records_per_s: {rate:.0}");
+
+    let mssp = t.partner(Mssp, &["customers:read"]).await;
+    let reseller = t.partner(Reseller, &["customers:read"]).await;
+    for (name, partner, path) in [
+        (
+            "mssp_usage_1000",
+            &mssp,
+            "/v1/mssp/periods/2026-11/usage?limit=100",
+        ),
+        (
+            "mssp_companies_1000",
+            &mssp,
+            "/v1/mssp/periods/2026-11/companies?limit=100",
+        ),
+        (
+            "reseller_usage_1000",
+            &reseller,
+            "/v1/reseller/periods/2026-11/usage?limit=100",
+        ),
+        ("customers_list_1000", &mssp, "/v1/customers?limit=100"),
+    ] {
+        measure(&t, name, partner, path).await?;
+    }
+    Ok(())
+}
+
+/// Prints calls, items read, answer bytes and p50 of `path`.
+async fn measure(
+    t: &TestApp,
+    name: &str,
+    partner: &Partner<'_>,
+    path: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (calls, items) = (t.app.store.calls(), t.app.store.items_read());
+    let first = partner.get(path).await;
+    if first.status != 200 {
+        return Err(format!("{path} answered {}: {}", first.status, first.body).into());
+    }
+    println!("{name}_ddb_calls: {}", t.app.store.calls() - calls);
+    println!("{name}_items_read: {}", t.app.store.items_read() - items);
+    println!("{name}_response_bytes: {}", first.body.to_string().len());
+    let mut samples: Vec<Duration> = Vec::with_capacity(READ_SAMPLES);
+    for _ in 0..READ_SAMPLES {
+        let started = Instant::now();
+        let response = partner.get(path).await;
+        samples.push(started.elapsed());
+        if response.status != 200 {
+            return Err(format!("{path} answered {}", response.status).into());
+        }
+    }
+    samples.sort();
+    let p50 = crate::percentile(&samples, 50).as_secs_f64() * 1000.0;
+    println!("{name}_p50_ms: {p50:.1}");
+    Ok(())
+}
