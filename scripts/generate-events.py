@@ -30,9 +30,9 @@ ROUTES = {
 }
 
 
-def event(method, path, headers=None, body=None, source_ip=CLIENT_IP, raw_body=None, claims=None):
+def event(method, path, headers=None, body=None, source_ip=CLIENT_IP, raw_body=None, claims=None, route=None):
     headers = {"host": "api.example.com", "user-agent": "partner-cron/1.0", **(headers or {})}
-    route_key = ROUTES.get((method, path), f"{method} {path}" if path.startswith("/v1/admin/") else "$default")
+    route_key = route or ROUTES.get((method, path), f"{method} {path}" if path.startswith("/v1/admin/") else "$default")
     http = {"method": method, "path": path, "protocol": "HTTP/1.1", "userAgent": headers["user-agent"]}
     if source_ip:
         http["sourceIp"] = source_ip
@@ -69,6 +69,25 @@ def event(method, path, headers=None, body=None, source_ip=CLIENT_IP, raw_body=N
 
 JSON = {"content-type": "application/json"}
 SESSION = {"authorization": "Session " + SESSION_TOKEN}
+# The fixture account (with an SNS subscription active on 2026-11-22) and subscription.
+ACCOUNT_ID = "0b7f9a3e-4c1d-4e8a-9f2b-6d5c4b3a2918"
+SUBSCRIPTION_ID = "5d3c2b1a-0f9e-4d8c-b7a6-958473625140"
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def partner(method, template, values=None, body=None, query="", headers=None, **kw):
+    """A session-authenticated call of `template` (its route key), `{id}` filled from `values`."""
+    path = template.replace("{id}", values) if values else template
+    result = event(method, path, {**SESSION, **(JSON if body is not None else {}), **(headers or {})}, body, route=f"{method} {template}", **kw)
+    if query:
+        result["rawQueryString"] = query
+        result["queryStringParameters"] = dict(pair.split("=", 1) for pair in query.split("&"))
+    return result
+
+
+NEW_ACCOUNT = {"name": "Acme AB", "country": "SE"}
+NEW_SUBSCRIPTION = {"sku": "SNS", "quantity": 25, "start_date": "2026-12-01", "end_date": "2027-11-30",
+                    "acv": {"amount_minor": 3000000, "currency": "SEK"}}
 CREATE = ("POST", "/v1/auth/session")
 
 EVENTS = {
@@ -115,11 +134,76 @@ EVENTS = {
         "keys-without-claims.401": event("GET", "/v1/admin/keys"),
         "keys-without-admin-role.403": event("GET", "/v1/admin/keys", claims=VIEWER_CLAIMS),
     },
+    "accounts-api": {
+        "skus.200": partner("GET", "/v1/skus"),
+        "accounts-list.200": partner("GET", "/v1/accounts", query="state=paying&limit=10"),
+        "accounts-list-bad-state.400": partner("GET", "/v1/accounts", query="state=gone"),
+        "accounts-delete-collection.405": partner("DELETE", "/v1/accounts"),
+        "account-create.201": partner("POST", "/v1/accounts", body=NEW_ACCOUNT),
+        "account-create-bad-country.400": partner("POST", "/v1/accounts", body={"name": "Acme AB", "country": "UK"}),
+        "account-create-unknown-field.400": partner("POST", "/v1/accounts", body={**NEW_ACCOUNT, "partnership_id": PARTNERSHIP_ID}),
+        "account-create-no-session.401": event("POST", "/v1/accounts", JSON, NEW_ACCOUNT, route="POST /v1/accounts"),
+        "account-get.200": partner("GET", "/v1/accounts/{id}", ACCOUNT_ID),
+        "account-get-unknown.404": partner("GET", "/v1/accounts/{id}", UNKNOWN_ID),
+        "account-get-malformed-id.404": partner("GET", "/v1/accounts/{id}", "42"),
+        "account-update.200": partner("PATCH", "/v1/accounts/{id}", ACCOUNT_ID, {"name": "Acme Group AB"}),
+        "account-update-back-to-trial.409": partner("PATCH", "/v1/accounts/{id}", ACCOUNT_ID, {"state": "trial"}),
+        "account-replace.200": partner("PUT", "/v1/accounts/{id}", ACCOUNT_ID, {"name": "Acme AB", "state": "paying", "country": "NO"}),
+        "account-replace-without-state.400": partner("PUT", "/v1/accounts/{id}", ACCOUNT_ID, NEW_ACCOUNT),
+        "account-delete-with-active-subscription.409": partner("DELETE", "/v1/accounts/{id}", ACCOUNT_ID),
+        "subscriptions-list.200": partner("GET", "/v1/accounts/{id}/subscriptions", ACCOUNT_ID),
+        "subscriptions-delete-collection.405": partner("DELETE", "/v1/accounts/{id}/subscriptions", ACCOUNT_ID),
+        "subscription-create.201": partner("POST", "/v1/accounts/{id}/subscriptions", ACCOUNT_ID, NEW_SUBSCRIPTION),
+        "subscription-create-end-before-start.400": partner("POST", "/v1/accounts/{id}/subscriptions", ACCOUNT_ID, {**NEW_SUBSCRIPTION, "end_date": "2026-11-30"}),
+        "subscription-get.200": partner("GET", "/v1/subscriptions/{id}", SUBSCRIPTION_ID),
+        "subscription-update.200": partner("PATCH", "/v1/subscriptions/{id}", SUBSCRIPTION_ID, {"quantity": 30}),
+        "subscription-replace.200": partner("PUT", "/v1/subscriptions/{id}", SUBSCRIPTION_ID, NEW_SUBSCRIPTION),
+        "subscription-delete.200": partner("DELETE", "/v1/subscriptions/{id}", SUBSCRIPTION_ID),
+        "subscription-delete-unknown.404": partner("DELETE", "/v1/subscriptions/{id}", UNKNOWN_ID),
+    },
+    "reports-api": {
+        "mssp-periods.200": partner("GET", "/v1/mssp/periods", query="limit=3"),
+        "mssp-companies.200": partner("GET", "/v1/mssp/periods/{id}/companies", "2026-11"),
+        "mssp-usage.200": partner("GET", "/v1/mssp/periods/{id}/usage", "2026-11"),
+        "mssp-usage-future-period.404": partner("GET", "/v1/mssp/periods/{id}/usage", "2026-12"),
+        "reseller-periods-with-an-mssp-key.404": partner("GET", "/v1/reseller/periods"),
+    },
+    "customers-api": {
+        "customers.200": partner("GET", "/v1/customers"),
+        "customers-high-risk.200": partner("GET", "/v1/customers", query="churn_risk=high"),
+        "customers-bad-filter.400": partner("GET", "/v1/customers", query="churn_risk=severe"),
+        "customer-get.200": partner("GET", "/v1/customers/{id}", ACCOUNT_ID),
+        "customer-get-unknown.404": partner("GET", "/v1/customers/{id}", UNKNOWN_ID),
+    },
     "fallback-api": {
         "unknown-path.404": event("GET", "/v1/nothing-here"),
         "wrong-method.405": event("PUT", "/v1/auth/session", JSON, {}),
     },
 }
+
+def sqs_message(message_id, record):
+    return {
+        "messageId": message_id,
+        "receiptHandle": "AQEB" + message_id,
+        "body": json.dumps(record),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795379445000"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:partner-portal-usage",
+        "awsRegion": "us-east-1",
+    }
+
+
+# The SQS batch usage-ingest receives; tests/api/events.rs expects exactly the failures
+# named in the file name (here: the message with an unknown product).
+USAGE_BATCH = {"Records": [
+    sqs_message("msg-1", {"account_id": ACCOUNT_ID, "product": "SNS", "date": "2026-11-21", "units": 14}),
+    sqs_message("msg-2", {"account_id": ACCOUNT_ID, "date": "2026-11-21", "logins": 4, "scans": {"SNS": 2, "WAS": 0, "CS": 1},
+                          "failed_scans": 0, "pat_assessments": 0, "reports_created": 1, "risk_score": 42, "threat_score": 7,
+                          "inactive_appliances": 0}),
+    sqs_message("msg-3", {"account_id": ACCOUNT_ID, "product": "XYZ", "date": "2026-11-21", "units": 1}),
+]}
 
 root = pathlib.Path(__file__).resolve().parent.parent / "events"
 for function, cases in EVENTS.items():
@@ -129,4 +213,6 @@ for function, cases in EVENTS.items():
         old.unlink()
     for case, payload in cases.items():
         (folder / f"{case}.json").write_text(json.dumps(payload, indent=2) + "\n")
-print(f"wrote {sum(len(c) for c in EVENTS.values())} events under {root}")
+(root / "usage-ingest").mkdir(exist_ok=True)
+(root / "usage-ingest" / "daily-records.fails-msg-3.json").write_text(json.dumps(USAGE_BATCH, indent=2) + "\n")
+print(f"wrote {sum(len(c) for c in EVENTS.values()) + 1} events under {root}")

@@ -37,9 +37,9 @@ impl Rng {
         self.next() % 100 < percent
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        let index = usize::try_from(self.next() % items.len() as u64).unwrap_or(0);
-        &items[index]
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        let len = u64::try_from(items.len()).ok().filter(|n| *n > 0)?;
+        items.get(usize::try_from(self.next() % len).ok()?)
     }
 }
 
@@ -146,7 +146,7 @@ fn profiles(
     (0..count)
         .map(|index| {
             let base = NAMES[index % NAMES.len()];
-            let suffix = rng.pick(SUFFIXES);
+            let suffix = rng.pick(SUFFIXES).copied().unwrap_or("AB");
             let name = if index < NAMES.len() {
                 format!("{base} {suffix}")
             } else {
@@ -227,10 +227,11 @@ fn profiles(
                     }
                 }
             }
-            let quiet_from = (index % 7 == 4).then(|| {
-                let (product, _) = *rng.pick(&products);
-                (product, calendar::sub_days(today, rng.between(9, 40)))
-            });
+            let quiet_from = rng
+                .pick(&products)
+                .copied()
+                .filter(|_| index % 7 == 4)
+                .map(|(product, _)| (product, calendar::sub_days(today, rng.between(9, 40))));
             let account = AccountRecord {
                 account_id: shared::request::new_id(),
                 org_id: org_id.to_owned(),
@@ -240,7 +241,7 @@ fn profiles(
                 state,
                 trial_ends_at: (state == AccountState::Trial)
                     .then(|| calendar::add_days(first_day, 14)),
-                country: (*rng.pick(COUNTRIES)).to_owned(),
+                country: rng.pick(COUNTRIES).copied().unwrap_or("SE").to_owned(),
                 updated_at_ms: now_ms,
                 revision: 1,
                 subscriptions,

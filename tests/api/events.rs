@@ -18,7 +18,7 @@ async fn every_event_gets_the_status_in_its_name() {
     let mut functions: Vec<_> = std::fs::read_dir(events_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() && !p.ends_with("rotation-check"))
+        .filter(|p| p.is_dir() && !p.ends_with("rotation-check") && !p.ends_with("usage-ingest"))
         .collect();
     functions.sort();
     for folder in functions {
@@ -45,6 +45,9 @@ async fn every_event_gets_the_status_in_its_name() {
                 "auth-api" => auth_api::handle(&app, request).await,
                 "me-api" => me_api::handle(&app, request).await,
                 "admin-api" => admin_api::handle(&app, request).await,
+                "accounts-api" => accounts_api::handle(&app, request).await,
+                "reports-api" => reports_api::handle(&app, request).await,
+                "customers-api" => customers_api::handle(&app, request).await,
                 "fallback-api" => fallback_api::handle(&request),
                 other => panic!("events/{other}: no such function"),
             };
@@ -63,5 +66,40 @@ async fn every_event_gets_the_status_in_its_name() {
             checked += 1;
         }
     }
-    assert!(checked >= 39, "only {checked} events found");
+    assert!(checked >= 70, "only {checked} events found");
+}
+
+/// `events/usage-ingest/<case>.fails-<ids>.json`: an SQS batch, and the message ids the
+/// handler must report as failed (`fails-none` for none).
+#[tokio::test]
+async fn every_sqs_batch_fails_exactly_the_messages_in_its_name() {
+    let folder = events_dir().join("usage-ingest");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let file = entry.unwrap().path();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = name
+            .trim_end_matches(".json")
+            .split_once(".fails-")
+            .unwrap()
+            .1;
+        let expected: Vec<&str> = if expected == "none" {
+            vec![]
+        } else {
+            expected.split(',').collect()
+        };
+        let app = app_with(fresh_store().await, Arc::new(ManualClock::at(T0)));
+        seed_fixtures(&app).await;
+        let event: usage_ingest::SqsEvent =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let response = usage_ingest::handle(&app, event).await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, expected, "events/usage-ingest/{name}");
+        checked += 1;
+    }
+    assert!(checked >= 1);
 }

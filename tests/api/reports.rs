@@ -442,3 +442,60 @@ async fn concurrent_batches_for_one_account_leave_the_latest_state() {
         "every day kept (the period starts 2026-10-26)"
     );
 }
+
+#[tokio::test]
+async fn months_end_on_their_last_day_in_the_reseller_report() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Reseller, &["accounts:write"]).await;
+    let a = account(&p, "Alpha", "paying").await;
+    // Ends on the last day of October: in October's report, not November's.
+    subscribe(&p, &a, json!({ "sku": "SNS", "quantity": 10, "start_date": "2026-02-01", "end_date": "2026-10-31" })).await;
+    let failed = t
+        .ingest(&[
+            usage_record(&a, "SNS", "2026-10-31", 9),
+            usage_record(&a, "SNS", "2026-11-01", 4),
+        ])
+        .await;
+    assert!(failed.is_empty());
+    let october = p.get("/v1/reseller/periods/2026-10/usage").await;
+    assert_eq!(october.body["_data"][0]["products"][0]["peak_used"], 9);
+    assert_eq!(
+        october.body["_data"][0]["products"][0]["licensed_quantity"],
+        10
+    );
+    let companies = p.get("/v1/reseller/periods/2026-10/companies").await;
+    // A past month's `active` is as of its last day, when this subscription still ran.
+    assert_eq!(companies.body["_data"][0]["active"], true);
+    assert_eq!(
+        companies.body["_data"][0]["subscription_end_date"],
+        "2026-10-31"
+    );
+    assert_eq!(
+        p.get("/v1/reseller/periods/2026-11/companies").await.body["_meta"]["total"],
+        0
+    );
+    let november = p.get("/v1/reseller/periods/2026-11/usage").await;
+    assert_eq!(
+        november.body["_data"][0]["products"],
+        json!([{
+            "product": "SNS", "unit": "IPs", "licensed_quantity": 0, "peak_used": 4,
+            "peak_date": "2026-11-01", "utilisation_percent": null,
+        }])
+    );
+    // February has 28 days in 2026.
+    let periods = p.get("/v1/reseller/periods?limit=24").await;
+    let february = periods.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "2026-02")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            february["start_date"].as_str(),
+            february["end_date"].as_str()
+        ),
+        (Some("2026-02-01"), Some("2026-02-28"))
+    );
+}

@@ -495,7 +495,15 @@ pub async fn seed_fixtures(app: &App) {
     let org_key_hash = app
         .pepper
         .hash(&Credential::parse(CredentialKind::OrganizationKey, fixtures::ORG_KEY).unwrap());
-    let scopes = vec!["me:read".to_owned(), "mssp-report:read".to_owned()];
+    let scopes: Vec<String> = [
+        "me:read",
+        "mssp-report:read",
+        "customers:read",
+        "accounts:read",
+        "accounts:write",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let mut open_key_id = String::new();
     for (secret, origins) in [
         (fixtures::OPEN_KEY, vec![]),
@@ -587,4 +595,44 @@ pub async fn seed_fixtures(app: &App) {
         .await
         .unwrap();
     assert_eq!(outcome, shared::storage::ClaimOutcome::Claimed);
+    seed_fixture_account(app, &org).await;
+}
+
+/// The fixture account: paying, with an SNS subscription running through 2026.
+async fn seed_fixture_account(app: &App, org: &OrganizationRecord) {
+    use shared::storage::records::{AccountRecord, AccountState, Money, SubscriptionRecord};
+    let date = |text| shared::calendar::parse_date(text, "date").unwrap();
+    let now = app.clock.now_ms();
+    let subscription = SubscriptionRecord {
+        subscription_id: fixtures::SUBSCRIPTION_ID.into(),
+        sku: "SNS".into(),
+        quantity: 25,
+        start_date: date("2026-01-01"),
+        end_date: date("2026-12-31"),
+        evaluation: false,
+        order_number: Some("PO-2026-0001".into()),
+        acv: Some(Money {
+            amount_minor: 3_000_000,
+            currency: "SEK".into(),
+        }),
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
+    let account = AccountRecord {
+        account_id: fixtures::ACCOUNT_ID.into(),
+        org_id: org.org_id.clone(),
+        partnership_id: org.partnerships[0].id.clone(),
+        created_at_ms: now,
+        name: "Fixture Customer AB".into(),
+        state: AccountState::Paying,
+        trial_ends_at: None,
+        country: "SE".into(),
+        updated_at_ms: now,
+        revision: 1,
+        subscriptions: [(fixtures::SUBSCRIPTION_ID.to_owned(), subscription)].into(),
+        usage_seq: 0,
+        derived_seq: 0,
+        engagement: None,
+    };
+    app.store.create_account(&account).await.unwrap();
 }
