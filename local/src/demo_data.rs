@@ -110,6 +110,8 @@ struct Profile {
     quiet_from: Option<(&'static str, NaiveDate)>,
     first_day: NaiveDate,
     appliance_trouble: bool,
+    /// Some scans failing lately.
+    scan_trouble: bool,
 }
 
 /// What to generate for one partnership.
@@ -184,7 +186,7 @@ fn profiles(
                     // Yearly terms; the current one started up to a year ago.
                     let start = calendar::sub_days(today, rng.between(20, 360));
                     let previous_start = calendar::sub_days(start, 365);
-                    let quantity = (*units * rng.between(95, 160) / 100).max(1);
+                    let quantity = (*units * rng.between(120, 180) / 100).max(1);
                     let renewed_early = rng.chance(30);
                     for (term_start, term_quantity) in
                         [(previous_start, quantity * 9 / 10), (start, quantity)]
@@ -227,11 +229,16 @@ fn profiles(
                     }
                 }
             }
-            let quiet_from = rng
-                .pick(&products)
-                .copied()
-                .filter(|_| index % 7 == 4)
-                .map(|(product, _)| (product, calendar::sub_days(today, rng.between(9, 40))));
+            let quiet_from =
+                rng.pick(&products)
+                    .copied()
+                    .filter(|_| index % 7 == 4)
+                    .map(|(product, _)| {
+                        (
+                            product,
+                            calendar::sub_days(today, [10, 20, 45][(index / 7) % 3]),
+                        )
+                    });
             let account = AccountRecord {
                 account_id: shared::request::new_id(),
                 org_id: org_id.to_owned(),
@@ -252,10 +259,11 @@ fn profiles(
             Profile {
                 account,
                 products,
-                growth_percent: i64::try_from(rng.between(0, 40)).unwrap_or(0) - 5,
+                growth_percent: i64::try_from(rng.between(0, 20)).unwrap_or(0) - 5,
                 quiet_from,
                 first_day,
                 appliance_trouble: index % 9 == 2,
+                scan_trouble: index % 8 == 5,
             }
         })
         .collect()
@@ -309,7 +317,7 @@ fn records(profile: &Profile, today: NaiveDate, rng: &mut Rng) -> Vec<Value> {
             "date": day.to_string(),
             "logins": if weekend { rng.between(0, 2) } else { rng.between(1, 12) },
             "scans": scans,
-            "failed_scans": if rng.chance(4) { rng.between(1, 3) } else { 0 },
+            "failed_scans": if profile.scan_trouble && recent && rng.chance(30) { rng.between(1, 3) } else { 0 },
             "pat_assessments": pat_assessments,
             "reports_created": if weekend { 0 } else { rng.between(0, 2) },
             "risk_score": risk,
