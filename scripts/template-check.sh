@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make template-check: cfn-lint and `sam validate --lint` on template.yaml. Both work
-# offline without an AWS account.
+# make template-check: cfn-lint and `sam validate --lint` on template.yaml, and
+# openapi-spec-validator on openapi.yaml. All work offline without an AWS account.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -10,3 +10,4 @@ echo "cfn-lint: template.yaml passed"
 # Dummy credentials: validation is offline, but the CLI wants a credential chain to exist.
 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline SAM_CLI_TELEMETRY=0 \
     "$bin/sam" validate --lint --region us-east-1 --template-file template.yaml
+"$bin/openapi-spec-validator" openapi.yaml

@@ -194,6 +194,34 @@ impl ApiError {
         }
     }
 
+    /// One error of every kind: the published catalogue (`openapi.yaml` lists the same
+    /// codes, which a test checks).
+    pub fn catalogue() -> Vec<ApiError> {
+        vec![
+            Self::RouteNotFound,
+            Self::MethodNotAllowed { allowed: vec![] },
+            Self::CollectionDeletion { allowed: vec![] },
+            Self::RequestNotUnderstood(String::new()),
+            Self::internal("example"),
+            Self::ServiceBusy { retry_after_ms: 1 },
+            Self::ObjectNotFound,
+            Self::AuthRequired(""),
+            Self::InvalidCredentials(""),
+            Self::CredentialsExpired(""),
+            Self::PermissionDenied,
+            Self::InvalidParameters(String::new()),
+            Self::UnsupportedContentType(String::new()),
+            Self::PayloadTooLarge { limit_bytes: 1 },
+            Self::SessionLimitReached { retry_after_ms: 1 },
+            Self::RateLimited { retry_after_ms: 1 },
+            Self::OriginNotAllowed,
+            Self::WrongClientAddress,
+            Self::ClientAddressUnknown,
+            Self::Conflict(String::new()),
+            Self::AdminRoleRequired,
+        ]
+    }
+
     /// Milliseconds until a retry can succeed, for the 429/503 answers.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
@@ -211,29 +239,7 @@ mod tests {
 
     #[test]
     fn codes_are_unique() {
-        let all = [
-            ApiError::RouteNotFound,
-            ApiError::MethodNotAllowed { allowed: vec![] },
-            ApiError::CollectionDeletion { allowed: vec![] },
-            ApiError::RequestNotUnderstood(String::new()),
-            ApiError::internal("x"),
-            ApiError::ServiceBusy { retry_after_ms: 1 },
-            ApiError::ObjectNotFound,
-            ApiError::AuthRequired(""),
-            ApiError::InvalidCredentials(""),
-            ApiError::CredentialsExpired(""),
-            ApiError::PermissionDenied,
-            ApiError::InvalidParameters(String::new()),
-            ApiError::UnsupportedContentType(String::new()),
-            ApiError::PayloadTooLarge { limit_bytes: 1 },
-            ApiError::SessionLimitReached { retry_after_ms: 1 },
-            ApiError::RateLimited { retry_after_ms: 1 },
-            ApiError::OriginNotAllowed,
-            ApiError::WrongClientAddress,
-            ApiError::ClientAddressUnknown,
-            ApiError::Conflict(String::new()),
-            ApiError::AdminRoleRequired,
-        ];
+        let all = ApiError::catalogue();
         let mut codes: Vec<u32> = all.iter().map(ApiError::code).collect();
         codes.sort_unstable();
         codes.dedup();

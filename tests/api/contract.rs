@@ -1,0 +1,145 @@
+//! `openapi.yaml` is the published contract: its operations are exactly the route table's
+//! (which `template.rs` checks against `template.yaml`), each served by the local server
+//! and secured as the route requires, and its error catalogue is exactly `ApiError`'s.
+
+use std::collections::BTreeSet;
+
+use api_tests::{Call, TestApp};
+use serde_yaml::Value;
+use shared::ApiError;
+use shared::routes::{Access, ROUTES};
+
+fn openapi() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// (method, path, function, security scheme) of every operation.
+fn operations(doc: &Value) -> BTreeSet<(String, String, String, String)> {
+    let mut found = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for (method, op) in item.as_mapping().unwrap() {
+            let scheme = op["security"]
+                .as_sequence()
+                .and_then(|s| s.first())
+                .and_then(|s| s.as_mapping())
+                .and_then(|m| m.keys().next())
+                .and_then(Value::as_str)
+                .unwrap_or("none");
+            found.insert((
+                method.as_str().unwrap().to_uppercase(),
+                path.as_str().unwrap().to_owned(),
+                op["x-function"].as_str().unwrap().to_owned(),
+                scheme.to_owned(),
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_openapi_operations_are_the_route_table() {
+    let documented = operations(&openapi());
+    let routed: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| {
+            let scheme = match r.access {
+                Access::Admin => "AdminJwt",
+                Access::Partner
+                    if r.path == "/v1/auth/session" && r.method == http::Method::POST =>
+                {
+                    "none"
+                }
+                Access::Partner => "SessionToken",
+            };
+            (
+                r.method.to_string(),
+                r.path.to_owned(),
+                r.function.package().to_owned(),
+                scheme.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(documented, routed);
+}
+
+#[tokio::test]
+async fn the_local_server_serves_every_documented_operation() {
+    let t = TestApp::spawn().await;
+    for (method, path, _, _) in operations(&openapi()) {
+        let path = path.replace("{id}", "2026-11");
+        let response = t.call(Call::new(&method, &path)).await;
+        // Without credentials every route refuses, but none is unknown to the server.
+        assert!(
+            ![10000, 10001, 10303].contains(&response.error_code()),
+            "{method} {path}: {}",
+            response.body
+        );
+        assert!(
+            response.status == 401 || response.status == 400,
+            "{method} {path}: {}",
+            response.status
+        );
+    }
+}
+
+#[test]
+fn the_error_catalogue_is_published_exactly() {
+    let doc = openapi();
+    let published: BTreeSet<(u64, u64)> = doc["x-error-catalogue"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| (e["code"].as_u64().unwrap(), e["status"].as_u64().unwrap()))
+        .collect();
+    let catalogue: BTreeSet<(u64, u64)> = ApiError::catalogue()
+        .iter()
+        .map(|e| (u64::from(e.code()), u64::from(e.status().as_u16())))
+        .collect();
+    assert_eq!(published, catalogue);
+    // Each code is in the shared response of its status, which the operations reference.
+    for (code, status) in &catalogue {
+        let in_responses = doc["components"]["responses"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .filter(|r| {
+                r["x-error-codes"]
+                    .as_sequence()
+                    .is_some_and(|c| c.contains(&Value::from(*code)))
+            })
+            .count();
+        assert_eq!(in_responses, 1, "error {code} ({status})");
+    }
+    let schema_codes: BTreeSet<u64> = doc["components"]["schemas"]["Error"]["properties"]["additional_info"]["properties"]["error_code"]["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    assert_eq!(schema_codes, catalogue.iter().map(|(c, _)| *c).collect());
+}
+
+#[test]
+fn every_path_parameter_is_declared() {
+    let doc = openapi();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        let path = path.as_str().unwrap();
+        for (method, op) in item.as_mapping().unwrap() {
+            let declared = op["parameters"].as_sequence().map_or(0, |params| {
+                params
+                    .iter()
+                    .filter(|p| {
+                        let name = p["$ref"].as_str().unwrap_or_default();
+                        name.ends_with("/id") || name.ends_with("/periodId")
+                    })
+                    .count()
+            });
+            assert_eq!(
+                declared,
+                usize::from(path.contains("{id}")),
+                "{method:?} {path}"
+            );
+        }
+    }
+}
