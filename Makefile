@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test reset bench lint template-check ci rotation-check
+.PHONY: run test reset bench lint template-check client-check ci rotation-check
 
 run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
 	scripts/run-local.sh
@@ -20,8 +20,11 @@ lint: ## formatting and clippy, as CI runs them
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-template-check: ## cfn-lint and sam validate on template.yaml
+template-check: ## cfn-lint and sam validate on template.yaml, openapi-spec-validator on openapi.yaml
 	scripts/template-check.sh
+
+client-check: ## examples/partner_client.py against a fresh local server
+	scripts/client-check.sh
 
 ci: ## what CI runs
 	bash .ci/run
