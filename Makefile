@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test reset bench lint template-check client-check ci rotation-check
+.PHONY: run test reset bench lint template-check server-checks ci rotation-check
 
 run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
 	scripts/run-local.sh
@@ -23,8 +23,8 @@ lint: ## formatting and clippy, as CI runs them
 template-check: ## cfn-lint and sam validate on template.yaml, openapi-spec-validator on openapi.yaml
 	scripts/template-check.sh
 
-client-check: ## examples/partner_client.py against a fresh local server
-	scripts/client-check.sh
+server-checks: ## against a fresh local server: examples/partner_client.py, /docs in headless Chromium
+	scripts/server-checks.sh
 
 ci: ## what CI runs
 	bash .ci/run

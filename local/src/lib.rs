@@ -34,6 +34,7 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
             Function::AccountsApi => accounts_api::handle(app, req).await,
             Function::ReportsApi => reports_api::handle(app, req).await,
             Function::CustomersApi => customers_api::handle(app, req).await,
+            Function::Docs => docs::handle(&req),
         },
         Err(_) => fallback_api::handle(&req),
     }

@@ -45,6 +45,8 @@ pub enum RouteId {
     GetResellerUsage,
     ListCustomers,
     GetCustomer,
+    GetDocs,
+    GetOpenApi,
 }
 
 /// The Lambda function (package name) serving a route.
@@ -56,6 +58,7 @@ pub enum Function {
     AccountsApi,
     ReportsApi,
     CustomersApi,
+    Docs,
 }
 
 impl Function {
@@ -67,6 +70,7 @@ impl Function {
             Self::AccountsApi => "accounts-api",
             Self::ReportsApi => "reports-api",
             Self::CustomersApi => "customers-api",
+            Self::Docs => "docs",
         }
     }
 }
@@ -78,6 +82,8 @@ pub enum Access {
     Partner,
     /// Partner admins: a JWT verified by the HttpApi JWT authorizer.
     Admin,
+    /// Anyone: the documentation.
+    Public,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +118,17 @@ const fn listing(id: RouteId, path: &'static str, function: Function) -> Route {
         function,
         access: Access::Partner,
         collection: true,
+    }
+}
+
+const fn public(id: RouteId, path: &'static str) -> Route {
+    Route {
+        id,
+        method: Method::GET,
+        path,
+        function: Function::Docs,
+        access: Access::Public,
+        collection: false,
     }
 }
 
@@ -296,6 +313,8 @@ pub const ROUTES: &[Route] = &[
         "/v1/customers/{id}",
         Function::CustomersApi,
     ),
+    public(RouteId::GetDocs, "/docs"),
+    public(RouteId::GetOpenApi, "/openapi.json"),
 ];
 
 /// Values of `{name}` segments of the matched route.

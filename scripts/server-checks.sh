@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CI's run of examples/partner_client.py: a fresh local server (in-memory DynamoDB Local,
-# demo partner seeded into a temporary directory), the client against it, everything
-# stopped again however the run ends.
+# make server-checks: against a fresh local server (in-memory DynamoDB Local, demo partner
+# seeded into a temporary directory), the partner client example and the docs page in
+# headless Chromium; everything stopped again however the run ends.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -26,6 +26,17 @@ for _ in $(seq 1 300); do
     kill -0 "$(cat "$run_dir/server.pid")" 2>/dev/null || { cat "$run_dir/server.log" >&2; exit 1; }
     sleep 0.5
 done
+base="http://127.0.0.1:$PORT"
+
+echo "-- examples/partner_client.py"
 export PORTAL_DEMO_FILE="$run_dir/demo.json"
 python3 examples/partner_client.py
 python3 examples/partner_client.py "/v1/accounts?limit=100"
+
+echo "-- GET /docs in headless Chromium"
+chromium=$(scripts/chromium.sh)
+browse() { "$chromium" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --user-data-dir="$run_dir/chromium" "$@" 2>>"$run_dir/chromium.log"; }
+browse --dump-dom "$base/docs" >"$run_dir/docs.dom"
+browse --screenshot="$run_dir/docs.png" --window-size=1280,2000 "$base/docs" >/dev/null
+python3 scripts/docs_check.py "$run_dir/docs.dom" "$run_dir/docs.png" openapi.yaml
