@@ -23,7 +23,7 @@ lint: ## formatting and clippy, as CI runs them
 template-check: ## cfn-lint and sam validate on template.yaml, openapi-spec-validator on openapi.yaml
 	scripts/template-check.sh
 
-server-checks: ## against a fresh local server: examples/partner_client.py, /docs in headless Chromium
+server-checks: ## against a fresh local server: examples/partner_client.py, /docs in headless Chromium, schemathesis
 	scripts/server-checks.sh
 
 ci: ## what CI runs

@@ -33,6 +33,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Which verified JWT claims identify an admin's organization and role.
     pub admin_claims: AdminClaims,
+    /// Least time between two requests of one session (the rate limit): 1,000 ms.
+    /// `LOCAL_REQUEST_SPACING_MS` changes it for local fuzzing only; refused inside Lambda.
+    pub request_spacing_ms: i64,
 }
 
 /// Claim names of the admin JWT (`ADMIN_ORG_CLAIM`, `ADMIN_ROLE_CLAIM`, `ADMIN_ROLE`),
@@ -109,11 +112,25 @@ impl Config {
             role_claim: lookup("ADMIN_ROLE_CLAIM").unwrap_or(defaults.role_claim),
             admin_role: lookup("ADMIN_ROLE").unwrap_or(defaults.admin_role),
         };
+        let request_spacing_ms = match lookup("LOCAL_REQUEST_SPACING_MS") {
+            None => crate::sessions::REQUEST_SPACING_MS,
+            Some(_) if in_lambda => {
+                return Err(ConfigError::Invalid {
+                    name: "LOCAL_REQUEST_SPACING_MS",
+                    reason: "the rate limit is fixed in Lambda".into(),
+                });
+            }
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                name: "LOCAL_REQUEST_SPACING_MS",
+                reason: "a whole number of milliseconds".into(),
+            })?,
+        };
         Ok(Self {
             table_name,
             pepper_source,
             trusted_proxies,
             admin_claims,
+            request_spacing_ms,
         })
     }
 }
@@ -129,6 +146,34 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn the_rate_limit_can_only_be_relaxed_outside_lambda() {
+        let local = |extra: &[(&str, &str)]| {
+            let mut vars = vec![("TABLE_NAME", "t"), ("PEPPER_SECRET_ARN", "arn:s")];
+            vars.extend_from_slice(extra);
+            Config::from_lookup(|name| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+        };
+        assert_eq!(local(&[]).unwrap().request_spacing_ms, 1000);
+        assert_eq!(
+            local(&[("LOCAL_REQUEST_SPACING_MS", "0")])
+                .unwrap()
+                .request_spacing_ms,
+            0
+        );
+        assert!(
+            local(&[
+                ("LOCAL_REQUEST_SPACING_MS", "0"),
+                ("AWS_LAMBDA_FUNCTION_NAME", "f")
+            ])
+            .is_err()
+        );
+        assert!(local(&[("LOCAL_REQUEST_SPACING_MS", "soon")]).is_err());
     }
 
     #[test]

@@ -361,6 +361,8 @@ pub struct Page {
 impl Page {
     pub const DEFAULT_LIMIT: usize = 20;
     pub const MAX_LIMIT: usize = 100;
+    /// Far beyond any collection here; larger numbers are typos (or overflow).
+    pub const MAX_OFFSET: usize = 1_000_000;
 
     pub fn from_query(
         params: &std::collections::HashMap<String, String>,
@@ -380,9 +382,13 @@ impl Page {
                 Self::MAX_LIMIT
             )));
         }
-        Ok(Self {
-            limit,
-            offset: number("offset", 0)?,
-        })
+        let offset = number("offset", 0).ok().filter(|o| *o <= Self::MAX_OFFSET);
+        let offset = offset.ok_or_else(|| {
+            ApiError::InvalidParameters(format!(
+                "offset must be a whole number from 0 to {}",
+                Self::MAX_OFFSET
+            ))
+        })?;
+        Ok(Self { limit, offset })
     }
 }

@@ -302,7 +302,7 @@ pub async fn authenticate(
         now_ms: now,
         client_ip: client_ip.as_deref(),
         origin_patterns: &origin_patterns,
-        spacing_ms: REQUEST_SPACING_MS,
+        spacing_ms: app.config.request_spacing_ms,
     };
     match app
         .store
