@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test reset bench lint template-check server-checks ci rotation-check
+.PHONY: run test reset bench lint template-check server-checks sam-build ci rotation-check
 
 run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
 	scripts/run-local.sh
@@ -25,6 +25,9 @@ template-check: ## cfn-lint and sam validate on template.yaml, openapi-spec-vali
 
 server-checks: ## against a fresh local server: examples/partner_client.py, /docs in headless Chromium, schemathesis
 	scripts/server-checks.sh
+
+sam-build: ## sam build (cargo-lambda, arm64) of every function, as a deployer runs it
+	scripts/sam-build.sh
 
 ci: ## what CI runs
 	bash .ci/run

@@ -133,6 +133,7 @@ fn success_response(info: &RequestInfo, reply: Reply) -> Response<Body> {
         meta.insert("warnings".into(), json!(reply.warnings));
     }
     let body = json!({ "_data": reply.data, "_links": links, "_meta": meta });
+    tracing::info!(request_id = %info.request_id, method = %info.method, path = %crate::request::redact_credentials(&info.path), status = reply.status.as_u16(), "request served");
     json_response(reply.status, &body)
 }
 
@@ -140,9 +141,9 @@ fn success_response(info: &RequestInfo, reply: Reply) -> Response<Body> {
 pub fn error_response(info: &RequestInfo, err: &ApiError) -> Response<Body> {
     let status = err.status();
     if let ApiError::Internal(cause) = err {
-        tracing::error!(request_id = %info.request_id, error = %ErrorChain(cause.as_ref()), "request failed");
+        tracing::error!(request_id = %info.request_id, method = %info.method, path = %crate::request::redact_credentials(&info.path), error = %ErrorChain(cause.as_ref()), "request failed");
     } else {
-        tracing::info!(request_id = %info.request_id, status = status.as_u16(), error_code = err.code(), "request refused");
+        tracing::info!(request_id = %info.request_id, method = %info.method, path = %crate::request::redact_credentials(&info.path), status = status.as_u16(), error_code = err.code(), "request refused");
     }
     let mut body = json!({
         "status_code": status.as_u16(),

@@ -65,11 +65,25 @@ async fn a_session_lifecycle_logs_no_secret() {
         401
     );
 
+    // A credential pasted into a path is not logged either.
+    assert_eq!(t.call(Call::get(&format!("/v1/{token}"))).await.status, 404);
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("session created") && logs.contains("session ended"),
         "{logs}"
     );
+    // Every answer is logged as one JSON line with its request id, for the operators.
+    let answers: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("request served") || l.contains("request refused"))
+        .collect();
+    assert!(answers.len() >= 6, "{logs}");
+    for line in answers {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(line["fields"]["request_id"].is_string(), "{line}");
+        assert!(line["fields"]["status"].is_u64(), "{line}");
+    }
     for secret in [
         t.organization_key(),
         key.as_str(),
