@@ -144,17 +144,23 @@ def settings():
     return demo["base_url"], demo["organization_key"], demo["keys"][0]["api_key"]
 
 
-def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else "/v1/customers?limit=10"
-    client = PortalClient(*settings())
+def run(client, path):
+    """Creates a session, reads every item of `path`, and always ends the session."""
     client.start_session()
     try:
         items = list(client.walk(path))
         print(f"{len(items)} items in {path}")
-    except ApiError as error:
-        sys.exit(f"{path}: {error}")
+        return items
     finally:
         client.end_session()
+
+
+def main():
+    path = sys.argv[1] if len(sys.argv) > 1 else "/v1/customers?limit=10"
+    try:
+        run(PortalClient(*settings()), path)
+    except ApiError as error:
+        sys.exit(f"{path}: {error}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ stop_server() { kill "$(cat "$run_dir/server.pid")"; wait "$(cat "$run_dir/serve
 start_server
 base="http://127.0.0.1:$PORT"
 
-echo "-- examples/partner_client.py"
+echo "-- examples/partner_client.py (its tests against a scripted server, then the real one)"
+PYTHONDONTWRITEBYTECODE=1 python3 examples/test_partner_client.py
 export PORTAL_DEMO_FILE="$run_dir/demo.json"
 python3 examples/partner_client.py
 python3 examples/partner_client.py "/v1/accounts?limit=100"
