@@ -175,6 +175,11 @@ EVENTS = {
         "customer-get.200": partner("GET", "/v1/customers/{id}", ACCOUNT_ID),
         "customer-get-unknown.404": partner("GET", "/v1/customers/{id}", UNKNOWN_ID),
     },
+    "docs": {
+        "docs.200": event("GET", "/docs", route="GET /docs"),
+        "openapi.200": event("GET", "/openapi.json", route="GET /openapi.json"),
+        "docs-post.405": event("POST", "/docs", JSON, {}),
+    },
     "fallback-api": {
         "unknown-path.404": event("GET", "/v1/nothing-here"),
         "wrong-method.405": event("PUT", "/v1/auth/session", JSON, {}),
