@@ -88,7 +88,7 @@ pub fn sub_days(date: Date, days: u64) -> Date {
 }
 
 /// Which calendar a report uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PeriodKind {
     /// 26th of the previous month to the 25th.
     Mssp,
@@ -96,34 +96,20 @@ pub enum PeriodKind {
     Reseller,
 }
 
-/// One report period, named after the month it ends in.
+/// One report period, named after the month it ends in; periods order by that month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Period {
     year: i32,
     month: u32,
-    kind: PeriodKindOrd,
-}
-
-// `Period` orders by (year, month); the kind only keeps the two calendars apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum PeriodKindOrd {
-    Mssp,
-    Reseller,
+    kind: PeriodKind,
 }
 
 impl Period {
     pub fn kind(self) -> PeriodKind {
-        match self.kind {
-            PeriodKindOrd::Mssp => PeriodKind::Mssp,
-            PeriodKindOrd::Reseller => PeriodKind::Reseller,
-        }
+        self.kind
     }
 
     fn new(kind: PeriodKind, year: i32, month: u32) -> Self {
-        let kind = match kind {
-            PeriodKind::Mssp => PeriodKindOrd::Mssp,
-            PeriodKind::Reseller => PeriodKindOrd::Reseller,
-        };
         Self { year, month, kind }
     }
 
