@@ -1,10 +1,12 @@
-//! Calendar days and report periods. A "day" is a Europe/Stockholm calendar day (CET, UTC+1;
-//! CEST, UTC+2 from the last Sunday of March 01:00 UTC to the last Sunday of October 01:00
-//! UTC — the EU rule, in force since 1996). MSSP billing periods run from the 26th of the
-//! previous month to the 25th of their month; reseller periods are calendar months. Both are
-//! named `YYYY-MM` after the month they end in.
+//! Calendar days and report periods. A "day" is a Europe/Stockholm calendar day, taken from
+//! the tz database at run time (`chrono-tz`, built with only that zone: see
+//! `.cargo/config.toml`), so a change of the rules — the EU has debated ending clock
+//! changes — arrives with a dependency update instead of silently shifting billing days.
+//! MSSP billing periods run from the 26th of the previous month to the 25th of their month;
+//! reseller periods are calendar months. Both are named `YYYY-MM` after the month they end in.
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone};
+use chrono_tz::Europe::Stockholm;
 
 use crate::clock::EpochMillis;
 use crate::error::ApiError;
@@ -14,38 +16,25 @@ pub type Date = NaiveDate;
 /// How many periods (the open one included) the reports keep and list.
 pub const REPORT_HISTORY_PERIODS: usize = 24;
 
-fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
-    let first_of_next =
-        NaiveDate::from_ymd_opt(year, month, 1)?.checked_add_months(Months::new(1))?;
-    let last = first_of_next.pred_opt()?;
-    let back = last.weekday().num_days_from_sunday();
-    last.checked_sub_days(Days::new(u64::from(back)))
-}
-
-/// Whether Stockholm keeps summer time (UTC+2) at `utc_ms`.
-fn summer_time(utc_ms: EpochMillis) -> bool {
-    let Some(utc) = DateTime::from_timestamp_millis(utc_ms) else {
-        return false;
-    };
-    let year = utc.year();
-    let switch = |month| {
-        last_sunday(year, month)
-            .and_then(|day| day.and_hms_opt(1, 0, 0))
-            .map(|at| at.and_utc().timestamp_millis())
-    };
-    match (switch(3), switch(10)) {
-        (Some(start), Some(end)) => (start..end).contains(&utc_ms),
-        _ => false,
-    }
-}
-
 /// The Stockholm calendar day at `utc_ms`.
 pub fn stockholm_date(utc_ms: EpochMillis) -> Date {
-    let offset_hours = if summer_time(utc_ms) { 2 } else { 1 };
-    let local_ms = utc_ms.saturating_add(offset_hours * 3_600_000);
-    DateTime::from_timestamp_millis(local_ms)
-        .map(|at| at.date_naive())
+    DateTime::from_timestamp_millis(utc_ms)
+        .map(|at| at.with_timezone(&Stockholm).date_naive())
         .unwrap_or_default()
+}
+
+/// The instant `day` begins in Stockholm (midnight local time; on a day whose midnight a
+/// clock change skipped, the first instant that exists).
+pub fn stockholm_midnight_ms(day: Date) -> EpochMillis {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    Stockholm
+        .from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| {
+            let one_am = day.and_hms_opt(1, 0, 0)?;
+            Stockholm.from_local_datetime(&one_am).earliest()
+        })
+        .map_or(0, |at| at.timestamp_millis())
 }
 
 /// `YYYY-MM-DD`.
@@ -202,9 +191,26 @@ impl Period {
         }
     }
 
-    /// Open while `today` has not passed its end.
-    pub fn is_open(self, today: Date) -> bool {
-        today <= self.end()
+    /// `open` up to its last day, `closing` for `grace_days` after it (late platform records
+    /// still count), then `closed`: its figures are final.
+    pub fn status(self, today: Date, grace_days: u32) -> PeriodStatus {
+        if today <= self.end() {
+            PeriodStatus::Open
+        } else if today < self.closing_day(grace_days) {
+            PeriodStatus::Closing
+        } else {
+            PeriodStatus::Closed
+        }
+    }
+
+    /// The first Stockholm day on which the period is closed.
+    pub fn closing_day(self, grace_days: u32) -> Date {
+        add_days(self.end(), u64::from(grace_days) + 1)
+    }
+
+    /// The instant the period closes: midnight in Stockholm starting its closing day.
+    pub fn closes_at_ms(self, grace_days: u32) -> EpochMillis {
+        stockholm_midnight_ms(self.closing_day(grace_days))
     }
 
     /// The periods reports offer on `today`, newest (the open one) first.
@@ -226,6 +232,25 @@ impl Period {
             .copied()
             .unwrap_or(newest);
         (oldest..=newest).contains(&self)
+    }
+}
+
+/// Where a report period stands in its life (see [`Period::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodStatus {
+    Open,
+    Closing,
+    Closed,
+}
+
+impl PeriodStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closing => "closing",
+            Self::Closed => "closed",
+        }
     }
 }
 
@@ -296,14 +321,39 @@ mod tests {
     }
 
     #[test]
-    fn agrees_with_the_tz_database_every_half_hour_for_three_years() {
-        use chrono::TimeZone;
-        let stockholm = chrono_tz::Europe::Stockholm;
-        let mut at = ms("2025-01-01T00:00:00Z");
-        while at < ms("2028-01-01T00:00:00Z") {
-            let expected = stockholm.timestamp_millis_opt(at).unwrap().date_naive();
-            assert_eq!(stockholm_date(at), expected, "at {at}");
-            at += 1_800_000;
+    fn only_the_stockholm_zone_is_compiled_in() {
+        // `.cargo/config.toml` filters the tz database at build time; without the filter
+        // every function would carry ~600 zones it never uses. (chrono-tz always keeps UTC
+        // and the Etc/GMT zones, and the zones linked to Stockholm's rules.)
+        let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+        assert!(names.contains(&"Europe/Stockholm"), "{names:?}");
+        assert!(!names.contains(&"America/New_York"), "{names:?}");
+        assert!(names.len() < 60, "{} zones", names.len());
+    }
+
+    #[test]
+    fn days_begin_at_stockholm_midnight_in_winter_and_in_summer() {
+        assert_eq!(
+            stockholm_midnight_ms(date("2026-01-16")),
+            ms("2026-01-15T23:00:00Z")
+        );
+        assert_eq!(
+            stockholm_midnight_ms(date("2026-07-16")),
+            ms("2026-07-15T22:00:00Z")
+        );
+        // The days after each switch begin at the new offset.
+        assert_eq!(
+            stockholm_midnight_ms(date("2026-03-30")),
+            ms("2026-03-29T22:00:00Z")
+        );
+        assert_eq!(
+            stockholm_midnight_ms(date("2026-10-26")),
+            ms("2026-10-25T23:00:00Z")
+        );
+        for day in ["2026-03-29", "2026-10-25", "2027-02-28"] {
+            let at = stockholm_midnight_ms(date(day));
+            assert_eq!(stockholm_date(at), date(day));
+            assert_eq!(stockholm_date(at - 1), sub_days(date(day), 1));
         }
     }
 
@@ -371,11 +421,26 @@ mod tests {
         let history = Period::history(PeriodKind::Mssp, today);
         assert_eq!(history.len(), REPORT_HISTORY_PERIODS);
         assert_eq!(history[0].id(), "2026-12");
-        assert!(history[0].is_open(today));
-        assert!(!history[1].is_open(today));
+        assert_eq!(history[0].status(today, 3), PeriodStatus::Open);
+        assert_eq!(history[1].status(today, 3), PeriodStatus::Closing);
         assert!(history[23].is_offered(today));
         assert!(!history[23].previous().is_offered(today));
         assert!(!history[0].next().is_offered(today));
+    }
+
+    #[test]
+    fn a_period_is_open_then_closing_for_the_grace_days_then_closed() {
+        let p = Period::parse(PeriodKind::Mssp, "2026-11").unwrap();
+        let status = |day: &str| p.status(date(day), 3);
+        assert_eq!(status("2026-11-25"), PeriodStatus::Open);
+        assert_eq!(status("2026-11-26"), PeriodStatus::Closing);
+        assert_eq!(status("2026-11-28"), PeriodStatus::Closing);
+        assert_eq!(status("2026-11-29"), PeriodStatus::Closed);
+        assert_eq!(p.status(date("2026-11-26"), 0), PeriodStatus::Closed);
+        assert_eq!(p.closing_day(3), date("2026-11-29"));
+        assert_eq!(p.closes_at_ms(3), ms("2026-11-28T23:00:00Z"));
+        let july = Period::parse(PeriodKind::Reseller, "2026-07").unwrap();
+        assert_eq!(july.closes_at_ms(3), ms("2026-08-03T22:00:00Z"));
     }
 
     #[test]

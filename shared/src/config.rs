@@ -36,7 +36,14 @@ pub struct Config {
     /// Least time between two requests of one session (the rate limit): 1,000 ms.
     /// `LOCAL_REQUEST_SPACING_MS` changes it for local fuzzing only; refused inside Lambda.
     pub request_spacing_ms: i64,
+    /// `REPORT_GRACE_DAYS` (default 3, at most 28): days a report period stays `closing`
+    /// after its last day, taking late platform records, before it is `closed` for good.
+    pub report_grace_days: u32,
 }
+
+/// Grace days of a report period when `REPORT_GRACE_DAYS` is not set.
+pub const DEFAULT_REPORT_GRACE_DAYS: u32 = 3;
+const MAX_REPORT_GRACE_DAYS: u32 = 28;
 
 /// Claim names of the admin JWT (`ADMIN_ORG_CLAIM`, `ADMIN_ROLE_CLAIM`, `ADMIN_ROLE`),
 /// with Cognito-friendly defaults: a custom attribute for the organization id and a
@@ -125,12 +132,24 @@ impl Config {
                 reason: "a whole number of milliseconds".into(),
             })?,
         };
+        let report_grace_days = match lookup("REPORT_GRACE_DAYS") {
+            None => DEFAULT_REPORT_GRACE_DAYS,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|days| *days <= MAX_REPORT_GRACE_DAYS)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "REPORT_GRACE_DAYS",
+                    reason: format!("a whole number of days from 0 to {MAX_REPORT_GRACE_DAYS}"),
+                })?,
+        };
         Ok(Self {
             table_name,
             pepper_source,
             trusted_proxies,
             admin_claims,
             request_spacing_ms,
+            report_grace_days,
         })
     }
 }
@@ -226,6 +245,30 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.trusted_proxies.len(), 1);
+    }
+
+    #[test]
+    fn report_grace_days_default_to_three_and_are_bounded() {
+        let with = |days: Option<&str>| {
+            let mut vars = vec![("TABLE_NAME", "t"), ("PEPPER", "x")];
+            vars.extend(days.map(|d| ("REPORT_GRACE_DAYS", d)));
+            config(&vars)
+        };
+        assert_eq!(with(None).unwrap().report_grace_days, 3);
+        assert_eq!(with(Some("0")).unwrap().report_grace_days, 0);
+        assert_eq!(with(Some("28")).unwrap().report_grace_days, 28);
+        for bad in ["29", "-1", "three"] {
+            assert!(
+                matches!(
+                    with(Some(bad)),
+                    Err(ConfigError::Invalid {
+                        name: "REPORT_GRACE_DAYS",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

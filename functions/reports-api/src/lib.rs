@@ -111,7 +111,7 @@ fn periods(report: &Report<'_>, kind: PeriodKind) -> Reply {
             "id": period.id(),
             "start_date": format_date(period.start()),
             "end_date": format_date(period.end()),
-            "status": if period.is_open(report.today) { "open" } else { "closed" },
+            "status": period.status(report.today, report.app.config.report_grace_days),
             "_links": {
                 "companies": { "href": href("companies") },
                 "usage": { "href": href("usage") },
