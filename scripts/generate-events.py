@@ -200,14 +200,17 @@ def sqs_message(message_id, record):
     }
 
 
+# When the platform measured the records (a later observation replaces an earlier one).
+OBSERVED_AT = "2026-11-21T20:00:00Z"
+
 # The SQS batch usage-ingest receives; tests/api/events.rs expects exactly the failures
 # named in the file name (here: the message with an unknown product).
 USAGE_BATCH = {"Records": [
-    sqs_message("msg-1", {"account_id": ACCOUNT_ID, "product": "SNS", "date": "2026-11-21", "units": 14}),
-    sqs_message("msg-2", {"account_id": ACCOUNT_ID, "date": "2026-11-21", "logins": 4, "scans": {"SNS": 2, "WAS": 0, "CS": 1},
+    sqs_message("msg-1", {"account_id": ACCOUNT_ID, "product": "SNS", "date": "2026-11-21", "observed_at": OBSERVED_AT, "units": 14}),
+    sqs_message("msg-2", {"account_id": ACCOUNT_ID, "date": "2026-11-21", "observed_at": OBSERVED_AT, "logins": 4, "scans": {"SNS": 2, "WAS": 0, "CS": 1},
                           "failed_scans": 0, "pat_assessments": 0, "reports_created": 1, "risk_score": 42, "threat_score": 7,
                           "inactive_appliances": 0}),
-    sqs_message("msg-3", {"account_id": ACCOUNT_ID, "product": "XYZ", "date": "2026-11-21", "units": 1}),
+    sqs_message("msg-3", {"account_id": ACCOUNT_ID, "product": "XYZ", "date": "2026-11-21", "observed_at": OBSERVED_AT, "units": 1}),
 ]}
 
 root = pathlib.Path(__file__).resolve().parent.parent / "events"

@@ -27,7 +27,7 @@ pub struct DemoFile {
 
 /// Bumped whenever the demo data changes shape (2: accounts, subscriptions and a year of
 /// platform records).
-pub const SEED_VERSION: u32 = 2;
+pub const SEED_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoKey {

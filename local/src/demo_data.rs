@@ -9,8 +9,10 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use shared::calendar::{self, days_between};
 use shared::catalogue::PRODUCTS;
+use shared::clock::iso8601;
 use shared::storage::records::{
-    AccountRecord, AccountState, Money, Partnership, PartnershipType, SubscriptionRecord,
+    AccountRecord, AccountState, Money, Partnership, PartnershipType, StateChange,
+    SubscriptionRecord,
 };
 use shared::usage::{self, Message};
 use shared::{ApiError, App};
@@ -239,6 +241,26 @@ fn profiles(
                             calendar::sub_days(today, [10, 20, 45][(index / 7) % 3]),
                         )
                     });
+            // Paying (or trial, demo, internal) from its first day; archived customers paid
+            // until their usage stopped.
+            let archived_from = calendar::add_days(calendar::sub_days(today, 60), 1);
+            let state_history = if state == AccountState::Archived {
+                vec![
+                    StateChange {
+                        state: AccountState::Paying,
+                        since: first_day,
+                    },
+                    StateChange {
+                        state,
+                        since: archived_from,
+                    },
+                ]
+            } else {
+                vec![StateChange {
+                    state,
+                    since: first_day,
+                }]
+            };
             let account = AccountRecord {
                 account_id: shared::request::new_id(),
                 org_id: org_id.to_owned(),
@@ -251,6 +273,7 @@ fn profiles(
                 country: rng.pick(COUNTRIES).copied().unwrap_or("SE").to_owned(),
                 updated_at_ms: now_ms,
                 revision: 1,
+                state_history,
                 subscriptions,
                 usage_seq: 0,
                 derived_seq: 0,
@@ -270,7 +293,8 @@ fn profiles(
 }
 
 /// The platform's records of one account, one per product and day, plus daily activity.
-fn records(profile: &Profile, today: NaiveDate, rng: &mut Rng) -> Vec<Value> {
+fn records(profile: &Profile, now_ms: i64, rng: &mut Rng) -> Vec<Value> {
+    let today = calendar::stockholm_date(now_ms);
     let id = &profile.account.account_id;
     let mut out = Vec::new();
     let archived_until = calendar::sub_days(today, 60);
@@ -296,7 +320,9 @@ fn records(profile: &Profile, today: NaiveDate, rng: &mut Rng) -> Vec<Value> {
             } else {
                 (grown * noise / 100).max(0)
             };
-            out.push(json!({ "account_id": id, "product": product, "date": day.to_string(), "units": units }));
+            let observed_at =
+                iso8601((calendar::stockholm_midnight_ms(day) + 20 * 3_600_000).min(now_ms));
+            out.push(json!({ "account_id": id, "product": product, "date": day.to_string(), "units": units, "observed_at": observed_at }));
             if quiet {
                 continue;
             }
@@ -312,9 +338,13 @@ fn records(profile: &Profile, today: NaiveDate, rng: &mut Rng) -> Vec<Value> {
         }
         risk = (risk + i64::try_from(rng.between(0, 10)).unwrap_or(5) - 5).clamp(5, 95);
         let recent = days_between(day, today) < 10;
+        // The platform measures a day in the evening (today: just now).
+        let observed_at =
+            iso8601((calendar::stockholm_midnight_ms(day) + 20 * 3_600_000).min(now_ms));
         out.push(json!({
             "account_id": id,
             "date": day.to_string(),
+            "observed_at": observed_at,
             "logins": if weekend { rng.between(0, 2) } else { rng.between(1, 12) },
             "scans": scans,
             "failed_scans": if profile.scan_trouble && recent && rng.chance(30) { rng.between(1, 3) } else { 0 },
@@ -349,7 +379,7 @@ pub async fn seed_partnership(
     let results: Vec<Result<usize, ApiError>> = futures::stream::iter(profiles.iter().enumerate())
         .map(|(index, profile)| async move {
             let mut rng = Rng(seed ^ (index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
-            let messages: Vec<Message> = records(profile, today, &mut rng)
+            let messages: Vec<Message> = records(profile, now, &mut rng)
                 .into_iter()
                 .enumerate()
                 .map(|(i, record)| Message {

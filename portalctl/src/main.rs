@@ -11,6 +11,7 @@
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use shared::clock::{Clock, SystemClock};
+use shared::commitments::{self, CommitmentChange};
 use shared::config::AdminClaims;
 use shared::onboarding::{self, NewPartnership};
 use shared::storage::Store;
@@ -51,6 +52,29 @@ enum Command {
     ListOrgs,
     /// Show an organization and the claim its admins' tokens must carry.
     ShowOrg { org_id: String },
+    /// Set a partnership's minimum commitment for one product from a date on (units 0 ends
+    /// it). Audited in the organization's trail. A change may not reach a closed period.
+    SetCommitment {
+        org_id: String,
+        #[arg(long)]
+        partnership: String,
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        units: u64,
+        /// First day (YYYY-MM-DD, Stockholm) of the new term.
+        #[arg(long)]
+        from: String,
+        /// Last day of the term; without it, the term has no end.
+        #[arg(long)]
+        until: Option<String>,
+        /// Who makes the change, for the audit trail.
+        #[arg(long, env = "PORTAL_OPERATOR", default_value = "portalctl")]
+        operator: String,
+        /// The stack's ReportGraceDays: days a period stays `closing` before it is closed.
+        #[arg(long, env = "REPORT_GRACE_DAYS", default_value_t = shared::config::DEFAULT_REPORT_GRACE_DAYS)]
+        grace_days: u32,
+    },
 }
 
 /// `NAME=TYPE[;skus=SNS,DA][;min=SNS:651,DA:10]`: a partnership, its SKUs (default: every
@@ -100,12 +124,22 @@ fn parse_partnership(text: &str) -> Result<NewPartnership, String> {
     Ok(partnership)
 }
 
-fn describe(org: &OrganizationRecord) -> serde_json::Value {
+async fn describe(store: &Store, org: &OrganizationRecord) -> Result<serde_json::Value, String> {
     let claims = AdminClaims::default();
-    json!({
+    let mut partnerships = Vec::new();
+    for partnership in &org.partnerships {
+        let commitments = store
+            .commitments(&partnership.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut view = json!(partnership);
+        view["minimum_commitments"] = json!(commitments.products);
+        partnerships.push(view);
+    }
+    Ok(json!({
         "id": org.org_id,
         "name": org.name,
-        "partnerships": org.partnerships,
+        "partnerships": partnerships,
         "api_access_enabled": org.organization_key.is_some(),
         "identity_provider": {
             "claim": claims.organization_claim,
@@ -113,7 +147,11 @@ fn describe(org: &OrganizationRecord) -> serde_json::Value {
             "admin_role": { "claim": claims.role_claim, "value": claims.admin_role },
             "note": "admins' tokens must carry these claims (claim names are the stack's AdminOrgClaim/AdminRoleClaim/AdminRole parameters)",
         },
-    })
+    }))
+}
+
+fn date(text: &str, flag: &str) -> Result<chrono::NaiveDate, String> {
+    shared::calendar::parse_date(text, flag).map_err(|e| e.detail())
 }
 
 async fn run(cli: Cli) -> Result<serde_json::Value, String> {
@@ -137,7 +175,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 onboarding::create_organization(&store, now, &name, &parsed, enable_api_access)
                     .await
                     .map_err(|e| format!("{}: {}", e.description(), e.detail()))?;
-            Ok(describe(&org))
+            describe(&store, &org).await
         }
         Command::ListOrgs => {
             let orgs = store.organizations().await.map_err(|e| e.to_string())?;
@@ -149,7 +187,48 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no organization {org_id}"))?;
-            Ok(describe(&org))
+            describe(&store, &org).await
+        }
+        Command::SetCommitment {
+            org_id,
+            partnership,
+            product,
+            units,
+            from,
+            until,
+            operator,
+            grace_days,
+        } => {
+            let org = store
+                .organization(&org_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no organization {org_id}"))?;
+            let partnership = org
+                .partnerships
+                .iter()
+                .find(|p| p.id == partnership)
+                .ok_or_else(|| format!("organization {org_id} has no partnership {partnership}"))?;
+            let change = CommitmentChange {
+                product: product.trim().to_ascii_uppercase(),
+                units,
+                from: date(&from, "--from")?,
+                until: until.as_deref().map(|u| date(u, "--until")).transpose()?,
+            };
+            let commitments = commitments::set_commitment(
+                &store,
+                &org_id,
+                partnership,
+                &change,
+                now,
+                grace_days,
+                &format!("operator:{operator}"),
+            )
+            .await
+            .map_err(|e| format!("{}: {}", e.description(), e.detail()))?;
+            Ok(
+                json!({ "partnership_id": partnership.id, "minimum_commitments": commitments.products }),
+            )
         }
     }
 }

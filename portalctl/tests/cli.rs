@@ -1,4 +1,4 @@
-//! `portalctl` against DynamoDB Local: create, list and show organizations.
+//! `portalctl` against DynamoDB Local: create, list and show organizations; set commitments.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
@@ -22,6 +22,8 @@ fn portalctl(table: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+use shared::calendar::{Period, PeriodKind};
 
 #[tokio::test]
 async fn operators_create_list_and_show_organizations() {
@@ -47,9 +49,12 @@ async fn operators_create_list_and_show_organizations() {
         created["partnerships"][0]["skus"],
         serde_json::json!(["SNS", "DA", "WAS"])
     );
+    // Commitments known at onboarding apply from the current MSSP period's first day.
+    let today = shared::calendar::stockholm_date(chrono::Utc::now().timestamp_millis());
+    let current = Period::containing(PeriodKind::Mssp, today);
     assert_eq!(
         created["partnerships"][0]["minimum_commitments"],
-        serde_json::json!({ "SNS": 651 })
+        serde_json::json!({ "SNS": [{ "units": 651, "start_date": current.start().to_string() }] })
     );
     assert_eq!(
         created["partnerships"][1]["skus"],
@@ -106,4 +111,98 @@ async fn operators_create_list_and_show_organizations() {
     assert!(!ok && err.contains("not a product code"), "{err}");
     let (ok, _, err) = portalctl(&table, &["show-org", "nope"]);
     assert!(!ok && err.contains("no organization"), "{err}");
+}
+
+#[tokio::test]
+async fn operators_set_commitments_from_a_date_but_never_into_a_closed_period() {
+    let store = api_tests::fresh_store().await;
+    let table = store.table_name().to_owned();
+    let (ok, created, err) = portalctl(
+        &table,
+        &[
+            "create-org",
+            "--name",
+            "Contoso",
+            "--partnership",
+            "Contoso MSSP=mssp;skus=SNS,DA",
+        ],
+    );
+    assert!(ok, "{err}");
+    let org = created["id"].as_str().unwrap().to_owned();
+    let partnership = created["partnerships"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let today = shared::calendar::stockholm_date(chrono::Utc::now().timestamp_millis());
+    let next = Period::containing(PeriodKind::Mssp, today).next();
+    let from = next.start().to_string();
+    let (ok, set, err) = portalctl(
+        &table,
+        &[
+            "set-commitment",
+            &org,
+            "--partnership",
+            &partnership,
+            "--product",
+            "sns",
+            "--units",
+            "651",
+            "--from",
+            &from,
+            "--operator",
+            "ops@vendor.example",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        set["minimum_commitments"],
+        serde_json::json!({ "SNS": [{ "units": 651, "start_date": from }] })
+    );
+    // Read fresh by the reports: none for this period, 651 from the next one.
+    let commitments = store.commitments(&partnership).await.unwrap();
+    let this = Period::containing(PeriodKind::Mssp, today);
+    assert_eq!(commitments.for_period("SNS", this.start()), None);
+    assert_eq!(commitments.for_period("SNS", next.start()), Some(651));
+    let trail = store.audit_entries(&org, 0, 10).await.unwrap();
+    let entry = trail.iter().find(|e| e.action == "commitment.set").unwrap();
+    assert_eq!(entry.actor, "operator:ops@vendor.example");
+    assert_eq!(entry.detail["units"], 651);
+    // Three periods back is closed: its figures are final.
+    let closed = this.previous().previous().start().to_string();
+    let (ok, _, err) = portalctl(
+        &table,
+        &[
+            "set-commitment",
+            &org,
+            "--partnership",
+            &partnership,
+            "--product",
+            "SNS",
+            "--units",
+            "1",
+            "--from",
+            &closed,
+        ],
+    );
+    assert!(
+        !ok && err.contains("is closed and its figures are final"),
+        "{err}"
+    );
+    let (ok, _, err) = portalctl(
+        &table,
+        &[
+            "set-commitment",
+            &org,
+            "--partnership",
+            &partnership,
+            "--product",
+            "PAT",
+            "--units",
+            "1",
+            "--from",
+            &from,
+        ],
+    );
+    assert!(!ok && err.contains("does not sell"), "{err}");
+    assert_eq!(store.commitments(&partnership).await.unwrap(), commitments);
 }

@@ -32,6 +32,7 @@ pub mod action {
     pub const KEY_ROTATED: &str = "api_key.rotated";
     pub const KEY_REVOKED: &str = "api_key.revoked";
     pub const KEY_ROTATION_DUE: &str = "api_key.rotation_due";
+    pub const COMMITMENT_SET: &str = "commitment.set";
 }
 
 pub fn entry(

@@ -107,6 +107,12 @@ impl Reply {
         self
     }
 
+    /// Adds `_meta.<name>` (beside `request_id` and the page's fields).
+    pub fn meta(mut self, name: &str, value: Value) -> Self {
+        self.meta.insert(name.to_owned(), value);
+        self
+    }
+
     /// Adds a line to `_meta.warnings`.
     pub fn warning(mut self, text: impl Into<String>) -> Self {
         self.warnings.push(text.into());

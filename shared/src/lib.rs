@@ -10,6 +10,7 @@ pub mod audit;
 pub mod calendar;
 pub mod catalogue;
 pub mod clock;
+pub mod commitments;
 pub mod config;
 pub mod credentials;
 pub mod envelope;

@@ -6,8 +6,11 @@ use serde_json::json;
 
 use crate::api_keys::Actor;
 use crate::audit::{self, action};
+use crate::calendar::{self, Period, PeriodKind};
 use crate::catalogue::{self, PRODUCTS};
 use crate::clock::EpochMillis;
+use crate::commitments::{self, CommitmentChange};
+use crate::config::DEFAULT_REPORT_GRACE_DAYS;
 use crate::credentials::{Credential, CredentialHash, CredentialKind};
 use crate::error::ApiError;
 use crate::storage::records::{OrganizationRecord, Partnership, PartnershipType};
@@ -33,7 +36,8 @@ impl NewPartnership {
         }
     }
 
-    fn validate(&self) -> Result<Partnership, ApiError> {
+    /// The partnership, and the commitments it starts with.
+    fn validate(&self) -> Result<(Partnership, Vec<(String, u64)>), ApiError> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(ApiError::InvalidParameters(
@@ -55,7 +59,7 @@ impl NewPartnership {
                 catalogue::product_codes()
             )));
         }
-        let mut minimum_commitments = std::collections::BTreeMap::new();
+        let mut minimum_commitments = Vec::new();
         for (code, units) in &self.minimum_commitments {
             let code = code.trim().to_ascii_uppercase();
             if !skus.contains(&code) {
@@ -68,15 +72,15 @@ impl NewPartnership {
                     "the minimum commitment for `{code}` must be above 0"
                 )));
             }
-            minimum_commitments.insert(code, *units);
+            minimum_commitments.push((code, *units));
         }
-        Ok(Partnership {
+        let partnership = Partnership {
             id: crate::request::new_id(),
             name: name.to_owned(),
             kind: self.kind,
             skus,
-            minimum_commitments,
-        })
+        };
+        Ok((partnership, minimum_commitments))
     }
 }
 
@@ -100,13 +104,14 @@ pub async fn create_organization(
             "an organization needs at least one partnership".into(),
         ));
     }
+    let validated: Vec<(Partnership, Vec<(String, u64)>)> = partnerships
+        .iter()
+        .map(NewPartnership::validate)
+        .collect::<Result<_, _>>()?;
     let mut record = OrganizationRecord {
         org_id: crate::request::new_id(),
         name: name.to_owned(),
-        partnerships: partnerships
-            .iter()
-            .map(NewPartnership::validate)
-            .collect::<Result<_, _>>()?,
+        partnerships: validated.iter().map(|(p, _)| p.clone()).collect(),
         organization_key: None,
         api_access_enabled_at_ms: None,
         created_at_ms: now,
@@ -118,6 +123,28 @@ pub async fn create_organization(
         .put_organization(&record)
         .await
         .map_err(ApiError::internal)?;
+    // Commitments known at onboarding apply from the start of the current MSSP period.
+    let from = Period::containing(PeriodKind::Mssp, calendar::stockholm_date(now)).start();
+    for (partnership, commitments) in &validated {
+        for (product, units) in commitments {
+            let change = CommitmentChange {
+                product: product.clone(),
+                units: *units,
+                from,
+                until: None,
+            };
+            commitments::set_commitment(
+                store,
+                &record.org_id,
+                partnership,
+                &change,
+                now,
+                DEFAULT_REPORT_GRACE_DAYS,
+                audit::SYSTEM,
+            )
+            .await?;
+        }
+    }
     Ok(record)
 }
 

@@ -1,14 +1,18 @@
 //! Usage ingestion: the security platform's daily usage and activity records, validated,
-//! stored raw (a re-sent record replaces the earlier one) and turned into what the reports
-//! and the customers view read, so that no report ever reads raw data:
+//! stored raw (a record replaces the stored one only if the platform observed it later) and
+//! turned into what the reports and the customers view read, so no report reads raw data:
 //!
-//! - per account and MSSP period: daily units per product (`MsspCompanyUsage`);
-//! - per account and calendar month: peak units per product (`ResellerCompanyUsage`);
+//! - per account and MSSP period: billable daily units per product — a day counts only if
+//!   the account was `paying` on it, from its state history (`MsspCompanyUsage`);
+//! - per account and calendar month: daily units per product (`ResellerCompanyUsage`);
 //! - on the account: the last days of activity, last activity per product and this month's
-//!   peaks (`Engagement`).
+//!   daily units (`Engagement`).
 //!
-//! Each account's derived items are recomputed from its raw records after every change,
-//! under a sequence number taken after the raw write, and written only over older results.
+//! An account's derived items are recomputed from its raw records after every change of
+//! them or of its state history, under a sequence number taken after that change, and
+//! written only over older results. A closed period is a ledger page: its items are never
+//! recomputed again; records and state changes that reach it late are stored and counted in
+//! its `late_records`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,12 +21,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::App;
-use crate::calendar::{self, Period, PeriodKind};
+use crate::calendar::{self, Period, PeriodKind, PeriodStatus};
 use crate::catalogue;
 use crate::clock::EpochMillis;
 use crate::storage::RawRecords;
 use crate::storage::records::{
-    AccountRecord, AccountState, ActivityRecord, DayActivity, Engagement, MsspCompanyUsage, Peak,
+    AccountRecord, ActivityRecord, DayActivity, Engagement, MsspCompanyUsage, Peak,
     ResellerCompanyUsage, UsageRecord,
 };
 
@@ -30,8 +34,13 @@ use crate::storage::records::{
 pub const ENGAGEMENT_DAYS: u64 = 31;
 /// Raw and report items outlive the report history by a month, then TTL collects them.
 const RETENTION_DAYS: i64 = 31 * (calendar::REPORT_HISTORY_PERIODS as i64 + 1);
-const MAX_UNITS: u64 = 1_000_000_000;
+/// Bounds of a record's numbers: far above any real figure, low enough that no sum over
+/// the reports' days and accounts can overflow.
+pub const MAX_UNITS: u64 = 1_000_000_000;
+pub const MAX_COUNT: u64 = 1_000_000;
 const MAX_SCORE: u32 = 100;
+/// How far ahead of our clock a platform clock may be before `observed_at` is refused.
+const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// The platform's daily usage record.
 #[derive(Debug, Deserialize)]
@@ -41,6 +50,7 @@ struct UsageInput {
     product: String,
     date: String,
     units: u64,
+    observed_at: String,
 }
 
 /// The platform's daily activity record.
@@ -49,6 +59,7 @@ struct UsageInput {
 struct ActivityInput {
     account_id: String,
     date: String,
+    observed_at: String,
     logins: u64,
     scans: crate::storage::records::ScanCounts,
     failed_scans: u64,
@@ -67,11 +78,13 @@ pub enum PlatformRecord {
         product: String,
         date: NaiveDate,
         units: u64,
+        observed_at_ms: EpochMillis,
     },
     Activity {
         account_id: String,
         date: NaiveDate,
         activity: DayActivity,
+        observed_at_ms: EpochMillis,
     },
 }
 
@@ -99,8 +112,10 @@ pub fn oldest_reported_day(today: NaiveDate) -> NaiveDate {
 }
 
 /// Parses and checks one record (a JSON object: usage when it has `product`, else
-/// activity). The error says what is wrong, for the log; records carry no secrets.
-pub fn parse_record(body: &str, today: NaiveDate) -> Result<PlatformRecord, String> {
+/// activity) received at `now`. The error says what is wrong, for the log; records carry
+/// no secrets.
+pub fn parse_record(body: &str, now: EpochMillis) -> Result<PlatformRecord, String> {
+    let today = calendar::stockholm_date(now);
     let value: Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
     let is_usage = value.get("product").is_some();
     let record = if is_usage {
@@ -116,8 +131,10 @@ pub fn parse_record(body: &str, today: NaiveDate) -> Result<PlatformRecord, Stri
         if input.units > MAX_UNITS {
             return Err(format!("units must be at most {MAX_UNITS}"));
         }
+        let date = record_date(&input.date, today)?;
         PlatformRecord::Usage {
-            date: record_date(&input.date, today)?,
+            observed_at_ms: observed_at(&input.observed_at, date, now)?,
+            date,
             account_id: input.account_id,
             product: input.product,
             units: input.units,
@@ -130,8 +147,23 @@ pub fn parse_record(body: &str, today: NaiveDate) -> Result<PlatformRecord, Stri
                 "risk_score and threat_score must be 0 to {MAX_SCORE}"
             ));
         }
+        let counts = [
+            input.logins,
+            input.scans.sns,
+            input.scans.was,
+            input.scans.cs,
+            input.failed_scans,
+            input.pat_assessments,
+            input.reports_created,
+            input.inactive_appliances,
+        ];
+        if counts.iter().any(|count| *count > MAX_COUNT) {
+            return Err(format!("activity counts must be at most {MAX_COUNT}"));
+        }
+        let date = record_date(&input.date, today)?;
         PlatformRecord::Activity {
-            date: record_date(&input.date, today)?,
+            observed_at_ms: observed_at(&input.observed_at, date, now)?,
+            date,
             account_id: input.account_id,
             activity: DayActivity {
                 logins: input.logins,
@@ -165,6 +197,25 @@ fn record_date(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
     Ok(date)
 }
 
+/// `observed_at` (RFC 3339): not before the measured day began, not in the future.
+fn observed_at(text: &str, date: NaiveDate, now: EpochMillis) -> Result<EpochMillis, String> {
+    let at = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|_| {
+            format!(
+                "observed_at must be an RFC 3339 timestamp such as 2026-11-22T20:30:45Z (got `{}`)",
+                text.chars().take(40).collect::<String>()
+            )
+        })?
+        .timestamp_millis();
+    if at > now.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err("observed_at is in the future".into());
+    }
+    if at < calendar::stockholm_midnight_ms(date) {
+        return Err(format!("observed_at is before its day {date} began"));
+    }
+    Ok(at)
+}
+
 /// One message of a batch: its id (to report it as failed) and its parsed record.
 pub struct Message {
     pub id: String,
@@ -175,11 +226,10 @@ pub struct Message {
 /// or a storage error), which the queue redelivers and finally dead-letters.
 pub async fn ingest(app: &App, messages: &[Message]) -> Vec<String> {
     let now = app.clock.now_ms();
-    let today = calendar::stockholm_date(now);
     let mut failed = Vec::new();
     let mut parsed = Vec::new();
     for message in messages {
-        match parse_record(&message.body, today) {
+        match parse_record(&message.body, now) {
             Ok(record) => parsed.push((message.id.as_str(), record)),
             Err(reason) => {
                 tracing::warn!(message_id = %message.id, %reason, "invalid usage record");
@@ -220,15 +270,8 @@ pub async fn ingest(app: &App, messages: &[Message]) -> Vec<String> {
         };
         let ids = records.iter().map(|(id, _)| (*id).to_owned());
         let records: Vec<PlatformRecord> = records.iter().map(|(_, r)| r.clone()).collect();
-        if let Err(reason) = ingest_account(
-            app,
-            &pointer.partnership_id,
-            account_id,
-            &records,
-            now,
-            today,
-        )
-        .await
+        if let Err(reason) =
+            ingest_account(app, &pointer.partnership_id, account_id, &records, now).await
         {
             tracing::error!(account_id, %reason, "usage records not ingested; the queue will retry");
             failed.extend(ids);
@@ -247,11 +290,13 @@ fn raw(records: &[PlatformRecord], now: EpochMillis) -> RawRecords {
                 product,
                 date,
                 units,
+                observed_at_ms,
             } => raw.usage.push(UsageRecord {
                 account_id: account_id.clone(),
                 product: product.clone(),
                 date: *date,
                 units: *units,
+                observed_at_ms: *observed_at_ms,
                 received_at_ms: now,
                 ttl_epoch_seconds,
             }),
@@ -259,10 +304,12 @@ fn raw(records: &[PlatformRecord], now: EpochMillis) -> RawRecords {
                 account_id,
                 date,
                 activity,
+                observed_at_ms,
             } => raw.activity.push(ActivityRecord {
                 account_id: account_id.clone(),
                 date: *date,
                 activity: *activity,
+                observed_at_ms: *observed_at_ms,
                 received_at_ms: now,
                 ttl_epoch_seconds,
             }),
@@ -279,19 +326,110 @@ fn ttl_after(date: NaiveDate) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
+/// The report periods (MSSP period and calendar month) a day belongs to.
+fn periods_of(day: NaiveDate) -> [Period; 2] {
+    [
+        Period::containing(PeriodKind::Mssp, day),
+        Period::containing(PeriodKind::Reseller, day),
+    ]
+}
+
 async fn ingest_account(
     app: &App,
     partnership_id: &str,
     account_id: &str,
     records: &[PlatformRecord],
     now: EpochMillis,
+) -> Result<(), String> {
+    let today = calendar::stockholm_date(now);
+    let grace = app.config.report_grace_days;
+    let closed = |period: &Period| period.status(today, grace) == PeriodStatus::Closed;
+    let summary = app
+        .store
+        .put_raw_records(partnership_id, &raw(records, now), |day| {
+            periods_of(day).into_iter().filter(closed).collect()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        account_id,
+        stored = summary.stored,
+        unchanged = summary.unchanged,
+        superseded = summary.superseded,
+        "raw records"
+    );
+    if summary.current_days.is_empty() {
+        return Ok(());
+    }
+    let periods: BTreeSet<Period> = summary
+        .current_days
+        .iter()
+        .flat_map(|day| periods_of(*day))
+        .filter(|period| !closed(period))
+        .collect();
+    let earliest = summary.current_days.first().copied().unwrap_or(today);
+    recompute(app, partnership_id, account_id, &periods, earliest, today).await
+}
+
+/// What a change of an account's provisioned fields does to the reports: the MSSP periods
+/// to recompute (not closed) and the closed ones a back-dated state change reaches late.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountChangeEffect {
+    pub recompute: BTreeSet<Period>,
+    pub late: Vec<Period>,
+}
+
+/// The effect of changing `before` into `after` on `today`: a new state from some day
+/// touches every MSSP period from that day's on; a new name, the periods still open.
+pub fn account_change_effect(
+    before: &AccountRecord,
+    after: &AccountRecord,
+    today: NaiveDate,
+    grace_days: u32,
+) -> AccountChangeEffect {
+    let mut effect = AccountChangeEffect::default();
+    let offered = Period::history(PeriodKind::Mssp, today);
+    let changed_from = after
+        .state_history
+        .iter()
+        .filter(|change| !before.state_history.contains(change))
+        .map(|change| change.since)
+        .chain(
+            before
+                .state_history
+                .iter()
+                .filter(|change| !after.state_history.contains(change))
+                .map(|change| change.since),
+        )
+        .min();
+    for period in &offered {
+        let status = period.status(today, grace_days);
+        let state_touches = changed_from.is_some_and(|since| period.end() >= since);
+        let name_touches = before.name != after.name;
+        if status == PeriodStatus::Closed {
+            if state_touches {
+                effect.late.push(*period);
+            }
+        } else if state_touches || name_touches {
+            effect.recompute.insert(*period);
+        }
+    }
+    effect
+}
+
+/// Recomputes an account's derived items for `periods` (and its engagement, from raw
+/// records back to `earliest` at least) from its raw records and state history, under a
+/// new sequence number: a concurrent recomputation that read older data cannot overwrite
+/// this one.
+pub async fn recompute(
+    app: &App,
+    partnership_id: &str,
+    account_id: &str,
+    periods: &BTreeSet<Period>,
+    earliest: NaiveDate,
     today: NaiveDate,
 ) -> Result<(), String> {
     let store = &app.store;
-    store
-        .put_raw_records(partnership_id, &raw(records, now))
-        .await
-        .map_err(|e| e.to_string())?;
     let Some(account) = store
         .next_usage_seq(partnership_id, account_id)
         .await
@@ -299,20 +437,12 @@ async fn ingest_account(
     else {
         return Err("the account was deleted".into());
     };
-    let mssp_periods: BTreeSet<Period> = records
-        .iter()
-        .map(|r| Period::containing(PeriodKind::Mssp, r.date()))
-        .collect();
-    let months: BTreeSet<Period> = records
-        .iter()
-        .map(|r| Period::containing(PeriodKind::Reseller, r.date()))
-        .collect();
     let window_start = calendar::sub_days(today, ENGAGEMENT_DAYS);
-    let from = mssp_periods
+    let month_start = Period::containing(PeriodKind::Reseller, today).start();
+    let from = periods
         .iter()
-        .chain(&months)
         .map(|p| p.start())
-        .chain([window_start])
+        .chain([window_start, month_start, earliest])
         .min()
         .unwrap_or(window_start);
     let stored = store
@@ -320,19 +450,25 @@ async fn ingest_account(
         .await
         .map_err(|e| e.to_string())?;
     let seq = account.usage_seq;
-    for period in mssp_periods {
-        let usage = mssp_company_usage(&account, period, &stored.usage, seq);
-        store
-            .put_mssp_usage(partnership_id, &period.id(), &usage)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    for month in months {
-        let usage = reseller_company_usage(account_id, month, &stored.usage, seq);
-        store
-            .put_reseller_usage(partnership_id, &month.id(), &usage)
-            .await
-            .map_err(|e| e.to_string())?;
+    for period in periods {
+        if !stored.usage.iter().any(|r| period.contains(r.date)) {
+            continue;
+        }
+        let written = match period.kind() {
+            PeriodKind::Mssp => {
+                let usage = mssp_company_usage(&account, *period, &stored.usage, seq);
+                store
+                    .put_mssp_usage(partnership_id, &period.id(), &usage)
+                    .await
+            }
+            PeriodKind::Reseller => {
+                let usage = reseller_company_usage(account_id, *period, &stored.usage, seq);
+                store
+                    .put_reseller_usage(partnership_id, &period.id(), &usage)
+                    .await
+            }
+        };
+        written.map_err(|e| e.to_string())?;
     }
     let engagement = engagement(today, &stored, account.engagement.as_ref());
     store
@@ -342,30 +478,40 @@ async fn ingest_account(
     Ok(())
 }
 
-/// The account's daily units per product over `period` (zero where nothing was reported).
+/// Units per product and day of `period` (index 0 is its first day; 0 where nothing was
+/// reported), counting only the days `counts` admits.
+fn daily_units(
+    period: Period,
+    usage: &[UsageRecord],
+    counts: impl Fn(NaiveDate) -> bool,
+) -> BTreeMap<String, Vec<u64>> {
+    let start = period.start();
+    let days = period.days().count();
+    let mut daily: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for record in usage.iter().filter(|r| period.contains(r.date)) {
+        let index = usize::try_from(calendar::days_between(start, record.date)).unwrap_or(0);
+        let series = daily
+            .entry(record.product.clone())
+            .or_insert_with(|| vec![0; days]);
+        if let Some(slot) = series.get_mut(index) {
+            *slot = if counts(record.date) { record.units } else { 0 };
+        }
+    }
+    daily
+}
+
+/// The account's billable daily units per product over `period`: units of the days it
+/// was `paying` (trial, demo, internal and archived days count 0).
 pub fn mssp_company_usage(
     account: &AccountRecord,
     period: Period,
     usage: &[UsageRecord],
     seq: u64,
 ) -> MsspCompanyUsage {
-    let start = period.start();
-    let days = period.days().count();
-    let mut daily_units: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for record in usage.iter().filter(|r| period.contains(r.date)) {
-        let index = usize::try_from(calendar::days_between(start, record.date)).unwrap_or(0);
-        let series = daily_units
-            .entry(record.product.clone())
-            .or_insert_with(|| vec![0; days]);
-        if let Some(slot) = series.get_mut(index) {
-            *slot = record.units;
-        }
-    }
     MsspCompanyUsage {
         account_id: account.account_id.clone(),
         name: account.name.clone(),
-        paying: account.state == AccountState::Paying,
-        daily_units,
+        daily_units: daily_units(period, usage, |day| account.paying_on(day)),
         seq,
         ttl_epoch_seconds: ttl_after(period.end()),
     }
@@ -380,39 +526,25 @@ pub fn peak_of(days: impl Iterator<Item = (NaiveDate, u64)>) -> Option<Peak> {
     })
 }
 
-/// The account's peak units per product in the calendar `month`.
+/// The account's daily units per product in the calendar `month`.
 pub fn reseller_company_usage(
     account_id: &str,
     month: Period,
     usage: &[UsageRecord],
     seq: u64,
 ) -> ResellerCompanyUsage {
-    let mut by_product: BTreeMap<&str, Vec<(NaiveDate, u64)>> = BTreeMap::new();
-    for record in usage.iter().filter(|r| month.contains(r.date)) {
-        by_product
-            .entry(&record.product)
-            .or_default()
-            .push((record.date, record.units));
-    }
-    let peaks = by_product
-        .into_iter()
-        .filter_map(|(product, mut days)| {
-            days.sort_unstable();
-            peak_of(days.into_iter()).map(|peak| (product.to_owned(), peak))
-        })
-        .collect();
     ResellerCompanyUsage {
         account_id: account_id.to_owned(),
-        peaks,
+        daily_units: daily_units(month, usage, |_| true),
         seq,
         ttl_epoch_seconds: ttl_after(month.end()),
     }
 }
 
-/// Peak used as a percentage of licensed, to one decimal; none without licences.
-pub fn utilisation_percent(peak_used: u64, licensed: u64) -> Option<f64> {
+/// Used as a percentage of licensed, to one decimal; none without licences.
+pub fn utilisation_percent(used: u64, licensed: u64) -> Option<f64> {
     #[allow(clippy::cast_precision_loss)]
-    let percent = (licensed > 0).then(|| peak_used as f64 * 100.0 / licensed as f64)?;
+    let percent = (licensed > 0).then(|| used as f64 * 100.0 / licensed as f64)?;
     Some((percent * 10.0).round() / 10.0)
 }
 
@@ -459,16 +591,11 @@ pub fn engagement(today: NaiveDate, raw: &RawRecords, previous: Option<&Engageme
         seen("DA", record.date);
     }
     let month = Period::containing(PeriodKind::Reseller, today);
-    let month_peaks = reseller_company_usage("", month, &raw.usage, 0)
-        .peaks
-        .into_iter()
-        .map(|(product, peak)| (product, peak.units))
-        .collect();
     Engagement {
         days,
         last_active,
         month: month.id(),
-        month_peaks,
+        month_units: daily_units(month, &raw.usage, |_| true),
     }
 }
 
@@ -482,37 +609,71 @@ mod tests {
 
     const ACCOUNT: &str = "0b7f9a3e-4c1d-4e8a-9f2b-6d5c4b3a2918";
 
+    fn ms(text: &str) -> EpochMillis {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_millis()
+    }
+
     #[test]
     fn records_are_told_apart_and_checked() {
-        let today = date("2026-11-22");
+        let now = ms("2026-11-22T20:30:45Z");
         let usage = format!(
-            r#"{{"account_id":"{ACCOUNT}","product":"SNS","date":"2026-11-21","units":14}}"#
+            r#"{{"account_id":"{ACCOUNT}","product":"SNS","date":"2026-11-21","units":14,"observed_at":"2026-11-21T22:00:00Z"}}"#
         );
         assert_eq!(
-            parse_record(&usage, today).unwrap(),
+            parse_record(&usage, now).unwrap(),
             PlatformRecord::Usage {
                 account_id: ACCOUNT.into(),
                 product: "SNS".into(),
                 date: date("2026-11-21"),
-                units: 14
+                units: 14,
+                observed_at_ms: ms("2026-11-21T22:00:00Z"),
             }
         );
         let activity = format!(
-            r#"{{"account_id":"{ACCOUNT}","date":"2026-11-22","logins":3,"scans":{{"SNS":2,"WAS":0,"CS":1}},"failed_scans":0,"pat_assessments":1,"reports_created":0,"risk_score":40,"threat_score":12,"inactive_appliances":0}}"#
+            r#"{{"account_id":"{ACCOUNT}","date":"2026-11-22","observed_at":"2026-11-22T20:00:00+01:00","logins":3,"scans":{{"SNS":2,"WAS":0,"CS":1}},"failed_scans":0,"pat_assessments":1,"reports_created":0,"risk_score":40,"threat_score":12,"inactive_appliances":0}}"#
         );
         assert!(matches!(
-            parse_record(&activity, today),
-            Ok(PlatformRecord::Activity { .. })
+            parse_record(&activity, now),
+            Ok(PlatformRecord::Activity { observed_at_ms, .. }) if observed_at_ms == ms("2026-11-22T19:00:00Z")
         ));
         let bad = [
             (usage.replace("SNS", "XYZ"), "not one of"),
-            (usage.replace("2026-11-21", "2026-11-23"), "after today"),
-            (usage.replace("2026-11-21", "2024-01-01"), "oldest day"),
+            (
+                usage.replace("2026-11-21\",\"units", "2026-11-23\",\"units"),
+                "after today",
+            ),
+            (
+                usage.replace("2026-11-21\",\"units", "2024-01-01\",\"units"),
+                "oldest day",
+            ),
             (usage.replace("14", "-1"), "invalid value"),
+            (usage.replace("14", "1000000001"), "at most 1000000000"),
             (usage.replace(ACCOUNT, "acme"), "UUID"),
             (usage.replace("\"units\"", "\"unit\""), "unknown field"),
+            (
+                usage.replace(",\"observed_at\":\"2026-11-21T22:00:00Z\"", ""),
+                "missing field `observed_at`",
+            ),
+            (
+                usage.replace("2026-11-21T22:00:00Z", "2026-11-21"),
+                "RFC 3339",
+            ),
+            (
+                usage.replace("2026-11-21T22:00:00Z", "2026-11-22T20:36:00Z"),
+                "in the future",
+            ),
+            (
+                usage.replace("2026-11-21T22:00:00Z", "2026-11-20T22:59:59Z"),
+                "before its day",
+            ),
             (activity.replace("\"CS\":1", "\"DA\":1"), "unknown field"),
             (activity.replace("40", "101"), "0 to 100"),
+            (
+                activity.replace("\"logins\":3", "\"logins\":1000001"),
+                "at most 1000000",
+            ),
             (
                 activity.replace(",\"logins\":3", ""),
                 "missing field `logins`",
@@ -521,9 +682,12 @@ mod tests {
             ("{".to_owned(), "not JSON"),
         ];
         for (body, reason) in bad {
-            let err = parse_record(&body, today).unwrap_err();
+            let err = parse_record(&body, now).unwrap_err();
             assert!(err.contains(reason), "{body}: {err}");
         }
+        // The platform's clock may run a little ahead of ours.
+        let ahead = usage.replace("2026-11-21T22:00:00Z", "2026-11-22T20:34:00Z");
+        assert!(parse_record(&ahead, now).is_ok());
     }
 
     #[test]

@@ -536,7 +536,14 @@ async fn subscription_fields_are_validated() {
         ),
         (
             with("acv", json!({ "amount_minor": -1, "currency": "SEK" })),
-            "0 or more",
+            "acv.amount_minor must be 0 to 10000000000000",
+        ),
+        (
+            with(
+                "acv",
+                json!({ "amount_minor": 10_000_000_000_001_i64, "currency": "SEK" }),
+            ),
+            "acv.amount_minor must be 0 to 10000000000000",
         ),
         (
             with("acv", json!({ "amount": 10, "currency": "SEK" })),

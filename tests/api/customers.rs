@@ -8,7 +8,13 @@ use shared::storage::records::PartnershipType::{Mssp, Reseller};
 const SCOPES: &[&str] = &["accounts:write", "customers:read"];
 
 async fn account(p: &Partner<'_>, name: &str) -> String {
-    let body = json!({ "name": name, "country": "SE", "state": "paying" });
+    account_in(p, name, "paying").await
+}
+
+/// An account in `state` since 2026-09-01 (before every day these tests report).
+async fn account_in(p: &Partner<'_>, name: &str, state: &str) -> String {
+    let body =
+        json!({ "name": name, "country": "SE", "state": state, "state_since": "2026-09-01" });
     let created = p
         .expect(201, Call::new("POST", "/v1/accounts").json(&body))
         .await;
@@ -16,15 +22,29 @@ async fn account(p: &Partner<'_>, name: &str) -> String {
 }
 
 fn codes(customer: &Value) -> Vec<(String, String)> {
-    customer["churn_risk"]["indicators"]
-        .as_array()
+    fields(&customer["churn_risk"]["indicators"], &["code", "severity"])
+        .into_iter()
+        .map(|f| (f[0].clone(), f[1].clone()))
+        .collect()
+}
+
+/// `(category, code, severity)` of each task.
+fn tasks(customer: &Value) -> Vec<(String, String, String)> {
+    fields(&customer["tasks"], &["category", "code", "severity"])
+        .into_iter()
+        .map(|f| (f[0].clone(), f[1].clone(), f[2].clone()))
+        .collect()
+}
+
+fn fields(list: &Value, names: &[&str]) -> Vec<Vec<String>> {
+    list.as_array()
         .unwrap()
         .iter()
-        .map(|i| {
-            (
-                i["code"].as_str().unwrap().to_owned(),
-                i["severity"].as_str().unwrap().to_owned(),
-            )
+        .map(|item| {
+            names
+                .iter()
+                .map(|name| item[*name].as_str().unwrap().to_owned())
+                .collect()
         })
         .collect()
 }
@@ -65,47 +85,71 @@ async fn engagement_sums_the_last_30_days_and_keeps_the_latest_scores() {
         customer["churn_risk"],
         json!({ "level": "none", "indicators": [] })
     );
-    // Nine days on without activity: WAS and PAT (last used 2026-11-20) are idle > 7 days.
+    assert_eq!(customer["tasks"], json!([]));
+    assert_eq!(customer["task_severity"], "none");
+    // Nine days on without activity: WAS and PAT (last used 2026-11-20) are idle > 7 days:
+    // product-usage tasks, which are not churn risk.
     t.clock.advance_ms(9 * 86_400_000);
     let p = t.partner(Mssp, SCOPES).await;
     let customer = p
         .expect(200, Call::get(&format!("/v1/customers/{a}")))
         .await;
-    assert_eq!(customer["churn_risk"]["level"], "low");
+    assert_eq!(customer["task_severity"], "low");
+    assert_eq!(customer["churn_risk"]["level"], "none");
     assert_eq!(
         customer["engagement"]["logins"], 5,
         "the window is now 2026-11-02 to 2026-12-01"
     );
-    let detail = customer["churn_risk"]["indicators"][0]["detail"]
-        .as_str()
-        .unwrap();
+    let idle = (
+        "product_usage".to_owned(),
+        "product_inactive".to_owned(),
+        "low".to_owned(),
+    );
+    assert_eq!(tasks(&customer), vec![idle; 4], "DA, PAT, SNS and WAS");
+    let detail = customer["tasks"][0]["detail"].as_str().unwrap();
     assert!(detail.contains("for 10 days"), "{detail}");
 }
 
 #[tokio::test]
-async fn the_customer_list_filters_by_churn_risk() {
+async fn the_customer_list_filters_by_churn_risk_and_task_severity() {
     let t = TestApp::spawn().await;
     let p = t.partner(Mssp, SCOPES).await;
     let calm = account(&p, "Calm").await;
     let failing = account(&p, "Failing").await;
     let gone = account(&p, "Gone quiet").await;
+    let trial = account_in(&p, "Trialling", "trial").await;
     let failed = t
         .ingest(&[
             activity_record(&calm, "2026-11-22", json!({ "scans": { "SNS": 1, "WAS": 0, "CS": 0 } })),
             activity_record(&failing, "2026-11-22", json!({ "failed_scans": 3, "inactive_appliances": 2, "scans": { "SNS": 1, "WAS": 0, "CS": 0 } })),
             activity_record(&gone, "2026-10-01", json!({ "scans": { "SNS": 5, "WAS": 0, "CS": 0 } })),
+            activity_record(&trial, "2026-11-22", json!({ "failed_scans": 3 })),
         ])
         .await;
     assert!(failed.is_empty());
     let all = p.get("/v1/customers").await;
-    assert_eq!(all.body["_meta"]["total"], 3);
-    let levels: Vec<&str> = all.body["_data"]
+    assert_eq!(all.body["_meta"]["total"], 4);
+    let levels: Vec<(&str, &str)> = all.body["_data"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["churn_risk"]["level"].as_str().unwrap())
+        .map(|c| {
+            (
+                c["churn_risk"]["level"].as_str().unwrap(),
+                c["task_severity"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(levels, ["none", "medium", "high"]);
+    // Calm, Failing, Gone quiet, Trialling (a trial has no tasks, whatever it reports).
+    assert_eq!(
+        levels,
+        [
+            ("none", "none"),
+            ("medium", "medium"),
+            ("none", "high"),
+            ("none", "none")
+        ]
+    );
     assert_eq!(
         codes(&all.body["_data"][1]),
         [
@@ -114,10 +158,26 @@ async fn the_customer_list_filters_by_churn_risk() {
         ]
     );
     assert_eq!(
-        codes(&all.body["_data"][2]),
-        [("product_inactive".into(), "high".into())]
+        tasks(&all.body["_data"][2]),
+        [(
+            "product_usage".into(),
+            "product_inactive".into(),
+            "high".into()
+        )]
     );
-    let high = p.get("/v1/customers?churn_risk=high").await;
+    let medium = p.get("/v1/customers?churn_risk=medium").await;
+    assert_eq!(
+        (
+            medium.body["_meta"]["total"].as_u64(),
+            medium.body["_data"][0]["id"].as_str()
+        ),
+        (Some(1), Some(failing.as_str()))
+    );
+    assert_eq!(
+        p.get("/v1/customers?churn_risk=high").await.body["_meta"]["total"],
+        0
+    );
+    let high = p.get("/v1/customers?task_severity=high").await;
     assert_eq!(
         (
             high.body["_meta"]["total"].as_u64(),
@@ -127,15 +187,25 @@ async fn the_customer_list_filters_by_churn_risk() {
     );
     assert_eq!(
         high.body["_links"]["self"]["href"],
-        "http://api.example.com/v1/customers?churn_risk=high&limit=20&offset=0"
+        "http://api.example.com/v1/customers?task_severity=high&limit=20&offset=0"
     );
+    let both = p
+        .get("/v1/customers?churn_risk=none&task_severity=none")
+        .await;
+    assert_eq!(both.body["_meta"]["total"], 2);
     assert_eq!(
-        p.get("/v1/customers?churn_risk=none").await.body["_meta"]["total"],
-        1
+        both.body["_links"]["self"]["href"],
+        "http://api.example.com/v1/customers?churn_risk=none&task_severity=none&limit=20&offset=0"
     );
     p.get("/v1/customers?churn_risk=severe")
         .await
         .assert_error(400, 11400);
+    let bad = p.get("/v1/customers?task_severity=urgent").await;
+    bad.assert_error(400, 11400);
+    assert_eq!(
+        bad.body["additional_info"]["detail"],
+        "task_severity must be one of high, medium, low, none"
+    );
 }
 
 #[tokio::test]
@@ -156,23 +226,45 @@ async fn reseller_customers_show_licences_and_ending_subscriptions() {
         .await;
     assert_eq!(
         customer["licences"],
-        json!([{ "sku": "DA", "licensed_quantity": 50, "peak_used_this_month": 41, "utilisation_percent": 82.0 }])
+        json!([{
+            "sku": "DA", "licensed_quantity": 50, "peak_used_this_month": 41,
+            "peak_utilisation_percent": 82.0, "peak_utilisation_date": "2026-11-10",
+        }])
     );
     assert_eq!(
-        codes(&customer),
+        tasks(&customer),
         [
-            ("licence_use".into(), "medium".into()),
-            ("subscription_ending".into(), "medium".into())
+            (
+                "commercial".into(),
+                "contract_renewal".into(),
+                "medium".into()
+            ),
+            (
+                "product_usage".into(),
+                "licence_use".into(),
+                "medium".into()
+            )
         ]
     );
-    assert_eq!(customer["churn_risk"]["level"], "medium");
+    assert_eq!(customer["task_severity"], "medium");
+    assert_eq!(
+        customer["churn_risk"]["level"], "none",
+        "neither is churn risk"
+    );
     // Renewed from the day after: no longer ending.
     let renewal = json!({ "sku": "DA", "quantity": 50, "start_date": "2027-02-01", "end_date": "2028-01-31" });
     p.expect(201, Call::new("POST", &subs).json(&renewal)).await;
     let customer = p
         .expect(200, Call::get(&format!("/v1/customers/{a}")))
         .await;
-    assert_eq!(codes(&customer), [("licence_use".into(), "medium".into())]);
+    assert_eq!(
+        tasks(&customer),
+        [(
+            "product_usage".into(),
+            "licence_use".into(),
+            "medium".into()
+        )]
+    );
 }
 
 #[tokio::test]

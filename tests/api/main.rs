@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod bad_input;
+mod billing;
 mod contract;
 mod customers;
 mod events;

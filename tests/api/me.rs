@@ -23,7 +23,7 @@ async fn me_shows_the_organization_partnership_key_and_session() {
         me["partnership"],
         json!({
             "id": t.partnership_id(PartnershipType::Mssp), "name": "Test MSSP", "type": "mssp",
-            "skus": ["SNS", "DA", "WAS", "CS", "PAT"], "minimum_commitments": {},
+            "skus": ["SNS", "DA", "WAS", "CS", "PAT"],
         })
     );
     assert_eq!(me["api_key"]["name"], "Billing sync");

@@ -2,7 +2,7 @@
 //! clock starts at 2026-11-22 21:30 in Stockholm: MSSP period 2026-11 (2026-10-26 to
 //! 2026-11-25) and reseller month 2026-11 are open.
 
-use api_tests::{Call, Partner, TestApp, activity_record, usage_record};
+use api_tests::{Call, Partner, TestApp, activity_record, usage_observed, usage_record};
 use serde_json::{Value, json};
 use shared::onboarding::NewPartnership;
 use shared::storage::records::PartnershipType::{self, Mssp, Reseller};
@@ -16,8 +16,10 @@ async fn with_commitment() -> TestApp {
     TestApp::spawn_with(&[mssp, NewPartnership::new("Reseller", Reseller)]).await
 }
 
+/// An account in `state` since 2026-09-01 (before every day these tests report).
 async fn account(p: &Partner<'_>, name: &str, state: &str) -> String {
-    let body = json!({ "name": name, "country": "SE", "state": state });
+    let body =
+        json!({ "name": name, "country": "SE", "state": state, "state_since": "2026-09-01" });
     let created = p
         .expect(201, Call::new("POST", "/v1/accounts").json(&body))
         .await;
@@ -119,22 +121,21 @@ async fn the_peak_is_of_daily_totals_across_eligible_companies() {
     assert_eq!(companies.body["_meta"]["total"], 2);
     assert_eq!(companies.body["_data"][0]["id"], a.as_str());
     assert_eq!(
-        companies.body["_data"][0]["peak_units"],
+        companies.body["_data"][0]["company_peak_units"],
         json!({ "SNS": 10, "WAS": 4 })
     );
     assert_eq!(
-        companies.body["_data"][1]["peak_units"],
+        companies.body["_data"][1]["company_peak_units"],
         json!({ "SNS": 20 })
     );
-    // Once paying, the next record of the period makes its usage count.
+    // Paying from the 1st (a back-dated conversion): the first read after the change
+    // already counts its usage from that day, without any new record.
     p.send(
         "PATCH",
         &format!("/v1/accounts/{trial}"),
-        &json!({ "state": "paying" }),
+        &json!({ "state": "paying", "state_since": "2026-11-01" }),
     )
     .await;
-    t.ingest(&[usage_record(&trial, "SNS", "2026-11-02", 1)])
-        .await;
     let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
     assert_eq!(
         (sns["peak_units"].as_u64(), sns["peak_date"].as_str()),
@@ -151,14 +152,21 @@ async fn a_resent_record_overwrites_and_never_double_counts() {
     t.ingest(&[usage_record(&a, "SNS", "2026-11-05", 14)]).await;
     let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
     assert_eq!(sns["peak_units"], 14);
-    // A correction downwards replaces the earlier figure.
-    t.ingest(&[usage_record(&a, "SNS", "2026-11-05", 9)]).await;
+    // A correction downwards, observed later, replaces the earlier figure.
+    t.ingest(&[usage_observed(
+        &a,
+        "SNS",
+        "2026-11-05",
+        9,
+        "2026-11-06T08:00:00Z",
+    )])
+    .await;
     let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
     assert_eq!(sns["peak_units"], 9);
-    // Within one batch, the later of two records for one day wins.
+    // Within one batch, the later observation of a day wins, whatever its place.
     t.ingest(&[
-        usage_record(&a, "SNS", "2026-11-06", 30),
-        usage_record(&a, "SNS", "2026-11-06", 12),
+        usage_observed(&a, "SNS", "2026-11-06", 12, "2026-11-07T08:00:00Z"),
+        usage_observed(&a, "SNS", "2026-11-06", 30, "2026-11-06T20:00:00Z"),
     ])
     .await;
     let sns = product(&p.get("/v1/mssp/periods/2026-11/usage").await.body, "SNS").clone();
@@ -201,6 +209,7 @@ async fn periods_turn_at_midnight_in_stockholm_across_summer_time_changes() {
         periods.body["_data"][0],
         json!({
             "id": "2026-10", "start_date": "2026-09-26", "end_date": "2026-10-25", "status": "open",
+            "closes_at": "2026-10-28T23:00:00Z", "late_records": 0,
             "_links": {
                 "companies": { "href": "http://api.example.com/v1/mssp/periods/2026-10/companies" },
                 "usage": { "href": "http://api.example.com/v1/mssp/periods/2026-10/usage" },
@@ -220,8 +229,8 @@ async fn periods_turn_at_midnight_in_stockholm_across_summer_time_changes() {
     t.clock.set_ms(chrono_ms("2026-10-25T23:00:01Z"));
     assert!(
         t.ingest(&[
-            usage_record(&a, "SNS", "2026-10-25", 4),
-            usage_record(&a, "SNS", "2026-10-26", 5)
+            usage_observed(&a, "SNS", "2026-10-25", 4, "2026-10-25T23:00:00Z"),
+            usage_observed(&a, "SNS", "2026-10-26", 5, "2026-10-25T23:00:00Z")
         ])
         .await
         .is_empty()
@@ -234,12 +243,18 @@ async fn periods_turn_at_midnight_in_stockholm_across_summer_time_changes() {
         ),
         (Some("2026-11"), Some("open"))
     );
-    assert_eq!(periods.body["_data"][1]["status"], "closed");
+    assert_eq!(periods.body["_data"][1]["status"], "closing");
     // The 25th belongs to the period that ends then, the 26th to the next.
     let october = p.get("/v1/mssp/periods/2026-10/companies").await;
-    assert_eq!(october.body["_data"][0]["peak_units"], json!({ "SNS": 4 }));
+    assert_eq!(
+        october.body["_data"][0]["company_peak_units"],
+        json!({ "SNS": 4 })
+    );
     let november = p.get("/v1/mssp/periods/2026-11/companies").await;
-    assert_eq!(november.body["_data"][0]["peak_units"], json!({ "SNS": 5 }));
+    assert_eq!(
+        november.body["_data"][0]["company_peak_units"],
+        json!({ "SNS": 5 })
+    );
     // Summer time starts 2026-03-29; on 2026-03-25 at 23:30 UTC it is already the 26th.
     t.clock.set_ms(chrono_ms("2026-03-25T23:30:00Z"));
     let p = t.partner(Mssp, MSSP_SCOPES).await;
@@ -291,8 +306,11 @@ async fn reports_need_their_scope_and_an_offered_period() {
         .assert_error(400, 11400);
 }
 
+/// A report costs the session's UpdateItem and a fixed number of reads whatever the data:
+/// one Query of the period's rows (with its ledger); MSSP usage also reads the
+/// commitments, the period list the page's ledgers, reseller reports the accounts.
 #[tokio::test]
-async fn report_reads_are_one_query_plus_the_session() {
+async fn report_reads_cost_a_fixed_number_of_calls() {
     let t = TestApp::spawn().await;
     let mssp = t.partner(Mssp, MSSP_SCOPES).await;
     let reseller = t
@@ -300,14 +318,14 @@ async fn report_reads_are_one_query_plus_the_session() {
         .await;
     let a = account(&mssp, "Alpha", "paying").await;
     t.ingest(&[usage_record(&a, "SNS", "2026-11-05", 3)]).await;
-    assert_eq!(cost(&mssp, "/v1/mssp/periods").await, 1);
+    assert_eq!(cost(&mssp, "/v1/mssp/periods").await, 2);
     assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/companies").await, 2);
-    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 2);
+    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 3);
     assert_eq!(cost(&mssp, "/v1/customers").await, 2);
     assert_eq!(cost(&mssp, &format!("/v1/customers/{a}")).await, 2);
     assert_eq!(
         cost(&reseller, "/v1/reseller/periods/2026-11/companies").await,
-        2
+        3
     );
     assert_eq!(
         cost(&reseller, "/v1/reseller/periods/2026-11/usage").await,
@@ -334,6 +352,8 @@ async fn subscribe(p: &Partner<'_>, account: &str, body: Value) {
 #[tokio::test]
 async fn the_reseller_report_shows_licences_acv_and_use_per_month() {
     let t = TestApp::spawn().await;
+    // October's records arrive while October is still open to them (it closes 2026-11-04).
+    t.clock.set_ms(chrono_ms("2026-11-02T12:00:00Z"));
     let p = t.partner(Reseller, &["accounts:write"]).await;
     let a = account(&p, "Alpha", "paying").await;
     let b = account(&p, "Bravo", "paying").await;
@@ -354,22 +374,32 @@ async fn the_reseller_report_shows_licences_acv_and_use_per_month() {
     .await;
     subscribe(&p, &b, json!({ "sku": "WAS", "quantity": 10, "start_date": "2026-06-01", "end_date": "2026-11-10", "evaluation": true })).await;
     subscribe(&p, &idle, json!({ "sku": "SNS", "quantity": 5, "start_date": "2025-01-01", "end_date": "2025-12-31" })).await;
-    t.ingest(&[
-        usage_record(&a, "DA", "2026-11-03", 90),
-        usage_record(&a, "DA", "2026-11-18", 108),
-        usage_record(&a, "DA", "2026-10-30", 150),
-        usage_record(&b, "WAS", "2026-11-04", 12),
-    ])
-    .await;
+    assert!(
+        t.ingest(&[usage_record(&a, "DA", "2026-10-30", 150)])
+            .await
+            .is_empty()
+    );
+    t.clock.set_ms(api_tests::T0);
+    let p = t.partner(Reseller, &["accounts:write"]).await;
+    assert!(
+        t.ingest(&[
+            usage_record(&a, "DA", "2026-11-03", 90),
+            usage_record(&a, "DA", "2026-11-18", 108),
+            usage_record(&b, "WAS", "2026-11-04", 12),
+        ])
+        .await
+        .is_empty()
+    );
     let companies = p.get("/v1/reseller/periods/2026-11/companies").await;
     assert_eq!(
         companies.body["_meta"]["total"], 2,
         "Idle's subscription ended last year"
     );
     let alpha = &companies.body["_data"][0];
+    // A renewal month counts the contract in force on its last day, once.
     assert_eq!(
         alpha["acv"],
-        json!([{ "amount_minor": 2_200_000, "currency": "SEK" }])
+        json!([{ "amount_minor": 1_200_000, "currency": "SEK" }])
     );
     assert_eq!(
         (
@@ -389,11 +419,15 @@ async fn the_reseller_report_shows_licences_acv_and_use_per_month() {
         usage.body["_data"][0]["products"],
         json!([{
             "product": "DA", "unit": "computers", "licensed_quantity": 120, "peak_used": 108,
-            "peak_date": "2026-11-18", "utilisation_percent": 90.0,
+            "peak_date": "2026-11-18",
+            // 90 of 100 on the 3rd and 108 of 120 on the 18th: 90 % both, the first counts.
+            "peak_utilisation_percent": 90.0, "peak_utilisation_date": "2026-11-03",
+            "peak_utilisation_used": 90, "peak_utilisation_licensed": 100,
+            "unlicensed_units": 0, "unlicensed_date": null,
         }])
     );
     assert_eq!(
-        usage.body["_data"][1]["products"][0]["utilisation_percent"],
+        usage.body["_data"][1]["products"][0]["peak_utilisation_percent"],
         120.0
     );
     // October: the first subscription only, with October's own peak.
@@ -426,16 +460,17 @@ async fn concurrent_batches_for_one_account_leave_the_latest_state() {
     futures::future::join_all(batches.iter().map(|b| t.ingest(b))).await;
     let companies = p.get("/v1/mssp/periods/2026-11/companies").await;
     assert_eq!(
-        companies.body["_data"][0]["peak_units"],
+        companies.body["_data"][0]["company_peak_units"],
         json!({ "SNS": 80 })
     );
+    let november = shared::calendar::Period::parse(shared::calendar::PeriodKind::Mssp, "2026-11");
     let mssp = t
         .app
         .store
-        .mssp_usage(&t.partnership_id(PartnershipType::Mssp), "2026-11")
+        .mssp_usage(&t.partnership_id(PartnershipType::Mssp), november.unwrap())
         .await
         .unwrap();
-    let series = &mssp[0].daily_units["SNS"];
+    let series = &mssp.rows[0].daily_units["SNS"];
     assert_eq!(
         &series[6..14],
         &[10, 20, 30, 40, 50, 60, 70, 80],
@@ -446,6 +481,7 @@ async fn concurrent_batches_for_one_account_leave_the_latest_state() {
 #[tokio::test]
 async fn months_end_on_their_last_day_in_the_reseller_report() {
     let t = TestApp::spawn().await;
+    t.clock.set_ms(chrono_ms("2026-11-02T12:00:00Z"));
     let p = t.partner(Reseller, &["accounts:write"]).await;
     let a = account(&p, "Alpha", "paying").await;
     // Ends on the last day of October: in October's report, not November's.
@@ -479,7 +515,10 @@ async fn months_end_on_their_last_day_in_the_reseller_report() {
         november.body["_data"][0]["products"],
         json!([{
             "product": "SNS", "unit": "IPs", "licensed_quantity": 0, "peak_used": 4,
-            "peak_date": "2026-11-01", "utilisation_percent": null,
+            "peak_date": "2026-11-01", "peak_utilisation_percent": null,
+            "peak_utilisation_date": null, "peak_utilisation_used": null,
+            "peak_utilisation_licensed": null, "unlicensed_units": 4,
+            "unlicensed_date": "2026-11-01",
         }])
     );
     // February has 28 days in 2026.

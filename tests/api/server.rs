@@ -175,8 +175,8 @@ async fn the_local_usage_ingest_route_runs_the_sqs_handler() {
     let server = Server::start(&t).await;
     let account = uuid::Uuid::new_v4().to_string();
     let records = json!([
-        { "account_id": account, "product": "SNS", "date": "2026-11-21", "units": 3 },
-        { "account_id": account, "product": "NOPE", "date": "2026-11-21", "units": 3 },
+        { "account_id": account, "product": "SNS", "date": "2026-11-21", "units": 3, "observed_at": "2026-11-21T20:00:00Z" },
+        { "account_id": account, "product": "NOPE", "date": "2026-11-21", "units": 3, "observed_at": "2026-11-21T20:00:00Z" },
     ]);
     let (status, body) = server
         .send(

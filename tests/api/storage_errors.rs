@@ -33,7 +33,6 @@ fn fixture_key_item() -> std::collections::HashMap<String, AttributeValue> {
             name: "MSSP".into(),
             kind: PartnershipType::Mssp,
             skus: vec!["SNS".into()],
-            minimum_commitments: Default::default(),
         },
         name: "Key".into(),
         prefix: "hsp_WwVc".into(),

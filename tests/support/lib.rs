@@ -262,15 +262,36 @@ impl Partner<'_> {
     }
 }
 
-/// A daily usage record of the security platform.
+/// A daily usage record of the security platform, observed at noon UTC of its day.
 pub fn usage_record(account_id: &str, product: &str, date: &str, units: u64) -> Value {
-    json!({ "account_id": account_id, "product": product, "date": date, "units": units })
+    usage_observed(
+        account_id,
+        product,
+        date,
+        units,
+        &format!("{date}T12:00:00Z"),
+    )
+}
+
+/// A daily usage record observed at `observed_at` (RFC 3339).
+pub fn usage_observed(
+    account_id: &str,
+    product: &str,
+    date: &str,
+    units: u64,
+    observed_at: &str,
+) -> Value {
+    json!({
+        "account_id": account_id, "product": product, "date": date, "units": units,
+        "observed_at": observed_at,
+    })
 }
 
 /// A daily activity record; `fields` override the zero defaults (`"scans": {...}` too).
 pub fn activity_record(account_id: &str, date: &str, fields: Value) -> Value {
     let mut record = json!({
-        "account_id": account_id, "date": date, "logins": 0,
+        "account_id": account_id, "date": date, "observed_at": format!("{date}T12:00:00Z"),
+        "logins": 0,
         "scans": { "SNS": 0, "WAS": 0, "CS": 0 }, "failed_scans": 0, "pat_assessments": 0,
         "reports_created": 0, "risk_score": 0, "threat_score": 0, "inactive_appliances": 0,
     });
@@ -484,7 +505,6 @@ pub async fn seed_fixtures(app: &App) {
                 .iter()
                 .map(|p| p.code.to_owned())
                 .collect(),
-            minimum_commitments: Default::default(),
         }],
         organization_key: Some(fixtures::ORG_KEY.to_owned()),
         api_access_enabled_at_ms: Some(T0),
@@ -629,6 +649,10 @@ async fn seed_fixture_account(app: &App, org: &OrganizationRecord) {
         country: "SE".into(),
         updated_at_ms: now,
         revision: 1,
+        state_history: vec![shared::storage::records::StateChange {
+            state: AccountState::Paying,
+            since: date("2026-01-01"),
+        }],
         subscriptions: [(fixtures::SUBSCRIPTION_ID.to_owned(), subscription)].into(),
         usage_seq: 0,
         derived_seq: 0,

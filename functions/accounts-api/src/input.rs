@@ -8,7 +8,7 @@ use shared::calendar::{self, format_date, parse_date};
 use shared::catalogue;
 use shared::request::printable_text;
 use shared::storage::records::{
-    AccountRecord, AccountState, Money, Partnership, SubscriptionRecord,
+    AccountRecord, AccountState, Money, Partnership, StateChange, SubscriptionRecord,
 };
 
 /// Days a trial runs when no end date is given.
@@ -17,6 +17,9 @@ const MAX_NAME_CHARS: usize = 200;
 const MAX_ORDER_NUMBER_CHARS: usize = 64;
 /// A sanity bound on licence quantities (a typo guard, far above any real contract).
 const MAX_QUANTITY: u64 = 10_000_000;
+/// The largest contract value (10^13 minor units): sums over an account's subscriptions
+/// stay far inside an i64.
+const MAX_AMOUNT_MINOR: i64 = 10_000_000_000_000;
 
 /// A field that may be absent, explicitly `null`, or a value (PATCH tells them apart).
 fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
@@ -54,6 +57,8 @@ pub struct AccountBody {
     #[serde(default)]
     state: Option<AccountState>,
     #[serde(default)]
+    state_since: Option<String>,
+    #[serde(default)]
     trial_ends_at: Option<String>,
     country: String,
 }
@@ -62,8 +67,80 @@ pub struct AccountBody {
 pub struct AccountFields {
     pub name: String,
     pub state: AccountState,
+    /// The Stockholm day the state took effect.
+    pub state_since: NaiveDate,
     pub trial_ends_at: Option<NaiveDate>,
     pub country: String,
+}
+
+/// `state_since`: the Stockholm day a new state took effect (default today). Not in the
+/// future, not before the oldest day the reports keep, not before `earliest` (the day of
+/// the account's previous state change: a history only grows at its end).
+fn state_since(
+    given: Option<&str>,
+    earliest: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Result<NaiveDate, ApiError> {
+    let Some(text) = given else {
+        return Ok(today);
+    };
+    let since = parse_date(text, "state_since")?;
+    if since > today {
+        return Err(ApiError::InvalidParameters(format!(
+            "state_since cannot be in the future (today is {})",
+            format_date(today)
+        )));
+    }
+    let oldest = shared::usage::oldest_reported_day(today);
+    if since < oldest {
+        return Err(ApiError::InvalidParameters(format!(
+            "state_since cannot be before {}, the oldest day the reports keep",
+            format_date(oldest)
+        )));
+    }
+    if let Some(earliest) = earliest.filter(|earliest| since < *earliest) {
+        return Err(ApiError::InvalidParameters(format!(
+            "state_since cannot be before {}, the day of the account's last state change",
+            format_date(earliest)
+        )));
+    }
+    Ok(since)
+}
+
+/// Moves `account` to `state` from `given` (`state_since`) on, recording it in the state
+/// history; `state_since` without a change of state is refused.
+fn change_state(
+    account: &mut AccountRecord,
+    state: AccountState,
+    given: Option<&str>,
+    today: NaiveDate,
+) -> Result<(), ApiError> {
+    if state == account.state {
+        return match given {
+            Some(_) => Err(ApiError::InvalidParameters(
+                "state_since goes with a change of state; the account is already in that state"
+                    .into(),
+            )),
+            None => Ok(()),
+        };
+    }
+    if account.state_history.is_empty() {
+        // Stored before histories were kept: its state held from its creation.
+        let created = shared::calendar::stockholm_date(account.created_at_ms);
+        account.state_history.push(StateChange {
+            state: account.state,
+            since: created,
+        });
+    }
+    let last = account.state_history.last().map(|change| change.since);
+    let since = state_since(given, last, today)?;
+    // Two changes on one day: the later one is the day's state.
+    if last == Some(since) {
+        account.state_history.pop();
+    }
+    account.state_history.push(StateChange { state, since });
+    account.state = state;
+    Ok(())
 }
 
 /// `trial_ends_at` for an account going to `state`: required to be today or later, only for
@@ -127,6 +204,7 @@ impl AccountBody {
         Ok(AccountFields {
             name: printable_text("name", &self.name, MAX_NAME_CHARS)?,
             trial_ends_at: trial_end(state, self.trial_ends_at.as_deref(), None, today)?,
+            state_since: state_since(self.state_since.as_deref(), None, today)?,
             state,
             country: country(&self.country)?,
         })
@@ -147,8 +225,7 @@ impl AccountBody {
             trial_end(state, self.trial_ends_at.as_deref(), current_end, today)?;
         account.name = printable_text("name", &self.name, MAX_NAME_CHARS)?;
         account.country = country(&self.country)?;
-        account.state = state;
-        Ok(())
+        change_state(account, state, self.state_since.as_deref(), today)
     }
 }
 
@@ -160,6 +237,8 @@ pub struct AccountPatch {
     name: Option<String>,
     #[serde(default)]
     state: Option<AccountState>,
+    #[serde(default)]
+    state_since: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     trial_ends_at: Option<Option<String>>,
     #[serde(default)]
@@ -170,11 +249,12 @@ impl AccountPatch {
     pub fn apply(&self, account: &mut AccountRecord, today: NaiveDate) -> Result<(), ApiError> {
         if self.name.is_none()
             && self.state.is_none()
+            && self.state_since.is_none()
             && self.trial_ends_at.is_none()
             && self.country.is_none()
         {
             return Err(ApiError::InvalidParameters(
-                "nothing to change: give at least one of name, state, trial_ends_at, country"
+                "nothing to change: give at least one of name, state, state_since, trial_ends_at, country"
                     .into(),
             ));
         }
@@ -198,8 +278,7 @@ impl AccountPatch {
         if let Some(code) = &self.country {
             account.country = country(code)?;
         }
-        account.state = state;
-        Ok(())
+        change_state(account, state, self.state_since.as_deref(), today)
     }
 }
 
@@ -211,9 +290,10 @@ pub struct MoneyBody {
 }
 
 fn money(body: &MoneyBody) -> Result<Money, ApiError> {
-    if body.amount_minor < 0 {
+    if !(0..=MAX_AMOUNT_MINOR).contains(&body.amount_minor) {
         return Err(ApiError::InvalidParameters(
-            "acv.amount_minor must be 0 or more (in the currency's minor unit)".into(),
+            "acv.amount_minor must be 0 to 10000000000000 (10^13, in the currency's minor unit)"
+                .into(),
         ));
     }
     if !catalogue::is_currency(&body.currency) {

@@ -13,8 +13,11 @@ use shared::catalogue;
 use shared::clock::iso8601;
 use shared::request::{self, Page, RequestInfo};
 use shared::routes::{self, Function, PathParams, RouteId};
-use shared::storage::records::{AccountRecord, AccountState, SessionRecord, SubscriptionRecord};
+use shared::storage::records::{
+    AccountRecord, AccountState, PartnershipType, SessionRecord, StateChange, SubscriptionRecord,
+};
 use shared::storage::{RefChange, WriteOutcome};
+use shared::usage::{self, AccountChangeEffect};
 use shared::{ApiError, App, Reply, envelope, sessions};
 
 use input::{AccountBody, AccountPatch, SubscriptionBody, SubscriptionPatch};
@@ -154,6 +157,10 @@ impl Accounts<'_> {
             "name": account.name,
             "partnership_id": account.partnership_id,
             "state": account.state,
+            "state_history": account.state_history.iter().map(|change| json!({
+                "state": change.state,
+                "since": format_date(change.since),
+            })).collect::<Vec<_>>(),
             "trial_ends_at": account.trial_ends_at.map(format_date),
             "country": account.country,
             "created_at": iso8601(account.created_at_ms),
@@ -254,6 +261,10 @@ impl Accounts<'_> {
             country: fields.country,
             updated_at_ms: now,
             revision: 1,
+            state_history: vec![StateChange {
+                state: fields.state,
+                since: fields.state_since,
+            }],
             subscriptions: Default::default(),
             usage_seq: 0,
             derived_seq: 0,
@@ -273,26 +284,55 @@ impl Accounts<'_> {
     }
 
     /// Read, change, write under the revision read; a lost race re-reads and re-applies.
+    /// A change of state or name reaches the MSSP report before the answer: the periods it
+    /// touches are recomputed, and closed ones it reaches (a back-dated state change) count
+    /// it as late, in the same write as the change.
     async fn modify<T>(
         &self,
         account_id: &str,
         mut change: impl FnMut(&mut AccountRecord) -> Result<(T, RefChange), ApiError>,
     ) -> Result<(AccountRecord, T), ApiError> {
+        let bills_by_usage = self.session.partnership.kind == PartnershipType::Mssp;
         for _ in 0..WRITE_ATTEMPTS {
-            let mut account = self.load(account_id).await?;
-            archived(&account)?;
+            let before = self.load(account_id).await?;
+            archived(&before)?;
+            let mut account = before.clone();
             let read_revision = account.revision;
             let (outcome, refs) = change(&mut account)?;
             account.revision = read_revision + 1;
             account.updated_at_ms = self.app.clock.now_ms();
+            let effect = if bills_by_usage {
+                usage::account_change_effect(
+                    &before,
+                    &account,
+                    self.today,
+                    self.app.config.report_grace_days,
+                )
+            } else {
+                AccountChangeEffect::default()
+            };
             match self
                 .app
                 .store
-                .save_account(&account, read_revision, refs)
+                .save_account(&account, read_revision, refs, &effect.late)
                 .await
                 .map_err(ApiError::internal)?
             {
-                WriteOutcome::Written => return Ok((account, outcome)),
+                WriteOutcome::Written => {
+                    if !effect.recompute.is_empty() {
+                        usage::recompute(
+                            self.app,
+                            self.partnership_id(),
+                            account_id,
+                            &effect.recompute,
+                            self.today,
+                            self.today,
+                        )
+                        .await
+                        .map_err(ApiError::internal)?;
+                    }
+                    return Ok((account, outcome));
+                }
                 WriteOutcome::Stale => continue,
             }
         }

@@ -132,10 +132,23 @@ async fn disable_api_access(
 
 async fn partnerships(app: &App, admin: &Admin) -> Result<Reply, ApiError> {
     let org = organization(app, admin).await?;
+    let commitments = futures::future::try_join_all(
+        org.partnerships
+            .iter()
+            .map(|p| app.store.commitments(&p.id)),
+    )
+    .await
+    .map_err(ApiError::internal)?;
     let items = org
         .partnerships
         .iter()
-        .map(|p| json!({ "id": p.id, "name": p.name, "type": p.kind, "skus": p.skus, "minimum_commitments": p.minimum_commitments }))
+        .zip(commitments)
+        .map(|(p, commitments)| {
+            json!({
+                "id": p.id, "name": p.name, "type": p.kind, "skus": p.skus,
+                "minimum_commitments": commitments.products,
+            })
+        })
         .collect();
     Ok(Reply::ok(items))
 }

@@ -1,9 +1,10 @@
 //! `customers-api`: the partnership's customers (its accounts) with their engagement over
-//! the last 30 days and their churn risk (`GET /v1/customers`, filter `churn_risk`;
-//! `GET /v1/customers/{id}`), scope `customers:read`. The list is one Query of the
-//! partnership's accounts, which carry what usage ingestion derived for them.
+//! the last 30 days, their tasks and their churn risk (`GET /v1/customers`, filters
+//! `churn_risk` and `task_severity`; `GET /v1/customers/{id}`), scope `customers:read`. The
+//! list is one Query of the partnership's accounts, which carry what usage ingestion
+//! derived for them.
 
-pub mod churn;
+pub mod tasks;
 
 use chrono::NaiveDate;
 use lambda_http::{Body, Request, Response};
@@ -43,18 +44,26 @@ async fn dispatch(
     };
     match route {
         RouteId::ListCustomers => {
-            let query = request::query(req, &["limit", "offset", "churn_risk"])?;
+            let query = request::query(req, &["limit", "offset", "churn_risk", "task_severity"])?;
             let page = Page::from_query(&query)?;
-            let level = query
-                .get("churn_risk")
-                .map(|text| {
-                    LEVELS.into_iter().find(|l| l == text).ok_or_else(|| {
-                        ApiError::InvalidParameters(
-                            "churn_risk must be one of high, medium, low, none".into(),
-                        )
+            let level_filter = |name: &'static str| {
+                query
+                    .get(name)
+                    .map(|text| {
+                        LEVELS.into_iter().find(|l| l == text).ok_or_else(|| {
+                            ApiError::InvalidParameters(format!(
+                                "{name} must be one of high, medium, low, none"
+                            ))
+                        })
                     })
-                })
-                .transpose()?;
+                    .transpose()
+                    .map(|level| level.map(|level| (name, level)))
+            };
+            let filters: Vec<(&str, &str)> =
+                [level_filter("churn_risk")?, level_filter("task_severity")?]
+                    .into_iter()
+                    .flatten()
+                    .collect();
             let mut accounts = app
                 .store
                 .accounts(&session.partnership.id)
@@ -62,12 +71,17 @@ async fn dispatch(
                 .map_err(ApiError::internal)?;
             accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.account_id.clone()));
             let mut views: Vec<Value> = accounts.iter().map(|a| customers.view(a)).collect();
-            if let Some(level) = level {
-                views.retain(|v| v["churn_risk"]["level"] == level);
+            for (name, level) in &filters {
+                let field = if *name == "churn_risk" {
+                    "/churn_risk/level"
+                } else {
+                    "/task_severity"
+                };
+                views.retain(|v| v.pointer(field).and_then(Value::as_str) == Some(*level));
             }
-            let filters: Vec<(&str, String)> = level
-                .map(|l| ("churn_risk", l.to_owned()))
+            let filters: Vec<(&str, String)> = filters
                 .into_iter()
+                .map(|(name, level)| (name, level.to_owned()))
                 .collect();
             Ok(Reply::page_of(
                 info,
@@ -102,7 +116,7 @@ struct Customers<'a> {
 impl Customers<'_> {
     fn view(&self, account: &AccountRecord) -> Value {
         let engagement = account.engagement.as_ref();
-        let window = churn::window(engagement, self.today);
+        let window = tasks::window(engagement, self.today);
         let totals = &window.totals;
         let latest = window.latest.map(|(_, day)| day);
         let last_activity: serde_json::Map<String, Value> = engagement
@@ -111,20 +125,29 @@ impl Customers<'_> {
             .flatten()
             .map(|(product, date)| (product.clone(), json!(format_date(*date))))
             .collect();
-        let peaks = churn::peaks_this_month(engagement, self.today);
-        let licences: Vec<Value> = churn::licences_today(account, self.today)
+        let licences: Vec<Value> = tasks::licences_today(account, self.today)
             .into_iter()
             .map(|(sku, licensed)| {
-                let used = peaks.get(&sku).copied().unwrap_or(0);
+                let month = tasks::month_use(account, &sku, self.today);
+                let peak = month.peak_utilisation;
                 json!({
                     "sku": sku,
                     "licensed_quantity": licensed,
-                    "peak_used_this_month": used,
-                    "utilisation_percent": utilisation_percent(used, licensed),
+                    "peak_used_this_month": month.peak_used,
+                    "peak_utilisation_percent": peak.and_then(|(_, u, l)| utilisation_percent(u, l)),
+                    "peak_utilisation_date": peak.map(|(d, _, _)| format_date(d)),
                 })
             })
             .collect();
-        let indicators = churn::indicators(self.session.partnership.kind, account, self.today);
+        let tasks = tasks::tasks(self.session.partnership.kind, account, self.today);
+        let churn: Vec<&tasks::Task> = tasks
+            .iter()
+            .filter(|t| t.category == tasks::Category::ChurnRisk)
+            .collect();
+        let indicators: Vec<Value> = churn
+            .iter()
+            .map(|t| json!({ "code": t.code, "severity": t.severity, "detail": t.detail }))
+            .collect();
         let href = self
             .info
             .link(&format!("/v1/customers/{}", account.account_id));
@@ -148,8 +171,10 @@ impl Customers<'_> {
                 "last_activity": last_activity,
             },
             "licences": licences,
+            "task_severity": tasks::level(&tasks),
+            "tasks": tasks,
             "churn_risk": {
-                "level": churn::level(&indicators),
+                "level": tasks::level(churn),
                 "indicators": indicators,
             },
             "_links": {

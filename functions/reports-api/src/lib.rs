@@ -12,9 +12,10 @@ use chrono::NaiveDate;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::calendar::{self, Period, PeriodKind, format_date};
+use shared::clock::iso8601;
 use shared::request::{self, Page, RequestInfo};
 use shared::routes::{self, Function, PathParams, RouteId};
-use shared::storage::records::SessionRecord;
+use shared::storage::records::{PeriodLedger, SessionRecord};
 use shared::{ApiError, App, Reply, envelope, sessions};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -48,6 +49,20 @@ impl Report<'_> {
     pub fn account_link(&self, account_id: &str) -> Value {
         json!({ "href": self.info.link(&format!("/v1/accounts/{account_id}")) })
     }
+
+    /// A period as every answer about it shows it: its days, where it stands in its life
+    /// (`open` → `closing` → `closed`, when it closes) and what reached it late.
+    pub fn period_view(&self, period: Period, ledger: &PeriodLedger) -> Value {
+        let grace = self.app.config.report_grace_days;
+        json!({
+            "id": period.id(),
+            "start_date": format_date(period.start()),
+            "end_date": format_date(period.end()),
+            "status": period.status(self.today, grace),
+            "closes_at": iso8601(period.closes_at_ms(grace)),
+            "late_records": ledger.late_records,
+        })
+    }
 }
 
 async fn dispatch(
@@ -79,7 +94,7 @@ async fn dispatch(
     };
     let period = || offered_period(kind, params.get("id").unwrap_or_default(), report.today);
     match route {
-        RouteId::ListMsspPeriods | RouteId::ListResellerPeriods => Ok(periods(&report, kind)),
+        RouteId::ListMsspPeriods | RouteId::ListResellerPeriods => periods(&report, kind).await,
         RouteId::ListMsspCompanies => mssp::companies(&report, period()?).await,
         RouteId::GetMsspUsage => mssp::usage(&report, period()?).await,
         RouteId::ListResellerCompanies => reseller::companies(&report, period()?).await,
@@ -102,20 +117,34 @@ fn offered_period(kind: PeriodKind, id: &str, today: NaiveDate) -> Result<Period
         .ok_or(ApiError::ObjectNotFound)
 }
 
-fn periods(report: &Report<'_>, kind: PeriodKind) -> Reply {
+/// The periods on offer, newest first; the page's ledgers are one BatchGetItem.
+async fn periods(report: &Report<'_>, kind: PeriodKind) -> Result<Reply, ApiError> {
     let base = base_path(kind);
     let history = Period::history(kind, report.today);
-    report.page(base, &history, |period| {
+    let on_page: Vec<Period> = history
+        .iter()
+        .skip(report.page.offset)
+        .take(report.page.limit)
+        .copied()
+        .collect();
+    let ledgers = if on_page.is_empty() {
+        Default::default()
+    } else {
+        report
+            .app
+            .store
+            .period_ledgers(report.partnership_id(), &on_page)
+            .await
+            .map_err(ApiError::internal)?
+    };
+    let no_ledger = PeriodLedger::default();
+    Ok(report.page(base, &history, |period| {
         let href = |tail: &str| report.info.link(&format!("{base}/{}/{tail}", period.id()));
-        json!({
-            "id": period.id(),
-            "start_date": format_date(period.start()),
-            "end_date": format_date(period.end()),
-            "status": period.status(report.today, report.app.config.report_grace_days),
-            "_links": {
-                "companies": { "href": href("companies") },
-                "usage": { "href": href("usage") },
-            },
-        })
-    })
+        let mut view = report.period_view(*period, ledgers.get(period).unwrap_or(&no_ledger));
+        view["_links"] = json!({
+            "companies": { "href": href("companies") },
+            "usage": { "href": href("usage") },
+        });
+        view
+    }))
 }

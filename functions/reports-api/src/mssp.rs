@@ -1,29 +1,80 @@
-//! The MSSP report: eligible companies (paying accounts with usage in the period) and, per
-//! product, the peak of the daily totals across them, the companies behind the peak day,
-//! the minimum commitment and the billable units (the larger of peak and commitment).
+//! The MSSP report of a period (26th to 25th). A company's units on a day count only if the
+//! account was `paying` on that day; the eligible companies are those with billable units
+//! on some day. Per product, the peak is the highest daily total across the eligible
+//! companies (the first day it was reached), and billable units are the larger of the peak
+//! and the minimum commitment in force on the period's first day. Each company row shows
+//! its units on each product's peak date, which add up exactly to the peak.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
 use shared::calendar::{Period, format_date};
 use shared::catalogue;
-use shared::storage::records::MsspCompanyUsage;
+use shared::storage::records::{MsspCompanyUsage, Peak, PeriodLedger};
 use shared::usage::peak_of;
 use shared::{ApiError, Reply};
 
 use crate::Report;
 
-/// The period's eligible companies in name order: paying, with some usage.
-async fn eligible(report: &Report<'_>, period: Period) -> Result<Vec<MsspCompanyUsage>, ApiError> {
-    let mut companies = report
-        .app
-        .store
-        .mssp_usage(report.partnership_id(), &period.id())
-        .await
-        .map_err(ApiError::internal)?;
-    companies.retain(|c| c.paying && c.daily_units.values().flatten().any(|units| *units > 0));
-    companies.sort_by_cached_key(|c| (c.name.to_lowercase(), c.account_id.clone()));
-    Ok(companies)
+/// A period's eligible companies in name order, with its ledger.
+struct PeriodRows {
+    ledger: PeriodLedger,
+    companies: Vec<MsspCompanyUsage>,
+}
+
+impl PeriodRows {
+    async fn read(report: &Report<'_>, period: Period) -> Result<Self, ApiError> {
+        let rows = report
+            .app
+            .store
+            .mssp_usage(report.partnership_id(), period)
+            .await
+            .map_err(ApiError::internal)?;
+        let mut companies = rows.rows;
+        companies.retain(|c| c.daily_units.values().flatten().any(|units| *units > 0));
+        companies.sort_by_cached_key(|c| (c.name.to_lowercase(), c.account_id.clone()));
+        Ok(Self {
+            ledger: rows.ledger,
+            companies,
+        })
+    }
+
+    /// Per product used in the period, the peak of the daily totals across the companies.
+    fn peaks(&self, period: Period) -> BTreeMap<&str, Peak> {
+        let products: BTreeSet<&str> = self
+            .companies
+            .iter()
+            .flat_map(|c| c.daily_units.keys().map(String::as_str))
+            .collect();
+        products
+            .into_iter()
+            .filter_map(|product| {
+                let totals = period.days().enumerate().map(|(index, day)| {
+                    let total = self
+                        .companies
+                        .iter()
+                        .map(|c| units_on(c, product, index))
+                        .fold(0u64, u64::saturating_add);
+                    (day, total)
+                });
+                Some((product, peak_of(totals)?))
+            })
+            .collect()
+    }
+}
+
+fn units_on(company: &MsspCompanyUsage, product: &str, index: usize) -> u64 {
+    company
+        .daily_units
+        .get(product)
+        .and_then(|series| series.get(index))
+        .copied()
+        .unwrap_or(0)
+}
+
+fn day_index(period: Period, day: NaiveDate) -> usize {
+    usize::try_from(shared::calendar::days_between(period.start(), day)).unwrap_or(0)
 }
 
 fn path(period: Period, tail: &str) -> String {
@@ -31,60 +82,59 @@ fn path(period: Period, tail: &str) -> String {
 }
 
 pub async fn companies(report: &Report<'_>, period: Period) -> Result<Reply, ApiError> {
-    let companies = eligible(report, period).await?;
-    Ok(
-        report.page(&path(period, "companies"), &companies, |company| {
-            let peak_units: Map<String, Value> = company
-                .daily_units
-                .iter()
-                .filter_map(|(product, days)| {
-                    let peak = days.iter().copied().max().filter(|units| *units > 0)?;
-                    Some((product.clone(), json!(peak)))
-                })
-                .collect();
-            json!({
-                "id": company.account_id,
-                "name": company.name,
-                "peak_units": peak_units,
-                "_links": { "account": report.account_link(&company.account_id) },
-            })
-        }),
-    )
+    let rows = PeriodRows::read(report, period).await?;
+    let peaks = rows.peaks(period);
+    let reply = report.page(&path(period, "companies"), &rows.companies, |company| {
+        let mut own_units = Map::new();
+        let mut own_dates = Map::new();
+        let mut on_peak_date = Map::new();
+        for (product, series) in &company.daily_units {
+            let Some(own) = peak_of(period.days().zip(series.iter().copied())) else {
+                continue;
+            };
+            own_units.insert(product.clone(), json!(own.units));
+            own_dates.insert(product.clone(), json!(format_date(own.date)));
+            if let Some(peak) = peaks.get(product.as_str()) {
+                let units = units_on(company, product, day_index(period, peak.date));
+                on_peak_date.insert(product.clone(), json!(units));
+            }
+        }
+        json!({
+            "id": company.account_id,
+            "name": company.name,
+            "company_peak_units": own_units,
+            "company_peak_date": own_dates,
+            "units_on_peak_date": on_peak_date,
+            "_links": { "account": report.account_link(&company.account_id) },
+        })
+    });
+    Ok(reply.meta("period", report.period_view(period, &rows.ledger)))
 }
 
 pub async fn usage(report: &Report<'_>, period: Period) -> Result<Reply, ApiError> {
-    let companies = eligible(report, period).await?;
     let partnership = &report.session.partnership;
+    let store = &report.app.store;
+    let (rows, commitments) = tokio::join!(
+        PeriodRows::read(report, period),
+        store.commitments(&partnership.id)
+    );
+    let rows = rows?;
+    let commitments = commitments.map_err(ApiError::internal)?;
+    let peaks = rows.peaks(period);
     // Every product the partnership sells, and any other one that was used.
-    let used: BTreeSet<&str> = companies
-        .iter()
-        .flat_map(|c| c.daily_units.keys().map(String::as_str))
-        .collect();
     let products: Vec<&catalogue::Product> = catalogue::PRODUCTS
         .iter()
-        .filter(|p| partnership.sells(p.code) || used.contains(p.code))
+        .filter(|p| partnership.sells(p.code) || peaks.contains_key(p.code))
         .collect();
-    let days: Vec<_> = period.days().collect();
-    Ok(report.page(&path(period, "usage"), &products, |product| {
-        let units_on = |company: &MsspCompanyUsage, index: usize| {
-            company
-                .daily_units
-                .get(product.code)
-                .and_then(|series| series.get(index))
-                .copied()
-                .unwrap_or(0)
-        };
-        let totals = days.iter().enumerate().map(|(index, day)| {
-            let total: u64 = companies.iter().map(|c| units_on(c, index)).sum();
-            (*day, total)
-        });
-        let peak = peak_of(totals);
+    let reply = report.page(&path(period, "usage"), &products, |product| {
+        let peak = peaks.get(product.code);
         let mut on_peak_day: Vec<Value> = Vec::new();
         if let Some(peak) = peak {
-            let index = days.iter().position(|d| *d == peak.date).unwrap_or(0);
-            let mut contributors: Vec<(&MsspCompanyUsage, u64)> = companies
+            let index = day_index(period, peak.date);
+            let mut contributors: Vec<(&MsspCompanyUsage, u64)> = rows
+                .companies
                 .iter()
-                .map(|c| (c, units_on(c, index)))
+                .map(|c| (c, units_on(c, product.code, index)))
                 .filter(|(_, units)| *units > 0)
                 .collect();
             contributors.sort_by_key(|(_, units)| std::cmp::Reverse(*units));
@@ -94,7 +144,7 @@ pub async fn usage(report: &Report<'_>, period: Period) -> Result<Reply, ApiErro
                 .collect();
         }
         let peak_units = peak.map_or(0, |p| p.units);
-        let commitment = partnership.minimum_commitments.get(product.code).copied();
+        let commitment = commitments.for_period(product.code, period.start());
         json!({
             "product": product.code,
             "unit": product.unit,
@@ -104,5 +154,6 @@ pub async fn usage(report: &Report<'_>, period: Period) -> Result<Reply, ApiErro
             "minimum_commitment": commitment,
             "billable_units": peak_units.max(commitment.unwrap_or(0)),
         })
-    }))
+    });
+    Ok(reply.meta("period", report.period_view(period, &rows.ledger)))
 }

@@ -1,14 +1,16 @@
 //! The reseller report of a calendar month: the accounts with a subscription overlapping
-//! it (ACV, end date, active flag) and, per account and product, the licensed quantity,
-//! the peak used and the utilisation.
+//! it (the contract value in force, end date, active flag) and, per account and product,
+//! licences and use compared day by day: the peak utilisation is the highest daily
+//! `used / licensed in force that day`, and use on a day without any licence in force is
+//! reported as `unlicensed_units`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use shared::calendar::{Period, format_date};
-use shared::storage::records::{AccountRecord, Peak, SubscriptionRecord};
-use shared::usage::utilisation_percent;
+use shared::storage::records::{AccountRecord, SubscriptionRecord};
+use shared::usage::{peak_of, utilisation_percent};
 use shared::{ApiError, Reply};
 
 use crate::Report;
@@ -45,22 +47,45 @@ fn reference_day(report: &Report<'_>, month: Period) -> NaiveDate {
     report.today.min(month.end())
 }
 
+/// The contract value in force for `month`, per currency: the ACVs of the subscriptions
+/// active on its last day — or, when every subscription ended within the month, on the
+/// last day one was active. A renewal month therefore counts the renewed contract once.
+pub fn acv_in_force(subs: &[&SubscriptionRecord], month: Period) -> BTreeMap<String, i64> {
+    let day = if subs.iter().any(|s| s.active_on(month.end())) {
+        Some(month.end())
+    } else {
+        subs.iter().map(|s| s.end_date).max()
+    };
+    let mut acv: BTreeMap<String, i64> = BTreeMap::new();
+    let in_force = subs.iter().filter(|s| day.is_some_and(|d| s.active_on(d)));
+    for money in in_force.filter_map(|s| s.acv.as_ref()) {
+        let sum = acv.entry(money.currency.clone()).or_default();
+        *sum = sum.saturating_add(money.amount_minor);
+    }
+    acv
+}
+
 pub async fn companies(report: &Report<'_>, month: Period) -> Result<Reply, ApiError> {
-    let mut accounts = accounts(report).await?;
+    let store = &report.app.store;
+    let months = [month];
+    let (accounts, ledgers) = tokio::join!(
+        accounts(report),
+        store.period_ledgers(report.partnership_id(), &months)
+    );
+    let mut accounts = accounts?;
+    let ledger = ledgers
+        .map_err(ApiError::internal)?
+        .remove(&month)
+        .unwrap_or_default();
     accounts.retain(|a| !overlapping(a, month).is_empty());
     let day = reference_day(report, month);
-    Ok(
-        report.page(&path(month, "companies"), &accounts, |account| {
-            let subs = overlapping(account, month);
-            let mut acv: BTreeMap<&str, i64> = BTreeMap::new();
-            for money in subs.iter().filter_map(|s| s.acv.as_ref()) {
-                *acv.entry(&money.currency).or_default() += money.amount_minor;
-            }
-            let acv: Vec<Value> = acv
-                .into_iter()
-                .map(|(currency, amount)| json!({ "amount_minor": amount, "currency": currency }))
-                .collect();
-            let subscriptions: Vec<Value> = subs
+    let reply = report.page(&path(month, "companies"), &accounts, |account| {
+        let subs = overlapping(account, month);
+        let acv: Vec<Value> = acv_in_force(&subs, month)
+            .into_iter()
+            .map(|(currency, amount)| json!({ "amount_minor": amount, "currency": currency }))
+            .collect();
+        let subscriptions: Vec<Value> = subs
             .iter()
             .map(|s| {
                 json!({
@@ -70,84 +95,141 @@ pub async fn companies(report: &Report<'_>, month: Period) -> Result<Reply, ApiE
                 })
             })
             .collect();
-            json!({
-                "id": account.account_id,
-                "name": account.name,
-                "state": account.state,
-                "acv": acv,
-                "subscription_end_date": subs.iter().map(|s| s.end_date).max().map(format_date),
-                "active": subs.iter().any(|s| s.active_on(day)),
-                "subscriptions": subscriptions,
-                "_links": { "account": report.account_link(&account.account_id) },
-            })
-        }),
-    )
+        json!({
+            "id": account.account_id,
+            "name": account.name,
+            "state": account.state,
+            "acv": acv,
+            "subscription_end_date": subs.iter().map(|s| s.end_date).max().map(format_date),
+            "active": subs.iter().any(|s| s.active_on(day)),
+            "subscriptions": subscriptions,
+            "_links": { "account": report.account_link(&account.account_id) },
+        })
+    });
+    Ok(reply.meta("period", report.period_view(month, &ledger)))
 }
 
-/// The most licences of `sku` in force on any one day of `month`.
-pub fn licensed_quantity(subs: &[&SubscriptionRecord], sku: &str, month: Period) -> u64 {
-    month
+/// Licences of `sku` in force on `day`.
+fn licensed_on(subs: &[&SubscriptionRecord], sku: &str, day: NaiveDate) -> u64 {
+    subs.iter()
+        .filter(|s| s.sku == sku && s.active_on(day))
+        .map(|s| s.quantity)
+        .fold(0, u64::saturating_add)
+}
+
+/// One product's licences and use over a month, compared day by day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProductMonth {
+    /// The most licences in force on any one day.
+    pub licensed_quantity: u64,
+    pub peak_used: Option<(NaiveDate, u64)>,
+    /// The day of the highest `used / licensed` among days with licences in force (the
+    /// first such day on a tie), with both numbers.
+    pub peak_utilisation: Option<(NaiveDate, u64, u64)>,
+    /// The highest use on a day without any licence in force, and its first day.
+    pub unlicensed: Option<(NaiveDate, u64)>,
+}
+
+pub fn product_month(
+    subs: &[&SubscriptionRecord],
+    sku: &str,
+    month: Period,
+    daily_used: &[u64],
+) -> ProductMonth {
+    let mut result = ProductMonth::default();
+    let days: Vec<(NaiveDate, u64, u64)> = month
         .days()
-        .map(|day| {
-            subs.iter()
-                .filter(|s| s.sku == sku && s.active_on(day))
-                .map(|s| s.quantity)
-                .sum::<u64>()
+        .enumerate()
+        .map(|(index, day)| {
+            let used = daily_used.get(index).copied().unwrap_or(0);
+            (day, used, licensed_on(subs, sku, day))
         })
-        .max()
-        .unwrap_or(0)
+        .collect();
+    result.licensed_quantity = days.iter().map(|(_, _, l)| *l).max().unwrap_or(0);
+    result.peak_used = peak_of(days.iter().map(|(d, u, _)| (*d, *u))).map(|p| (p.date, p.units));
+    result.unlicensed = peak_of(
+        days.iter()
+            .filter(|(_, _, licensed)| *licensed == 0)
+            .map(|(d, u, _)| (*d, *u)),
+    )
+    .map(|p| (p.date, p.units));
+    for (day, used, licensed) in days.iter().copied().filter(|(_, _, l)| *l > 0) {
+        // used/licensed > best_used/best_licensed, compared without division.
+        let higher = result
+            .peak_utilisation
+            .is_none_or(|(_, best_used, best_licensed)| {
+                u128::from(used) * u128::from(best_licensed)
+                    > u128::from(best_used) * u128::from(licensed)
+            });
+        if higher {
+            result.peak_utilisation = Some((day, used, licensed));
+        }
+    }
+    result
 }
 
 pub async fn usage(report: &Report<'_>, month: Period) -> Result<Reply, ApiError> {
-    let accounts = accounts(report).await?;
-    let usage: HashMap<String, BTreeMap<String, Peak>> = report
-        .app
-        .store
-        .reseller_usage(report.partnership_id(), &month.id())
-        .await
-        .map_err(ApiError::internal)?
+    let store = &report.app.store;
+    let (accounts, usage) = tokio::join!(
+        accounts(report),
+        store.reseller_usage(report.partnership_id(), month)
+    );
+    let accounts = accounts?;
+    let usage = usage.map_err(ApiError::internal)?;
+    let ledger = usage.ledger;
+    let usage: HashMap<String, BTreeMap<String, Vec<u64>>> = usage
+        .rows
         .into_iter()
-        .map(|u| (u.account_id, u.peaks))
+        .map(|u| (u.account_id, u.daily_units))
         .collect();
     let no_usage = BTreeMap::new();
     let rows: Vec<(&AccountRecord, Vec<Value>)> = accounts
         .iter()
         .filter_map(|account| {
             let subs = overlapping(account, month);
-            let peaks = usage.get(&account.account_id).unwrap_or(&no_usage);
+            let daily = usage.get(&account.account_id).unwrap_or(&no_usage);
             let products: BTreeSet<&str> = subs
                 .iter()
                 .map(|s| s.sku.as_str())
-                .chain(peaks.keys().map(String::as_str))
+                .chain(
+                    daily
+                        .iter()
+                        .filter(|(_, days)| days.iter().any(|u| *u > 0))
+                        .map(|(p, _)| p.as_str()),
+                )
                 .collect();
             let lines: Vec<Value> = shared::catalogue::PRODUCTS
                 .iter()
                 .filter(|p| products.contains(p.code))
                 .map(|product| {
-                    let licensed = licensed_quantity(&subs, product.code, month);
-                    let peak = peaks.get(product.code);
-                    let peak_used = peak.map_or(0, |p| p.units);
+                    let used = daily.get(product.code).map_or(&[][..], Vec::as_slice);
+                    let figures = product_month(&subs, product.code, month, used);
+                    let utilisation = figures.peak_utilisation;
                     json!({
                         "product": product.code,
                         "unit": product.unit,
-                        "licensed_quantity": licensed,
-                        "peak_used": peak_used,
-                        "peak_date": peak.map(|p| format_date(p.date)),
-                        "utilisation_percent": utilisation_percent(peak_used, licensed),
+                        "licensed_quantity": figures.licensed_quantity,
+                        "peak_used": figures.peak_used.map_or(0, |(_, u)| u),
+                        "peak_date": figures.peak_used.map(|(d, _)| format_date(d)),
+                        "peak_utilisation_percent": utilisation.and_then(|(_, u, l)| utilisation_percent(u, l)),
+                        "peak_utilisation_date": utilisation.map(|(d, _, _)| format_date(d)),
+                        "peak_utilisation_used": utilisation.map(|(_, u, _)| u),
+                        "peak_utilisation_licensed": utilisation.map(|(_, _, l)| l),
+                        "unlicensed_units": figures.unlicensed.map_or(0, |(_, u)| u),
+                        "unlicensed_date": figures.unlicensed.map(|(d, _)| format_date(d)),
                     })
                 })
                 .collect();
             (!lines.is_empty()).then_some((account, lines))
         })
         .collect();
-    Ok(
-        report.page(&path(month, "usage"), &rows, |(account, lines)| {
-            json!({
-                "id": account.account_id,
-                "name": account.name,
-                "products": lines,
-                "_links": { "account": report.account_link(&account.account_id) },
-            })
-        }),
-    )
+    let reply = report.page(&path(month, "usage"), &rows, |(account, lines)| {
+        json!({
+            "id": account.account_id,
+            "name": account.name,
+            "products": lines,
+            "_links": { "account": report.account_link(&account.account_id) },
+        })
+    });
+    Ok(reply.meta("period", report.period_view(month, &ledger)))
 }

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::records::{AccountRecord, AccountRef, SubscriptionRef};
 use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s};
+use crate::calendar::Period;
 
 /// The pointer items a provisioning write adds or removes with the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +99,14 @@ impl Store {
     }
 
     /// Writes the provisioned fields of `account` if its stored revision is still
-    /// `read_revision` (`account.revision` is the new one).
+    /// `read_revision` (`account.revision` is the new one). A state change back-dated into
+    /// closed periods counts in their ledgers (`late`), in the same transaction.
     pub async fn save_account(
         &self,
         account: &AccountRecord,
         read_revision: u64,
         refs: RefChange,
+        late: &[Period],
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::account(&account.partnership_id, &account.account_id);
         let item: Item = serde_dynamo::to_item(account)?;
@@ -142,6 +145,9 @@ impl Store {
                     self.delete_item(keys::subscription_ref(&account.partnership_id, &id), None)?,
                 );
             }
+        }
+        for period in late {
+            items.push(self.count_late(&account.partnership_id, *period, 1)?);
         }
         Ok(match self.transact(items).await? {
             Ok(()) => WriteOutcome::Written,

@@ -15,6 +15,8 @@
 //! | raw activity    | `PARTNER#<p id>`    | `RAW#<acct>#<date>#ACTIVITY` |
 //! | MSSP usage      | `PARTNER#<p id>`    | `MSSP#<period>#<acct>` |
 //! | reseller usage  | `PARTNER#<p id>`    | `RESELLER#<month>#<acct>` |
+//! | period ledger   | `PARTNER#<p id>`    | `MSSP#<period>#!LEDGER`, `RESELLER#<month>#!LEDGER` |
+//! | commitments     | `PARTNER#<p id>`    | `COMMITMENTS`      |
 //!
 //! Everything a partnership's reports read lives in its `PARTNER#` partition, so every
 //! report is one Query there; subscriptions live inside their account's item.
@@ -136,6 +138,25 @@ pub fn report_usage(partnership_id: &str, kind: &str, period_id: &str, account_i
 
 pub fn report_usage_prefix(kind: &str, period_id: &str) -> String {
     format!("{kind}#{period_id}#")
+}
+
+/// Suffix of a period's ledger item: `!` sorts before any account id, so the ledger comes
+/// first in the Query of the period's rows.
+pub const LEDGER_SUFFIX: &str = "!LEDGER";
+
+/// The ledger item of one MSSP period or reseller month.
+pub fn report_ledger(partnership_id: &str, kind: &str, period_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("{kind}#{period_id}#{LEDGER_SUFFIX}"),
+    }
+}
+
+pub fn commitments(partnership_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: "COMMITMENTS".into(),
+    }
 }
 
 pub fn account_ref(account_id: &str) -> Key {

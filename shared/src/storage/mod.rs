@@ -27,7 +27,7 @@ pub use access::{AccessChange, AccessOutcome, SessionPlan};
 pub use accounts::{RefChange, WriteOutcome};
 pub use sessions::{ClaimOutcome, EndOutcome, TouchOutcome, TouchRequest};
 pub use table::{INDEX_GSI1, TTL_ATTRIBUTE, TableOptions};
-pub use usage::RawRecords;
+pub use usage::{LateCount, RawOutcome, RawRecords, ReportRows};
 
 /// A DynamoDB item as the SDK sees it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -170,6 +170,20 @@ impl Store {
         &self,
         items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
     ) -> Result<Result<(), Vec<String>>, StoreError> {
+        Ok(self.transact_with_reasons(items).await?.map_err(|reasons| {
+            reasons
+                .iter()
+                .map(|reason| reason.code().unwrap_or("None").to_owned())
+                .collect()
+        }))
+    }
+
+    /// [`Store::transact`], giving a cancelled transaction's full reasons (with the stored
+    /// item, for writes that ask for it on a failed condition).
+    async fn transact_with_reasons(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<Result<(), Vec<aws_sdk_dynamodb::types::CancellationReason>>, StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         match self
             .client
@@ -181,11 +195,7 @@ impl Store {
             Ok(_) => Ok(Ok(())),
             Err(err) => match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    Ok(Err(cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|reason| reason.code().unwrap_or("None").to_owned())
-                        .collect()))
+                    Ok(Err(cancelled.cancellation_reasons().to_vec()))
                 }
                 _ => Err(StoreError::sdk("TransactWriteItems", err)),
             },

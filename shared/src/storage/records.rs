@@ -31,7 +31,8 @@ impl PartnershipType {
 }
 
 /// A partnership as the vendor configured it at onboarding. Keys and sessions carry a copy,
-/// so SKU checks and report commitments cost no extra read.
+/// so SKU checks cost no extra read. (Minimum commitments change over time and are read
+/// fresh: [`Commitments`].)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partnership {
     pub id: String,
@@ -41,9 +42,6 @@ pub struct Partnership {
     /// Product codes the partner sells (`SNS`, `DA`, `WAS`, `CS`, `PAT`).
     #[serde(default)]
     pub skus: Vec<String>,
-    /// Minimum billed units per product code (MSSP billing: billable = max(peak, minimum)).
-    #[serde(default)]
-    pub minimum_commitments: std::collections::BTreeMap<String, u64>,
 }
 
 impl Partnership {
@@ -253,6 +251,14 @@ impl AccountState {
     }
 }
 
+/// A state an account took and the Stockholm day it took effect (billing decides each day
+/// from these, never from the state at the moment a record arrives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub state: AccountState,
+    pub since: chrono::NaiveDate,
+}
+
 /// An amount in a currency's minor unit (cents, öre).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
@@ -297,6 +303,10 @@ pub struct AccountRecord {
     pub country: String,
     pub updated_at_ms: EpochMillis,
     pub revision: u64,
+    /// Every state the account has had, oldest first, each from its Stockholm day (written
+    /// in the same conditional write as the state change).
+    #[serde(default)]
+    pub state_history: Vec<StateChange>,
     #[serde(default)]
     pub subscriptions: std::collections::BTreeMap<String, SubscriptionRecord>,
     /// Bumped by usage ingestion before it recomputes what it derives from raw records.
@@ -320,8 +330,27 @@ impl AccountRecord {
         "country",
         "updated_at_ms",
         "revision",
+        "state_history",
         "subscriptions",
     ];
+
+    /// The state the account was in on `day`; none before its first state took effect.
+    /// (An account stored before histories were kept has been in its state all along.)
+    pub fn state_on(&self, day: chrono::NaiveDate) -> Option<AccountState> {
+        if self.state_history.is_empty() {
+            return Some(self.state);
+        }
+        self.state_history
+            .iter()
+            .rev()
+            .find(|change| change.since <= day)
+            .map(|change| change.state)
+    }
+
+    /// Was the account `paying` on `day` (the only days whose usage is billed)?
+    pub fn paying_on(&self, day: chrono::NaiveDate) -> bool {
+        self.state_on(day) == Some(AccountState::Paying)
+    }
 }
 
 /// Where an account lives, for usage records that name only the account.
@@ -431,6 +460,8 @@ pub struct UsageRecord {
     pub product: String,
     pub date: chrono::NaiveDate,
     pub units: u64,
+    /// When the platform measured it: a stored record is replaced only by a newer one.
+    pub observed_at_ms: EpochMillis,
     pub received_at_ms: EpochMillis,
     pub ttl_epoch_seconds: i64,
 }
@@ -441,6 +472,8 @@ pub struct ActivityRecord {
     pub account_id: String,
     pub date: chrono::NaiveDate,
     pub activity: DayActivity,
+    /// When the platform measured it: a stored record is replaced only by a newer one.
+    pub observed_at_ms: EpochMillis,
     pub received_at_ms: EpochMillis,
     pub ttl_epoch_seconds: i64,
 }
@@ -452,20 +485,22 @@ pub struct Engagement {
     pub days: std::collections::BTreeMap<chrono::NaiveDate, DayActivity>,
     /// Per product, the last day it was used (scans, assessments; DA: reporting computers).
     pub last_active: std::collections::BTreeMap<String, chrono::NaiveDate>,
-    /// The calendar month (`YYYY-MM`) of `month_peaks`.
+    /// The calendar month (`YYYY-MM`) of `month_units`.
     pub month: String,
-    /// Per product, the highest daily units of `month`.
-    pub month_peaks: std::collections::BTreeMap<String, u64>,
+    /// Per product, the units of each day of `month` (index 0 is the 1st), so licence use is
+    /// compared with the licences in force on the same day.
+    #[serde(default)]
+    pub month_units: std::collections::BTreeMap<String, Vec<u64>>,
 }
 
-/// One account's daily units per product over one MSSP period: index 0 is the period's
-/// first day. Recomputed from the raw records whenever one of them arrives.
+/// One account's billable daily units per product over one MSSP period: index 0 is the
+/// period's first day, and a day the account was not `paying` counts 0. Recomputed from the
+/// raw records and the state history while the period is not closed; frozen after.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MsspCompanyUsage {
     pub account_id: String,
+    /// The account's name when the item was last computed (kept after the account is deleted).
     pub name: String,
-    /// Whether the account was paying when its usage was last recorded (eligibility).
-    pub paying: bool,
     pub daily_units: std::collections::BTreeMap<String, Vec<u64>>,
     pub seq: u64,
     pub ttl_epoch_seconds: i64,
@@ -478,13 +513,63 @@ pub struct Peak {
     pub date: chrono::NaiveDate,
 }
 
-/// One account's peak units per product in one calendar month (reseller reports).
+/// One account's daily units per product in one calendar month (reseller reports): index 0
+/// is the 1st, so use is compared with the licences in force on the same day.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResellerCompanyUsage {
     pub account_id: String,
-    pub peaks: std::collections::BTreeMap<String, Peak>,
+    pub daily_units: std::collections::BTreeMap<String, Vec<u64>>,
     pub seq: u64,
     pub ttl_epoch_seconds: i64,
+}
+
+/// The ledger page of one report period: what arrived after it closed. Stored beside the
+/// period's company rows (its sort key sorts first), so the report reads both in one Query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodLedger {
+    /// Platform records for its days, and state changes back-dated into it, that arrived
+    /// after it closed: stored, but not applied to its figures.
+    #[serde(default)]
+    pub late_records: u64,
+}
+
+/// A minimum commitment in force from `start_date` (to `end_date`, when it has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitment {
+    pub units: u64,
+    pub start_date: chrono::NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<chrono::NaiveDate>,
+}
+
+impl Commitment {
+    pub fn in_force_on(&self, day: chrono::NaiveDate) -> bool {
+        self.start_date <= day && self.end_date.is_none_or(|end| day <= end)
+    }
+}
+
+/// A partnership's minimum commitments per product code, each a history of terms, changed
+/// only by the operator (`portalctl set-commitment`) and read fresh by every MSSP report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitments {
+    pub partnership_id: String,
+    /// Bumped by every change (changes are conditioned on the revision read).
+    #[serde(default)]
+    pub revision: u64,
+    #[serde(default)]
+    pub products: std::collections::BTreeMap<String, Vec<Commitment>>,
+}
+
+impl Commitments {
+    /// The commitment of `product` for a period starting on `start`: the one in force on
+    /// that first day (a period that starts before a commitment's start has none).
+    pub fn for_period(&self, product: &str, start: chrono::NaiveDate) -> Option<u64> {
+        self.products
+            .get(product)?
+            .iter()
+            .find(|c| c.in_force_on(start))
+            .map(|c| c.units)
+    }
 }
 
 #[cfg(test)]

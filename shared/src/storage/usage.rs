@@ -1,26 +1,40 @@
-//! Usage ingestion's storage: raw records (keyed by account, day and product, so a re-sent
-//! record overwrites), the per-account sequence that orders recomputations, and the
+//! Usage ingestion's storage: raw records (keyed by account, day and product; a record
+//! replaces the stored one only if the platform observed it later — a conditional write, so
+//! arrival order never decides), the per-account sequence that orders recomputations, the
 //! derived report items, each written only if computed at a later sequence than the stored
-//! one — concurrent or re-delivered batches can never leave an older result behind.
+//! one, and each period's ledger (late records) and the partnership's commitments.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use chrono::NaiveDate;
 
 use super::records::{
-    AccountRecord, AccountRef, ActivityRecord, Engagement, MsspCompanyUsage, ResellerCompanyUsage,
-    UsageRecord,
+    AccountRecord, AccountRef, ActivityRecord, AuditRecord, Commitments, Engagement,
+    MsspCompanyUsage, PeriodLedger, ResellerCompanyUsage, UsageRecord,
 };
-use super::{Item, Store, StoreError, decode, encode, keys, n, s};
+use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s};
+use crate::calendar::{Period, PeriodKind};
 
-/// BatchWriteItem takes at most 25 requests, BatchGetItem 100 keys.
-const BATCH_WRITE_MAX: usize = 25;
+/// TransactWriteItems takes at most 100 actions, BatchGetItem 100 keys.
+const TRANSACTION_MAX: usize = 100;
 const BATCH_GET_MAX: usize = 100;
-/// Rounds of re-sending what DynamoDB left unprocessed before giving up (SQS retries).
-const UNPROCESSED_ROUNDS: usize = 8;
+/// Rounds of re-sending what DynamoDB left unprocessed, or of a transaction that met
+/// another one, before giving up (the queue retries the batch).
+const RETRY_ROUNDS: usize = 8;
 
 pub const MSSP: &str = "MSSP";
 pub const RESELLER: &str = "RESELLER";
+
+fn kind_prefix(kind: PeriodKind) -> &'static str {
+    match kind {
+        PeriodKind::Mssp => MSSP,
+        PeriodKind::Reseller => RESELLER,
+    }
+}
 
 /// Raw records of one account, as stored.
 #[derive(Debug, Clone, Default)]
@@ -29,24 +43,130 @@ pub struct RawRecords {
     pub activity: Vec<ActivityRecord>,
 }
 
+/// What became of a raw record offered for storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawOutcome {
+    /// Stored: there was none for its key, or an older one.
+    Stored,
+    /// The same observation (same `observed_at`, same content) was already stored.
+    Unchanged,
+    /// A later observation is stored (or arrived in the same batch): ignored.
+    Superseded,
+}
+
+/// Which closed periods a stored record counts in as late.
+pub type LateCount = Vec<Period>;
+
+/// The outcome of storing a batch of raw records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawWriteSummary {
+    pub stored: usize,
+    pub unchanged: usize,
+    pub superseded: usize,
+    /// Days of the records now current (stored or unchanged): what a recomputation covers.
+    pub current_days: BTreeSet<NaiveDate>,
+}
+
+impl RawWriteSummary {
+    fn count(&mut self, outcome: RawOutcome, day: NaiveDate) {
+        match outcome {
+            RawOutcome::Stored => self.stored += 1,
+            RawOutcome::Unchanged => self.unchanged += 1,
+            RawOutcome::Superseded => self.superseded += 1,
+        }
+        if outcome != RawOutcome::Superseded {
+            self.current_days.insert(day);
+        }
+    }
+}
+
+/// What decides between two observations of one key with the same `observed_at`: the
+/// larger content wins, so every order of delivery ends in the same state.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Content {
+    Units(u64),
+    Packed(String),
+}
+
+impl Content {
+    fn attribute(&self) -> (&'static str, AttributeValue) {
+        match self {
+            Self::Units(units) => ("units", AttributeValue::N(units.to_string())),
+            Self::Packed(packed) => ("activity", AttributeValue::S(packed.clone())),
+        }
+    }
+}
+
+/// One raw record ready to be written.
+struct RawWrite {
+    day: NaiveDate,
+    item: Item,
+    observed_at_ms: i64,
+    content: Content,
+    late: LateCount,
+}
+
+impl RawWrite {
+    fn rank(&self) -> (i64, &Content) {
+        (self.observed_at_ms, &self.content)
+    }
+
+    /// Compares with the stored item a failed condition returned: the same observation, or
+    /// a later one.
+    fn outcome_against(&self, stored: Option<&Item>) -> RawOutcome {
+        let Some(stored) = stored else {
+            return RawOutcome::Superseded;
+        };
+        let (name, value) = self.content.attribute();
+        let same_time = stored.get("observed_at_ms")
+            == Some(&AttributeValue::N(self.observed_at_ms.to_string()));
+        if same_time && stored.get(name) == Some(&value) {
+            RawOutcome::Unchanged
+        } else {
+            RawOutcome::Superseded
+        }
+    }
+
+    fn put(&self, table: &str) -> Result<TransactWriteItem, StoreError> {
+        let (name, value) = self.content.attribute();
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(self.item.clone()))
+            .condition_expression(
+                "attribute_not_exists(pk) OR observed_at_ms < :observed \
+                 OR (observed_at_ms = :observed AND #content < :content)",
+            )
+            .expression_attribute_names("#content", name)
+            .expression_attribute_values(":observed", n(self.observed_at_ms))
+            .expression_attribute_values(":content", value)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// Report rows of one period: its ledger and one row per account.
+#[derive(Debug, Clone, Default)]
+pub struct ReportRows<T> {
+    pub ledger: PeriodLedger,
+    pub rows: Vec<T>,
+}
+
 impl Store {
-    /// Where each of `account_ids` lives (unknown ones are absent).
-    pub async fn account_refs(
-        &self,
-        account_ids: &[String],
-    ) -> Result<HashMap<String, AccountRef>, StoreError> {
-        let mut found = HashMap::new();
-        for chunk in account_ids.chunks(BATCH_GET_MAX) {
+    /// Items by key, strongly consistent, re-sending what DynamoDB leaves unprocessed.
+    async fn batch_get(&self, keys: Vec<keys::Key>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_MAX) {
             let mut keys_and_attributes = KeysAndAttributes::builder().consistent_read(true);
-            for id in chunk {
-                let key = keys::account_ref(id);
+            for key in chunk {
                 keys_and_attributes = keys_and_attributes.keys(HashMap::from([
-                    ("pk".to_owned(), s(key.pk)),
-                    ("sk".to_owned(), s(key.sk)),
+                    ("pk".to_owned(), s(&key.pk)),
+                    ("sk".to_owned(), s(&key.sk)),
                 ]));
             }
-            let mut request = Some(keys_and_attributes.build().map_err(super::build_error)?);
-            for _ in 0..UNPROCESSED_ROUNDS {
+            let mut request = Some(keys_and_attributes.build().map_err(build_error)?);
+            for _ in 0..RETRY_ROUNDS {
                 let Some(pending) = request.take() else {
                     break;
                 };
@@ -62,10 +182,7 @@ impl Store {
                     .and_then(|mut r| r.remove(&self.table))
                     .unwrap_or_default();
                 self.count_read(items.len());
-                for item in items {
-                    let pointer: AccountRef = decode(item)?;
-                    found.insert(pointer.account_id.clone(), pointer);
-                }
+                found.extend(items);
                 request = output
                     .unprocessed_keys
                     .and_then(|mut u| u.remove(&self.table))
@@ -81,61 +198,176 @@ impl Store {
         Ok(found)
     }
 
-    /// Stores raw records, replacing any earlier ones of the same account, day and product.
+    /// Where each of `account_ids` lives (unknown ones are absent).
+    pub async fn account_refs(
+        &self,
+        account_ids: &[String],
+    ) -> Result<HashMap<String, AccountRef>, StoreError> {
+        let keys = account_ids.iter().map(|id| keys::account_ref(id)).collect();
+        let mut found = HashMap::new();
+        for item in self.batch_get(keys).await? {
+            let pointer: AccountRef = decode(item)?;
+            found.insert(pointer.account_id.clone(), pointer);
+        }
+        Ok(found)
+    }
+
+    /// Stores raw records: each replaces the stored one of its key only if observed later
+    /// (at the same instant, the larger content wins), by a conditional write. A record
+    /// stored for a day of a closed period (`late` names them) counts in that period's
+    /// ledger in the same transaction, so a redelivered late record is not counted twice.
     pub async fn put_raw_records(
         &self,
         partnership_id: &str,
         records: &RawRecords,
-    ) -> Result<(), StoreError> {
-        // One item per key, the later record winning: a batch may carry a day twice, and
-        // BatchWriteItem refuses duplicate keys.
-        let mut by_key: std::collections::BTreeMap<String, Item> = Default::default();
+        late: impl Fn(NaiveDate) -> LateCount,
+    ) -> Result<RawWriteSummary, StoreError> {
+        let mut summary = RawWriteSummary::default();
+        // One write per key, the winning observation: a transaction refuses two actions on
+        // one item, and a batch may carry a day twice.
+        let mut by_key: BTreeMap<String, RawWrite> = BTreeMap::new();
+        let mut offered = Vec::new();
         for record in &records.usage {
-            let date = record.date.to_string();
-            let key = keys::raw_usage(partnership_id, &record.account_id, &date, &record.product);
-            by_key.insert(key.sk.clone(), encode(record, key)?);
+            let key = keys::raw_usage(
+                partnership_id,
+                &record.account_id,
+                &record.date.to_string(),
+                &record.product,
+            );
+            offered.push((
+                key.sk.clone(),
+                RawWrite {
+                    day: record.date,
+                    observed_at_ms: record.observed_at_ms,
+                    content: Content::Units(record.units),
+                    late: late(record.date),
+                    item: encode(record, key)?,
+                },
+            ));
         }
         for record in &records.activity {
             let key =
                 keys::raw_activity(partnership_id, &record.account_id, &record.date.to_string());
-            by_key.insert(key.sk.clone(), encode(record, key)?);
+            offered.push((
+                key.sk.clone(),
+                RawWrite {
+                    day: record.date,
+                    observed_at_ms: record.observed_at_ms,
+                    content: Content::Packed(String::from(record.activity)),
+                    late: late(record.date),
+                    item: encode(record, key)?,
+                },
+            ));
         }
-        let items: Vec<Item> = by_key.into_values().collect();
-        for chunk in items.chunks(BATCH_WRITE_MAX) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map(|put| WriteRequest::builder().put_request(put).build())
-                        .map_err(super::build_error)
-                })
-                .collect::<Result<_, _>>()?;
-            for _ in 0..UNPROCESSED_ROUNDS {
-                if requests.is_empty() {
-                    break;
+        for (sk, write) in offered {
+            match by_key.get(&sk) {
+                Some(kept) if kept.rank() >= write.rank() => {
+                    let outcome = if kept.rank() == write.rank() {
+                        RawOutcome::Unchanged
+                    } else {
+                        RawOutcome::Superseded
+                    };
+                    summary.count(outcome, write.day);
                 }
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::sdk("BatchWriteItem", e))?;
-                requests = output
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-            }
-            if !requests.is_empty() {
-                return Err(StoreError::Sdk {
-                    operation: "BatchWriteItem",
-                    message: "items left unprocessed after retries".into(),
-                });
+                Some(_) => {
+                    if let Some(replaced) = by_key.insert(sk, write) {
+                        summary.count(RawOutcome::Superseded, replaced.day);
+                    }
+                }
+                None => {
+                    by_key.insert(sk, write);
+                }
             }
         }
-        Ok(())
+        let mut pending: Vec<RawWrite> = by_key.into_values().collect();
+        while !pending.is_empty() {
+            let chunk = take_chunk(&mut pending);
+            self.put_raw_chunk(partnership_id, chunk, &mut summary)
+                .await?;
+        }
+        Ok(summary)
+    }
+
+    /// One transaction of raw writes and their ledger counts; writes whose condition fails
+    /// are settled from the stored item and the rest retried.
+    async fn put_raw_chunk(
+        &self,
+        partnership_id: &str,
+        mut chunk: Vec<RawWrite>,
+        summary: &mut RawWriteSummary,
+    ) -> Result<(), StoreError> {
+        for round in 0..RETRY_ROUNDS {
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let mut items = chunk
+                .iter()
+                .map(|w| w.put(&self.table))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut late_counts: BTreeMap<Period, u64> = BTreeMap::new();
+            for period in chunk.iter().flat_map(|w| &w.late) {
+                *late_counts.entry(*period).or_default() += 1;
+            }
+            for (period, count) in late_counts {
+                items.push(self.count_late(partnership_id, period, count)?);
+            }
+            match self.transact_with_reasons(items).await? {
+                Ok(()) => {
+                    for write in &chunk {
+                        summary.count(RawOutcome::Stored, write.day);
+                    }
+                    return Ok(());
+                }
+                Err(reasons) => {
+                    let failed: Vec<Option<RawOutcome>> = chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(index, write)| {
+                            let reason = reasons.get(index)?;
+                            (reason.code() == Some("ConditionalCheckFailed"))
+                                .then(|| write.outcome_against(reason.item()))
+                        })
+                        .collect();
+                    let settled = failed.iter().flatten().count();
+                    let mut kept = Vec::with_capacity(chunk.len());
+                    for (write, outcome) in chunk.into_iter().zip(failed) {
+                        match outcome {
+                            Some(outcome) => summary.count(outcome, write.day),
+                            None => kept.push(write),
+                        }
+                    }
+                    chunk = kept;
+                    if settled == 0 {
+                        // Another transaction touched these items: back off and retry.
+                        let wait = 10 * (1u64 << round.min(6)) + u64::from(jitter_ms());
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                    }
+                }
+            }
+        }
+        Err(StoreError::Sdk {
+            operation: "TransactWriteItems",
+            message: "raw records left unwritten after retries".into(),
+        })
+    }
+
+    /// Adds `count` to the late records of `period`'s ledger (a transaction action).
+    pub(super) fn count_late(
+        &self,
+        partnership_id: &str,
+        period: Period,
+        count: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let key = keys::report_ledger(partnership_id, kind_prefix(period.kind()), &period.id());
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .update_expression("ADD late_records :count")
+            .expression_attribute_values(":count", n(i64::try_from(count).unwrap_or(i64::MAX)))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// Takes the account's next usage sequence number; returns the account as it is after
@@ -266,43 +498,141 @@ impl Store {
         }
     }
 
-    /// Every account's usage items of one MSSP period or reseller month: one Query.
-    async fn report_items<T: serde::de::DeserializeOwned>(
+    /// One MSSP period's or reseller month's ledger and rows: one Query (the ledger item
+    /// sorts first in the period's key range).
+    async fn report_rows<T: serde::de::DeserializeOwned>(
         &self,
         partnership_id: &str,
-        kind: &str,
-        period_id: &str,
-    ) -> Result<Vec<T>, StoreError> {
+        period: Period,
+    ) -> Result<ReportRows<T>, StoreError> {
+        let prefix = keys::report_usage_prefix(kind_prefix(period.kind()), &period.id());
         let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(keys::partner_partition(partnership_id)))
-            .expression_attribute_values(":prefix", s(keys::report_usage_prefix(kind, period_id)))
+            .expression_attribute_values(":prefix", s(&prefix))
             .consistent_read(true);
-        self.query_pages(query, None)
-            .await?
-            .into_iter()
-            .map(decode)
-            .collect()
+        let ledger_sk = format!("{prefix}{}", keys::LEDGER_SUFFIX);
+        let mut rows = ReportRows {
+            ledger: PeriodLedger::default(),
+            rows: Vec::new(),
+        };
+        for item in self.query_pages(query, None).await? {
+            if matches!(item.get("sk"), Some(AttributeValue::S(sk)) if *sk == ledger_sk) {
+                rows.ledger = decode(item)?;
+            } else {
+                rows.rows.push(decode(item)?);
+            }
+        }
+        Ok(rows)
     }
 
     pub async fn mssp_usage(
         &self,
         partnership_id: &str,
-        period_id: &str,
-    ) -> Result<Vec<MsspCompanyUsage>, StoreError> {
-        self.report_items(partnership_id, MSSP, period_id).await
+        period: Period,
+    ) -> Result<ReportRows<MsspCompanyUsage>, StoreError> {
+        self.report_rows(partnership_id, period).await
     }
 
     pub async fn reseller_usage(
         &self,
         partnership_id: &str,
-        month_id: &str,
-    ) -> Result<Vec<ResellerCompanyUsage>, StoreError> {
-        self.report_items(partnership_id, RESELLER, month_id).await
+        month: Period,
+    ) -> Result<ReportRows<ResellerCompanyUsage>, StoreError> {
+        self.report_rows(partnership_id, month).await
     }
+
+    /// The ledgers of `periods` (absent ones are empty): one BatchGetItem.
+    pub async fn period_ledgers(
+        &self,
+        partnership_id: &str,
+        periods: &[Period],
+    ) -> Result<HashMap<Period, PeriodLedger>, StoreError> {
+        let by_sk: HashMap<String, Period> = periods
+            .iter()
+            .map(|p| {
+                let key = keys::report_ledger(partnership_id, kind_prefix(p.kind()), &p.id());
+                (key.sk, *p)
+            })
+            .collect();
+        let keys = periods
+            .iter()
+            .map(|p| keys::report_ledger(partnership_id, kind_prefix(p.kind()), &p.id()))
+            .collect();
+        let mut ledgers = HashMap::new();
+        for item in self.batch_get(keys).await? {
+            let period = match item.get("sk") {
+                Some(AttributeValue::S(sk)) => by_sk.get(sk).copied(),
+                _ => None,
+            };
+            if let Some(period) = period {
+                ledgers.insert(period, decode(item)?);
+            }
+        }
+        Ok(ledgers)
+    }
+
+    /// The partnership's minimum commitments (none when never set).
+    pub async fn commitments(&self, partnership_id: &str) -> Result<Commitments, StoreError> {
+        Ok(self
+            .get_record(keys::commitments(partnership_id))
+            .await?
+            .unwrap_or_else(|| Commitments {
+                partnership_id: partnership_id.to_owned(),
+                ..Commitments::default()
+            }))
+    }
+
+    /// Writes commitments, with their audit entry in `org_id`'s trail, if their stored
+    /// revision is still `read_revision` (0: none stored); `false` when another change came
+    /// first.
+    pub async fn save_commitments(
+        &self,
+        commitments: &Commitments,
+        read_revision: u64,
+        org_id: &str,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let item = encode(commitments, keys::commitments(&commitments.partnership_id))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR revision = :read")
+            .expression_attribute_values(":read", n(seq_value(read_revision)))
+            .build()
+            .map_err(build_error)?;
+        let audit = encode(audit, keys::audit(org_id, audit.at_ms, &audit.audit_id))?;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            self.put_item(audit, None)?,
+        ];
+        Ok(self.transact(items).await?.is_ok())
+    }
+}
+
+/// Takes from the front of `pending` as many writes as one transaction holds together with
+/// their ledger counts.
+fn take_chunk(pending: &mut Vec<RawWrite>) -> Vec<RawWrite> {
+    let mut ledgers: BTreeSet<Period> = BTreeSet::new();
+    let mut taken = 0;
+    for write in pending.iter() {
+        let mut with = ledgers.clone();
+        with.extend(write.late.iter().copied());
+        if taken + 1 + with.len() > TRANSACTION_MAX {
+            break;
+        }
+        ledgers = with;
+        taken += 1;
+    }
+    pending.drain(..taken.max(1)).collect()
+}
+
+/// A few random milliseconds, so retries of colliding writers spread out.
+fn jitter_ms() -> u32 {
+    getrandom::u32().unwrap_or(0) % 20
 }
 
 fn seq_value(seq: u64) -> i64 {
