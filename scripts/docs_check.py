@@ -24,7 +24,7 @@ for op in operation_ids:
 for code in codes:
     if f"<code>{code}</code>" not in dom:
         problems.append(f"error code {code} is not on the page")
-for heading in ["Quick start", "Scopes", "Product codes", "Allowed origins", "Error catalogue", "Reference", "Schemas"]:
+for heading in ["Quick start", "Scopes", "Product codes", "Allowed origins", "Billing rules", "Error catalogue", "Reference", "Schemas"]:
     if f">{heading}</h2>" not in dom:
         problems.append(f"section {heading!r} is missing")
 for needle in ["curl -s -X POST", "import json, time", "retry_after_ms", "DELETE"]:

@@ -20,10 +20,12 @@ fn ms(text: &str) -> Result<i64, Box<dyn std::error::Error>> {
 pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
     let mut mssp = NewPartnership::new("Bench MSSP", Mssp);
     mssp.minimum_commitments.insert("SNS".into(), 651);
-    let t = TestApp::spawn_with(&[mssp, NewPartnership::new("Bench Reseller", Reseller)]).await;
+    let mut t = TestApp::spawn_with(&[mssp, NewPartnership::new("Bench Reseller", Reseller)]).await;
     // 2026-11-30 in Stockholm: MSSP period 2026-11 (2026-10-26 to 2026-11-25) and the
-    // month 2026-11 are both complete in data that starts on 2026-10-26.
+    // month 2026-11 are both complete in data that starts on 2026-10-26. Seven grace days
+    // keep period 2026-11 `closing` (open to records) on that day.
     t.clock.set_ms(ms("2026-11-30T11:00:00Z")?);
+    t.app.config.report_grace_days = 7;
     let from = shared::calendar::parse_date("2026-10-26", "from")?;
     let mut records = 0;
     let started = Instant::now();

@@ -150,6 +150,33 @@ host). A session is locked to the IP address that created it.</p>
 <tr><td>some</td><td>yes</td><td>created only if it matches the list, else 403 (12003)</td><td>IP lock and origin list checked on every request</td></tr>
 <tr><td>some</td><td>no</td><td>403 (12005), no session</td><td>—</td></tr>
 </table>
+<h2 id="billing">Billing rules</h2>
+<ul>
+<li><strong>Eligibility per day.</strong> A company's units on a day count toward the MSSP report only
+if its account was <code>paying</code> on that Stockholm day, from the account's state history
+(<code>state_history</code>; a change names its day with <code>state_since</code>). Trial, demo and
+internal days never count; days before archiving do; a deleted account's paying days stay in
+their periods under the name it had. A state change reaches the report before its answer.</li>
+<li><strong>Peak and commitment.</strong> A product's peak is the highest daily total across the
+eligible companies (the first day it was reached). Billable units are the larger of the peak and the
+minimum commitment in force on the period's first day. Each company row's
+<code>units_on_peak_date</code> add up exactly to the period's <code>peak_units</code>.</li>
+<li><strong>Closed periods are final.</strong> A period (MSSP and reseller) is <code>open</code> until its
+last day has passed, <code>closing</code> for the grace days (default 3), then <code>closed</code>
+(<code>closes_at</code>). A platform record for a day of a closed period, or a state change
+back-dated into it, is stored and counted in its <code>late_records</code>, but never moves its
+figures.</li>
+<li><strong>Newest measurement wins.</strong> Every platform record carries <code>observed_at</code>; for
+one account, day and product (or activity day) the record observed last counts, whatever the
+order of delivery; the same observation again changes nothing.</li>
+<li><strong>Reseller figures.</strong> <code>acv</code> is the contract value in force on the month's last
+day (or the last active day when every subscription ended within it), so a renewal month counts the
+renewed contract once. Utilisation compares use with the licences in force on the same day;
+use on a day without a licence is <code>unlicensed_units</code>.</li>
+<li><strong>Tasks.</strong> <code>commercial</code> (contract renewal), <code>product_usage</code> (licence
+use, inactive products) and <code>churn_risk</code> (inactive scanner appliances, failed scans); only
+the last makes <code>churn_risk.level</code>. Tasks apply to paying accounts only.</li>
+</ul>
 "#;
 
 /// A short description of a schema: its type, or the name of the schema it refers to.
@@ -448,6 +475,42 @@ mod tests {
         for product in PRODUCTS {
             assert!(page.contains(product.name.replace('&', "&amp;").as_str()));
         }
+    }
+
+    #[test]
+    fn the_billing_rules_are_on_the_page_and_in_the_operations() {
+        let document = document();
+        let page = render(&document);
+        for rule in [
+            "id=\"billing\"",
+            "was <code>paying</code> on that Stockholm day",
+            "<code>late_records</code>",
+            "<code>observed_at</code>",
+            "<code>units_on_peak_date</code>",
+            "renewed contract once",
+            "the same day",
+            "Tasks apply to paying accounts only",
+        ] {
+            assert!(page.contains(rule), "{rule}");
+        }
+        let description = |path: &str| {
+            document["paths"][path]["get"]["description"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let mssp = description("/v1/mssp/periods/{id}/usage");
+        for rule in [
+            "`paying` on that Stockholm day",
+            "`late_records`",
+            "`observed_at`",
+            "first day",
+        ] {
+            assert!(mssp.contains(rule), "{rule}");
+        }
+        assert!(description("/v1/reseller/periods/{id}/companies").contains("renewal month"));
+        assert!(description("/v1/reseller/periods/{id}/usage").contains("same day"));
+        assert!(description("/v1/customers").contains("exactly one month is medium"));
     }
 
     #[test]
