@@ -24,11 +24,11 @@ use crate::App;
 use crate::calendar::{self, Period, PeriodKind, PeriodStatus};
 use crate::catalogue;
 use crate::clock::EpochMillis;
-use crate::storage::RawRecords;
 use crate::storage::records::{
-    AccountRecord, ActivityRecord, DayActivity, Engagement, MsspCompanyUsage, Peak,
-    ResellerCompanyUsage, UsageRecord,
+    AccountRecord, ActivityRecord, DayActivity, Engagement, MsspCompanyUsage, PartnershipType,
+    Peak, ResellerCompanyUsage, ResellerSnapshot, SubscriptionRecord, UsageRecord,
 };
+use crate::storage::{ClosedPeriodWrites, RawRecords};
 
 /// Days of activity kept on the account: the 30-day window plus one day of slack.
 pub const ENGAGEMENT_DAYS: u64 = 31;
@@ -372,49 +372,120 @@ async fn ingest_account(
 }
 
 /// What a change of an account's provisioned fields does to the reports: the MSSP periods
-/// to recompute (not closed) and the closed ones a back-dated state change reaches late.
+/// to recompute (not closed), and what it writes to the closed periods it reaches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountChangeEffect {
     pub recompute: BTreeSet<Period>,
-    pub late: Vec<Period>,
+    pub closed: ClosedPeriodWrites,
 }
 
-/// The effect of changing `before` into `after` on `today`: a new state from some day
-/// touches every MSSP period from that day's on; a new name, the periods still open.
+/// The effect of changing `before` into `after` on `today`, in a partnership of `kind`.
+/// MSSP: a new state from some day touches every period from that day's on, a new name the
+/// periods not yet closed; a closed period it reaches counts the change as late. Reseller: a
+/// subscription change that reaches a closed month is counted there as late, and the
+/// account's subscriptions of that month are kept as they stood (first change only).
 pub fn account_change_effect(
+    kind: PartnershipType,
     before: &AccountRecord,
     after: &AccountRecord,
     today: NaiveDate,
     grace_days: u32,
 ) -> AccountChangeEffect {
     let mut effect = AccountChangeEffect::default();
-    let offered = Period::history(PeriodKind::Mssp, today);
-    let changed_from = after
-        .state_history
-        .iter()
-        .filter(|change| !before.state_history.contains(change))
-        .map(|change| change.since)
-        .chain(
-            before
+    match kind {
+        PartnershipType::Mssp => {
+            let changed_from = after
                 .state_history
                 .iter()
-                .filter(|change| !after.state_history.contains(change))
-                .map(|change| change.since),
-        )
-        .min();
-    for period in &offered {
-        let status = period.status(today, grace_days);
-        let state_touches = changed_from.is_some_and(|since| period.end() >= since);
-        let name_touches = before.name != after.name;
-        if status == PeriodStatus::Closed {
-            if state_touches {
-                effect.late.push(*period);
+                .filter(|change| !before.state_history.contains(change))
+                .chain(
+                    before
+                        .state_history
+                        .iter()
+                        .filter(|change| !after.state_history.contains(change)),
+                )
+                .map(|change| change.since)
+                .min();
+            for period in Period::history(PeriodKind::Mssp, today) {
+                let state_touches = changed_from.is_some_and(|since| period.end() >= since);
+                if period.status(today, grace_days) == PeriodStatus::Closed {
+                    if state_touches {
+                        effect.closed.late.push(period);
+                    }
+                } else if state_touches || before.name != after.name {
+                    effect.recompute.insert(period);
+                }
             }
-        } else if state_touches || name_touches {
-            effect.recompute.insert(*period);
+        }
+        PartnershipType::Reseller => {
+            let changed: Vec<&SubscriptionRecord> = before
+                .subscriptions
+                .iter()
+                .filter(|(id, sub)| after.subscriptions.get(*id) != Some(sub))
+                .map(|(_, sub)| sub)
+                .chain(
+                    after
+                        .subscriptions
+                        .iter()
+                        .filter(|(id, sub)| before.subscriptions.get(*id) != Some(sub))
+                        .map(|(_, sub)| sub),
+                )
+                .collect();
+            effect.closed = freeze_months(before, &changed, today, grace_days);
         }
     }
     effect
+}
+
+/// What deleting `account` writes to the closed reseller months its subscriptions reach.
+pub fn account_deletion_effect(
+    kind: PartnershipType,
+    account: &AccountRecord,
+    today: NaiveDate,
+    grace_days: u32,
+) -> ClosedPeriodWrites {
+    match kind {
+        PartnershipType::Mssp => ClosedPeriodWrites::default(),
+        PartnershipType::Reseller => {
+            let all: Vec<&SubscriptionRecord> = account.subscriptions.values().collect();
+            freeze_months(account, &all, today, grace_days)
+        }
+    }
+}
+
+/// The closed offered months `changed` subscriptions overlap: each counts one late change
+/// and keeps `before`'s subscriptions of that month.
+fn freeze_months(
+    before: &AccountRecord,
+    changed: &[&SubscriptionRecord],
+    today: NaiveDate,
+    grace_days: u32,
+) -> ClosedPeriodWrites {
+    let mut writes = ClosedPeriodWrites::default();
+    let overlaps = |sub: &SubscriptionRecord, month: Period| {
+        sub.start_date <= month.end() && sub.end_date >= month.start()
+    };
+    for month in Period::history(PeriodKind::Reseller, today) {
+        if month.status(today, grace_days) != PeriodStatus::Closed
+            || !changed.iter().any(|sub| overlaps(sub, month))
+        {
+            continue;
+        }
+        writes.late.push(month);
+        let snapshot = ResellerSnapshot {
+            account_id: before.account_id.clone(),
+            name: before.name.clone(),
+            state: before.state,
+            subscriptions: before
+                .subscriptions
+                .values()
+                .filter(|sub| overlaps(sub, month))
+                .cloned()
+                .collect(),
+        };
+        writes.snapshots.push((month, snapshot));
+    }
+    writes
 }
 
 /// Recomputes an account's derived items for `periods` (and its engagement, from raw

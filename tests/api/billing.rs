@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use shared::calendar::{Period, PeriodKind, parse_date};
 use shared::commitments::{self, CommitmentChange};
 use shared::storage::RawRecords;
-use shared::storage::records::PartnershipType::Mssp;
+use shared::storage::records::PartnershipType::{Mssp, Reseller};
 use shared::storage::records::UsageRecord;
 
 const SCOPES: &[&str] = &["accounts:write"];
@@ -611,4 +611,96 @@ async fn company_rows_reconcile_with_the_peak_and_commitments_start_mid_year() {
     assert_eq!(refused.unwrap_err().status().as_u16(), 409);
     let later = t.app.store.commitments(&partnership.id).await.unwrap();
     assert_eq!(later.for_period("SNS", mssp("2026-12").start()), Some(800));
+}
+
+/// `(acv amount, licensed)` of each company of reseller month `id`, by name.
+async fn reseller_month(p: &Partner<'_>, id: &str) -> Vec<(String, Value, Value)> {
+    let companies = p.get(&format!("/v1/reseller/periods/{id}/companies")).await;
+    assert_eq!(companies.status, 200, "{}", companies.body);
+    let usage = p
+        .get(&format!("/v1/reseller/periods/{id}/usage"))
+        .await
+        .body;
+    companies.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let licensed = usage["_data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["id"] == c["id"])
+                .map_or(Value::Null, |u| {
+                    u["products"][0]["licensed_quantity"].clone()
+                });
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["acv"][0]["amount_minor"].clone(),
+                licensed,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_closed_reseller_month_keeps_the_contracts_it_had_when_they_change_late() {
+    let t = TestApp::spawn().await;
+    t.clock.set_ms(ms("2026-10-20T12:00:00Z"));
+    let p = t.partner(Reseller, SCOPES).await;
+    let a = account(&p, "Alpha", "paying", "2026-09-01").await;
+    let b = account(&p, "Bravo", "paying", "2026-09-01").await;
+    let subscribe = |account: &str, body: Value| {
+        let call = Call::new("POST", &format!("/v1/accounts/{account}/subscriptions")).json(&body);
+        async { p.expect(201, call).await["id"].as_str().unwrap().to_owned() }
+    };
+    let sub_a = subscribe(&a, json!({ "sku": "DA", "quantity": 100, "start_date": "2026-01-01", "end_date": "2026-12-31", "acv": { "amount_minor": 1_000_000, "currency": "SEK" } })).await;
+    let sub_b = subscribe(&b, json!({ "sku": "DA", "quantity": 10, "start_date": "2026-06-01", "end_date": "2027-05-31", "acv": { "amount_minor": 500_000, "currency": "SEK" } })).await;
+    t.ingest(&[usage_record(&a, "DA", "2026-10-10", 80)]).await;
+    t.clock.set_ms(T0);
+    let p = t.partner(Reseller, SCOPES).await;
+    let october = vec![
+        ("Alpha".to_owned(), json!(1_000_000), json!(100)),
+        ("Bravo".to_owned(), json!(500_000), json!(10)),
+    ];
+    assert_eq!(reseller_month(&p, "2026-10").await, october);
+    // A late correction of the contract from January: stored and applied from the open
+    // month on; October (closed) keeps what it had, and counts the change as late.
+    let change = json!({ "quantity": 50, "acv": { "amount_minor": 2_000_000, "currency": "SEK" } });
+    p.expect(
+        200,
+        Call::new("PATCH", &format!("/v1/subscriptions/{sub_a}")).json(&change),
+    )
+    .await;
+    let change = json!({ "quantity": 60 });
+    p.expect(
+        200,
+        Call::new("PATCH", &format!("/v1/subscriptions/{sub_a}")).json(&change),
+    )
+    .await;
+    assert_eq!(reseller_month(&p, "2026-10").await, october);
+    let november = reseller_month(&p, "2026-11").await;
+    assert_eq!(
+        november[0],
+        ("Alpha".to_owned(), json!(2_000_000), json!(60))
+    );
+    let late = |body: Value| body["_meta"]["period"]["late_records"].clone();
+    assert_eq!(
+        late(p.get("/v1/reseller/periods/2026-10/usage").await.body),
+        2
+    );
+    assert_eq!(
+        late(p.get("/v1/reseller/periods/2026-11/usage").await.body),
+        0
+    );
+    // Bravo ends and leaves: October still shows it as it was; November no longer does.
+    p.expect(
+        200,
+        Call::new("DELETE", &format!("/v1/subscriptions/{sub_b}")),
+    )
+    .await;
+    p.expect(200, Call::new("DELETE", &format!("/v1/accounts/{b}")))
+        .await;
+    assert_eq!(reseller_month(&p, "2026-10").await, october);
+    assert_eq!(reseller_month(&p, "2026-11").await.len(), 1);
 }

@@ -14,10 +14,10 @@ use shared::clock::iso8601;
 use shared::request::{self, Page, RequestInfo};
 use shared::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{
-    AccountRecord, AccountState, PartnershipType, SessionRecord, StateChange, SubscriptionRecord,
+    AccountRecord, AccountState, SessionRecord, StateChange, SubscriptionRecord,
 };
 use shared::storage::{RefChange, WriteOutcome};
-use shared::usage::{self, AccountChangeEffect};
+use shared::usage;
 use shared::{ApiError, App, Reply, envelope, sessions};
 
 use input::{AccountBody, AccountPatch, SubscriptionBody, SubscriptionPatch};
@@ -285,14 +285,15 @@ impl Accounts<'_> {
 
     /// Read, change, write under the revision read; a lost race re-reads and re-applies.
     /// A change of state or name reaches the MSSP report before the answer: the periods it
-    /// touches are recomputed, and closed ones it reaches (a back-dated state change) count
-    /// it as late, in the same write as the change.
+    /// touches are recomputed. A change that reaches closed periods (a back-dated state
+    /// change, a subscription change in a closed month) is counted there as late, and a
+    /// closed month keeps the subscriptions it had, in the same write as the change.
     async fn modify<T>(
         &self,
         account_id: &str,
         mut change: impl FnMut(&mut AccountRecord) -> Result<(T, RefChange), ApiError>,
     ) -> Result<(AccountRecord, T), ApiError> {
-        let bills_by_usage = self.session.partnership.kind == PartnershipType::Mssp;
+        let kind = self.session.partnership.kind;
         for _ in 0..WRITE_ATTEMPTS {
             let before = self.load(account_id).await?;
             archived(&before)?;
@@ -301,20 +302,17 @@ impl Accounts<'_> {
             let (outcome, refs) = change(&mut account)?;
             account.revision = read_revision + 1;
             account.updated_at_ms = self.app.clock.now_ms();
-            let effect = if bills_by_usage {
-                usage::account_change_effect(
-                    &before,
-                    &account,
-                    self.today,
-                    self.app.config.report_grace_days,
-                )
-            } else {
-                AccountChangeEffect::default()
-            };
+            let effect = usage::account_change_effect(
+                kind,
+                &before,
+                &account,
+                self.today,
+                self.app.config.report_grace_days,
+            );
             match self
                 .app
                 .store
-                .save_account(&account, read_revision, refs, &effect.late)
+                .save_account(&account, read_revision, refs, &effect.closed)
                 .await
                 .map_err(ApiError::internal)?
             {
@@ -372,10 +370,16 @@ impl Accounts<'_> {
                     format_date(active.end_date)
                 )));
             }
+            let closed = usage::account_deletion_effect(
+                self.session.partnership.kind,
+                &account,
+                self.today,
+                self.app.config.report_grace_days,
+            );
             match self
                 .app
                 .store
-                .delete_account(&account)
+                .delete_account(&account, &closed)
                 .await
                 .map_err(ApiError::internal)?
             {

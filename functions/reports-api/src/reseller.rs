@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
-use shared::calendar::{Period, format_date};
-use shared::storage::records::{AccountRecord, SubscriptionRecord};
+use shared::calendar::{Period, PeriodStatus, format_date};
+use shared::storage::records::{AccountState, PeriodLedger, ResellerSnapshot, SubscriptionRecord};
 use shared::usage::{peak_of, utilisation_percent};
 use shared::{ApiError, Reply};
 
@@ -19,27 +19,87 @@ fn path(month: Period, tail: &str) -> String {
     format!("/v1/reseller/periods/{}/{tail}", month.id())
 }
 
-fn overlapping(account: &AccountRecord, month: Period) -> Vec<&SubscriptionRecord> {
-    let mut subs: Vec<&SubscriptionRecord> = account
-        .subscriptions
-        .values()
-        .filter(|s| s.start_date <= month.end() && s.end_date >= month.start())
-        .collect();
-    subs.sort_by(|a, b| {
-        (a.start_date, &a.subscription_id).cmp(&(b.start_date, &b.subscription_id))
-    });
-    subs
+/// An account as a month's report counts it: live, or — for a closed month that a change
+/// reached later — with the subscriptions (and, once deleted, the name and state) it had
+/// when the first such change came.
+struct MonthAccount {
+    account_id: String,
+    name: String,
+    state: AccountState,
+    subscriptions: Vec<SubscriptionRecord>,
 }
 
-async fn accounts(report: &Report<'_>) -> Result<Vec<AccountRecord>, ApiError> {
-    let mut accounts = report
-        .app
-        .store
-        .accounts(report.partnership_id())
-        .await
-        .map_err(ApiError::internal)?;
-    accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.account_id.clone()));
-    Ok(accounts)
+impl MonthAccount {
+    fn overlapping(&self, month: Period) -> Vec<&SubscriptionRecord> {
+        let mut subs: Vec<&SubscriptionRecord> = self
+            .subscriptions
+            .iter()
+            .filter(|s| s.start_date <= month.end() && s.end_date >= month.start())
+            .collect();
+        subs.sort_by(|a, b| {
+            (a.start_date, &a.subscription_id).cmp(&(b.start_date, &b.subscription_id))
+        });
+        subs
+    }
+}
+
+/// A month's accounts in name order, its ledger and its daily units per account: the
+/// accounts Query and the month's Query, side by side.
+struct Month {
+    ledger: PeriodLedger,
+    accounts: Vec<MonthAccount>,
+    daily_units: HashMap<String, BTreeMap<String, Vec<u64>>>,
+}
+
+impl Month {
+    async fn read(report: &Report<'_>, month: Period) -> Result<Self, ApiError> {
+        let store = &report.app.store;
+        let (accounts, rows) = tokio::join!(
+            store.accounts(report.partnership_id()),
+            store.reseller_usage(report.partnership_id(), month)
+        );
+        let accounts = accounts.map_err(ApiError::internal)?;
+        let rows = rows.map_err(ApiError::internal)?;
+        let closed =
+            month.status(report.today, report.app.config.report_grace_days) == PeriodStatus::Closed;
+        let mut kept: HashMap<String, ResellerSnapshot> = if closed {
+            rows.snapshots
+                .into_iter()
+                .map(|s| (s.account_id.clone(), s))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let mut month_accounts: Vec<MonthAccount> = accounts
+            .into_iter()
+            .map(|account| MonthAccount {
+                subscriptions: match kept.remove(&account.account_id) {
+                    Some(snapshot) => snapshot.subscriptions,
+                    None => account.subscriptions.into_values().collect(),
+                },
+                account_id: account.account_id,
+                name: account.name,
+                state: account.state,
+            })
+            .collect();
+        // Deleted since: they stay in the closed month as they were.
+        month_accounts.extend(kept.into_values().map(|snapshot| MonthAccount {
+            account_id: snapshot.account_id,
+            name: snapshot.name,
+            state: snapshot.state,
+            subscriptions: snapshot.subscriptions,
+        }));
+        month_accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.account_id.clone()));
+        Ok(Self {
+            ledger: rows.ledger,
+            accounts: month_accounts,
+            daily_units: rows
+                .rows
+                .into_iter()
+                .map(|u| (u.account_id, u.daily_units))
+                .collect(),
+        })
+    }
 }
 
 /// The day a month's "active" flag refers to: today while the month is open, else its last day.
@@ -66,21 +126,15 @@ pub fn acv_in_force(subs: &[&SubscriptionRecord], month: Period) -> BTreeMap<Str
 }
 
 pub async fn companies(report: &Report<'_>, month: Period) -> Result<Reply, ApiError> {
-    let store = &report.app.store;
-    let months = [month];
-    let (accounts, ledgers) = tokio::join!(
-        accounts(report),
-        store.period_ledgers(report.partnership_id(), &months)
-    );
-    let mut accounts = accounts?;
-    let ledger = ledgers
-        .map_err(ApiError::internal)?
-        .remove(&month)
-        .unwrap_or_default();
-    accounts.retain(|a| !overlapping(a, month).is_empty());
+    let Month {
+        ledger,
+        mut accounts,
+        ..
+    } = Month::read(report, month).await?;
+    accounts.retain(|a| !a.overlapping(month).is_empty());
     let day = reference_day(report, month);
     let reply = report.page(&path(month, "companies"), &accounts, |account| {
-        let subs = overlapping(account, month);
+        let subs = account.overlapping(month);
         let acv: Vec<Value> = acv_in_force(&subs, month)
             .into_iter()
             .map(|(currency, amount)| json!({ "amount_minor": amount, "currency": currency }))
@@ -169,24 +223,16 @@ pub fn product_month(
 }
 
 pub async fn usage(report: &Report<'_>, month: Period) -> Result<Reply, ApiError> {
-    let store = &report.app.store;
-    let (accounts, usage) = tokio::join!(
-        accounts(report),
-        store.reseller_usage(report.partnership_id(), month)
-    );
-    let accounts = accounts?;
-    let usage = usage.map_err(ApiError::internal)?;
-    let ledger = usage.ledger;
-    let usage: HashMap<String, BTreeMap<String, Vec<u64>>> = usage
-        .rows
-        .into_iter()
-        .map(|u| (u.account_id, u.daily_units))
-        .collect();
+    let Month {
+        ledger,
+        accounts,
+        daily_units: usage,
+    } = Month::read(report, month).await?;
     let no_usage = BTreeMap::new();
-    let rows: Vec<(&AccountRecord, Vec<Value>)> = accounts
+    let rows: Vec<(&MonthAccount, Vec<Value>)> = accounts
         .iter()
         .filter_map(|account| {
-            let subs = overlapping(account, month);
+            let subs = account.overlapping(month);
             let daily = usage.get(&account.account_id).unwrap_or(&no_usage);
             let products: BTreeSet<&str> = subs
                 .iter()

@@ -7,8 +7,8 @@
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::records::{AccountRecord, AccountRef, SubscriptionRef};
+use super::usage::ClosedPeriodWrites;
 use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s};
-use crate::calendar::Period;
 
 /// The pointer items a provisioning write adds or removes with the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,14 +99,14 @@ impl Store {
     }
 
     /// Writes the provisioned fields of `account` if its stored revision is still
-    /// `read_revision` (`account.revision` is the new one). A state change back-dated into
-    /// closed periods counts in their ledgers (`late`), in the same transaction.
+    /// `read_revision` (`account.revision` is the new one), with what the change does to
+    /// closed periods (late counts, snapshots), in the same transaction.
     pub async fn save_account(
         &self,
         account: &AccountRecord,
         read_revision: u64,
         refs: RefChange,
-        late: &[Period],
+        closed: &ClosedPeriodWrites,
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::account(&account.partnership_id, &account.account_id);
         let item: Item = serde_dynamo::to_item(account)?;
@@ -146,9 +146,7 @@ impl Store {
                 );
             }
         }
-        for period in late {
-            items.push(self.count_late(&account.partnership_id, *period, 1)?);
-        }
+        items.extend(self.closed_period_actions(&account.partnership_id, closed)?);
         Ok(match self.transact(items).await? {
             Ok(()) => WriteOutcome::Written,
             Err(_) => WriteOutcome::Stale,
@@ -156,10 +154,11 @@ impl Store {
     }
 
     /// Deletes an account, its pointer and its subscriptions' pointers if its stored
-    /// revision is still `account.revision`.
+    /// revision is still `account.revision`, with what that does to closed periods.
     pub async fn delete_account(
         &self,
         account: &AccountRecord,
+        closed: &ClosedPeriodWrites,
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::account(&account.partnership_id, &account.account_id);
         let delete = Delete::builder()
@@ -178,6 +177,7 @@ impl Store {
             items
                 .push(self.delete_item(keys::subscription_ref(&account.partnership_id, id), None)?);
         }
+        items.extend(self.closed_period_actions(&account.partnership_id, closed)?);
         Ok(match self.transact(items).await? {
             Ok(()) => WriteOutcome::Written,
             Err(_) => WriteOutcome::Stale,

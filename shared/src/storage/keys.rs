@@ -16,6 +16,7 @@
 //! | MSSP usage      | `PARTNER#<p id>`    | `MSSP#<period>#<acct>` |
 //! | reseller usage  | `PARTNER#<p id>`    | `RESELLER#<month>#<acct>` |
 //! | period ledger   | `PARTNER#<p id>`    | `MSSP#<period>#!LEDGER`, `RESELLER#<month>#!LEDGER` |
+//! | closed month's subscriptions | `PARTNER#<p id>` | `RESELLER#<month>#SNAP#<acct>` |
 //! | commitments     | `PARTNER#<p id>`    | `COMMITMENTS`      |
 //!
 //! Everything a partnership's reports read lives in its `PARTNER#` partition, so every
@@ -149,6 +150,16 @@ pub fn report_ledger(partnership_id: &str, kind: &str, period_id: &str) -> Key {
     Key {
         pk: partner_partition(partnership_id),
         sk: format!("{kind}#{period_id}#{LEDGER_SUFFIX}"),
+    }
+}
+
+/// Marks a closed month's snapshot of an account's subscriptions (in the month's key range).
+pub const SNAPSHOT_MARK: &str = "#SNAP#";
+
+pub fn reseller_snapshot(partnership_id: &str, month_id: &str, account_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("RESELLER#{month_id}{SNAPSHOT_MARK}{account_id}"),
     }
 }
 

@@ -27,7 +27,7 @@ pub use access::{AccessChange, AccessOutcome, SessionPlan};
 pub use accounts::{RefChange, WriteOutcome};
 pub use sessions::{ClaimOutcome, EndOutcome, TouchOutcome, TouchRequest};
 pub use table::{INDEX_GSI1, TTL_ATTRIBUTE, TableOptions};
-pub use usage::{LateCount, RawOutcome, RawRecords, ReportRows};
+pub use usage::{ClosedPeriodWrites, LateCount, RawOutcome, RawRecords, ReportRows};
 
 /// A DynamoDB item as the SDK sees it.
 pub type Item = HashMap<String, AttributeValue>;

@@ -533,6 +533,17 @@ pub struct PeriodLedger {
     pub late_records: u64,
 }
 
+/// An account's subscriptions of one calendar month as they stood when the month closed,
+/// taken by the first change that reaches the closed month (or the account's deletion): the
+/// reseller report of a closed month reads these, so a late change never moves its figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResellerSnapshot {
+    pub account_id: String,
+    pub name: String,
+    pub state: AccountState,
+    pub subscriptions: Vec<SubscriptionRecord>,
+}
+
 /// A minimum commitment in force from `start_date` (to `end_date`, when it has one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commitment {

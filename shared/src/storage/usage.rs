@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 
 use super::records::{
     AccountRecord, AccountRef, ActivityRecord, AuditRecord, Commitments, Engagement,
-    MsspCompanyUsage, PeriodLedger, ResellerCompanyUsage, UsageRecord,
+    MsspCompanyUsage, PeriodLedger, ResellerCompanyUsage, ResellerSnapshot, UsageRecord,
 };
 use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s};
 use crate::calendar::{Period, PeriodKind};
@@ -146,11 +146,21 @@ impl RawWrite {
     }
 }
 
-/// Report rows of one period: its ledger and one row per account.
+/// Report rows of one period: its ledger, one row per account, and (closed reseller months)
+/// the subscriptions of the accounts changed after it closed, as they stood then.
 #[derive(Debug, Clone, Default)]
 pub struct ReportRows<T> {
     pub ledger: PeriodLedger,
     pub rows: Vec<T>,
+    pub snapshots: Vec<ResellerSnapshot>,
+}
+
+/// What a provisioning write does to closed periods, in the same transaction: their late
+/// counts, and the snapshots that keep closed reseller months as they stood.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClosedPeriodWrites {
+    pub late: Vec<Period>,
+    pub snapshots: Vec<(Period, ResellerSnapshot)>,
 }
 
 impl Store {
@@ -351,6 +361,40 @@ impl Store {
         })
     }
 
+    /// The transaction actions of `writes`: late counts, and snapshots that are written only
+    /// where none exists yet (the first one taken after the month closed is the truth).
+    pub(super) fn closed_period_actions(
+        &self,
+        partnership_id: &str,
+        writes: &ClosedPeriodWrites,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut actions = Vec::new();
+        for period in &writes.late {
+            actions.push(self.count_late(partnership_id, *period, 1)?);
+        }
+        for (month, snapshot) in &writes.snapshots {
+            let key = keys::reseller_snapshot(partnership_id, &month.id(), &snapshot.account_id);
+            let fields: Item = serde_dynamo::to_item(snapshot)?;
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(key.pk))
+                .key("sk", s(key.sk));
+            let mut sets = Vec::new();
+            for (index, (name, value)) in fields.into_iter().enumerate() {
+                sets.push(format!("#f{index} = if_not_exists(#f{index}, :f{index})"));
+                update = update
+                    .expression_attribute_names(format!("#f{index}"), name)
+                    .expression_attribute_values(format!(":f{index}"), value);
+            }
+            let update = update
+                .update_expression(format!("SET {}", sets.join(", ")))
+                .build()
+                .map_err(build_error)?;
+            actions.push(TransactWriteItem::builder().update(update).build());
+        }
+        Ok(actions)
+    }
+
     /// Adds `count` to the late records of `period`'s ledger (a transaction action).
     pub(super) fn count_late(
         &self,
@@ -518,12 +562,15 @@ impl Store {
         let mut rows = ReportRows {
             ledger: PeriodLedger::default(),
             rows: Vec::new(),
+            snapshots: Vec::new(),
         };
         for item in self.query_pages(query, None).await? {
-            if matches!(item.get("sk"), Some(AttributeValue::S(sk)) if *sk == ledger_sk) {
-                rows.ledger = decode(item)?;
-            } else {
-                rows.rows.push(decode(item)?);
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if *sk == ledger_sk => rows.ledger = decode(item)?,
+                Some(AttributeValue::S(sk)) if sk.contains(keys::SNAPSHOT_MARK) => {
+                    rows.snapshots.push(decode(item)?);
+                }
+                _ => rows.rows.push(decode(item)?),
             }
         }
         Ok(rows)
