@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -39,6 +40,8 @@ const RETENTION_DAYS: i64 = 31 * (calendar::REPORT_HISTORY_PERIODS as i64 + 1);
 pub const MAX_UNITS: u64 = 1_000_000_000;
 pub const MAX_COUNT: u64 = 1_000_000;
 const MAX_SCORE: u32 = 100;
+/// Accounts of one batch ingested at once.
+const CONCURRENT_ACCOUNTS: usize = 4;
 /// How far ahead of our clock a platform clock may be before `observed_at` is refused.
 const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
@@ -264,20 +267,45 @@ pub async fn ingest(app: &App, messages: &[Message]) -> Vec<String> {
             }
         }
     }
-    for (account_id, records) in by_account {
-        let Some(pointer) = pointers.get(account_id) else {
-            continue;
-        };
-        let ids = records.iter().map(|(id, _)| (*id).to_owned());
-        let records: Vec<PlatformRecord> = records.iter().map(|(_, r)| r.clone()).collect();
-        if let Err(reason) =
-            ingest_account(app, &pointer.partnership_id, account_id, &records, now).await
-        {
+    // Accounts are independent: a few at a time, so a batch of many accounts is not the
+    // sum of their round trips.
+    let jobs: Vec<_> = by_account
+        .into_iter()
+        .filter_map(|(account_id, records)| {
+            let pointer = pointers.get(account_id)?;
+            Some(ingest_account_messages(
+                app,
+                &pointer.partnership_id,
+                account_id,
+                records,
+                now,
+            ))
+        })
+        .collect();
+    let outcomes: Vec<Vec<String>> = futures::stream::iter(jobs)
+        .buffer_unordered(CONCURRENT_ACCOUNTS)
+        .collect()
+        .await;
+    failed.extend(outcomes.into_iter().flatten());
+    failed
+}
+
+/// Ingests one account's messages; returns the ids of those to retry.
+async fn ingest_account_messages(
+    app: &App,
+    partnership_id: &str,
+    account_id: &str,
+    messages: Vec<(&str, PlatformRecord)>,
+    now: EpochMillis,
+) -> Vec<String> {
+    let records: Vec<PlatformRecord> = messages.iter().map(|(_, r)| r.clone()).collect();
+    match ingest_account(app, partnership_id, account_id, &records, now).await {
+        Ok(()) => Vec::new(),
+        Err(reason) => {
             tracing::error!(account_id, %reason, "usage records not ingested; the queue will retry");
-            failed.extend(ids);
+            messages.iter().map(|(id, _)| (*id).to_owned()).collect()
         }
     }
-    failed
 }
 
 fn raw(records: &[PlatformRecord], now: EpochMillis) -> RawRecords {

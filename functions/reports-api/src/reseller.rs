@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use shared::calendar::{Period, PeriodStatus, format_date};
+use shared::catalogue::{PRODUCTS, Product};
 use shared::storage::records::{AccountState, PeriodLedger, ResellerSnapshot, SubscriptionRecord};
 use shared::usage::{peak_of, utilisation_percent};
 use shared::{ApiError, Reply};
@@ -222,6 +223,15 @@ pub fn product_month(
     result
 }
 
+/// An account of the usage answer: its subscriptions and daily units in the month, and the
+/// products it has there.
+struct UsageRow<'a> {
+    account: &'a MonthAccount,
+    subs: Vec<&'a SubscriptionRecord>,
+    daily: &'a BTreeMap<String, Vec<u64>>,
+    products: Vec<&'static Product>,
+}
+
 pub async fn usage(report: &Report<'_>, month: Period) -> Result<Reply, ApiError> {
     let Month {
         ledger,
@@ -229,7 +239,9 @@ pub async fn usage(report: &Report<'_>, month: Period) -> Result<Reply, ApiError
         daily_units: usage,
     } = Month::read(report, month).await?;
     let no_usage = BTreeMap::new();
-    let rows: Vec<(&MonthAccount, Vec<Value>)> = accounts
+    // Which products each account has in the month (cheap); the figures are computed for
+    // the page's accounts only.
+    let rows: Vec<UsageRow<'_>> = accounts
         .iter()
         .filter_map(|account| {
             let subs = account.overlapping(month);
@@ -244,32 +256,46 @@ pub async fn usage(report: &Report<'_>, month: Period) -> Result<Reply, ApiError
                         .map(|(p, _)| p.as_str()),
                 )
                 .collect();
-            let lines: Vec<Value> = shared::catalogue::PRODUCTS
+            let products: Vec<&'static Product> = PRODUCTS
                 .iter()
                 .filter(|p| products.contains(p.code))
-                .map(|product| {
-                    let used = daily.get(product.code).map_or(&[][..], Vec::as_slice);
-                    let figures = product_month(&subs, product.code, month, used);
-                    let utilisation = figures.peak_utilisation;
-                    json!({
-                        "product": product.code,
-                        "unit": product.unit,
-                        "licensed_quantity": figures.licensed_quantity,
-                        "peak_used": figures.peak_used.map_or(0, |(_, u)| u),
-                        "peak_date": figures.peak_used.map(|(d, _)| format_date(d)),
-                        "peak_utilisation_percent": utilisation.and_then(|(_, u, l)| utilisation_percent(u, l)),
-                        "peak_utilisation_date": utilisation.map(|(d, _, _)| format_date(d)),
-                        "peak_utilisation_used": utilisation.map(|(_, u, _)| u),
-                        "peak_utilisation_licensed": utilisation.map(|(_, _, l)| l),
-                        "unlicensed_units": figures.unlicensed.map_or(0, |(_, u)| u),
-                        "unlicensed_date": figures.unlicensed.map(|(d, _)| format_date(d)),
-                    })
-                })
                 .collect();
-            (!lines.is_empty()).then_some((account, lines))
+            (!products.is_empty()).then_some(UsageRow {
+                account,
+                subs,
+                daily,
+                products,
+            })
         })
         .collect();
-    let reply = report.page(&path(month, "usage"), &rows, |(account, lines)| {
+    let reply = report.page(&path(month, "usage"), &rows, |row| {
+            let UsageRow {
+                account,
+                subs,
+                daily,
+                products,
+            } = row;
+        let lines: Vec<Value> = products
+            .iter()
+            .map(|product| {
+                let used = daily.get(product.code).map_or(&[][..], Vec::as_slice);
+                let figures = product_month(subs, product.code, month, used);
+                let utilisation = figures.peak_utilisation;
+                json!({
+                    "product": product.code,
+                    "unit": product.unit,
+                    "licensed_quantity": figures.licensed_quantity,
+                    "peak_used": figures.peak_used.map_or(0, |(_, u)| u),
+                    "peak_date": figures.peak_used.map(|(d, _)| format_date(d)),
+                    "peak_utilisation_percent": utilisation.and_then(|(_, u, l)| utilisation_percent(u, l)),
+                    "peak_utilisation_date": utilisation.map(|(d, _, _)| format_date(d)),
+                    "peak_utilisation_used": utilisation.map(|(_, u, _)| u),
+                    "peak_utilisation_licensed": utilisation.map(|(_, _, l)| l),
+                    "unlicensed_units": figures.unlicensed.map_or(0, |(_, u)| u),
+                    "unlicensed_date": figures.unlicensed.map(|(d, _)| format_date(d)),
+                })
+            })
+            .collect();
         json!({
             "id": account.account_id,
             "name": account.name,

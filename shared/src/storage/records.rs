@@ -489,8 +489,63 @@ pub struct Engagement {
     pub month: String,
     /// Per product, the units of each day of `month` (index 0 is the 1st), so licence use is
     /// compared with the licences in force on the same day.
-    #[serde(default)]
+    #[serde(default, with = "packed_days")]
     pub month_units: std::collections::BTreeMap<String, Vec<u64>>,
+}
+
+/// Daily series stored packed, one string per product (`"3,,12"`: the numbers in day order,
+/// an empty field for 0): a partnership's report rows are read by one Query, and a DynamoDB
+/// list spends several bytes on every number.
+mod packed_days {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        series: &BTreeMap<String, Vec<u64>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let packed: BTreeMap<&str, String> = series
+            .iter()
+            .map(|(product, days)| {
+                let fields: Vec<String> = days
+                    .iter()
+                    .map(|n| {
+                        if *n == 0 {
+                            String::new()
+                        } else {
+                            n.to_string()
+                        }
+                    })
+                    .collect();
+                (product.as_str(), fields.join(","))
+            })
+            .collect();
+        packed.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, Vec<u64>>, D::Error> {
+        let packed = BTreeMap::<String, String>::deserialize(deserializer)?;
+        packed
+            .into_iter()
+            .map(|(product, text)| {
+                let days = text
+                    .split(',')
+                    .map(|field| {
+                        if field.is_empty() {
+                            Ok(0)
+                        } else {
+                            field.parse().map_err(D::Error::custom)
+                        }
+                    })
+                    .collect::<Result<Vec<u64>, _>>()?;
+                Ok((product, days))
+            })
+            .collect()
+    }
 }
 
 /// One account's billable daily units per product over one MSSP period: index 0 is the
@@ -501,6 +556,7 @@ pub struct MsspCompanyUsage {
     pub account_id: String,
     /// The account's name when the item was last computed (kept after the account is deleted).
     pub name: String,
+    #[serde(with = "packed_days")]
     pub daily_units: std::collections::BTreeMap<String, Vec<u64>>,
     pub seq: u64,
     pub ttl_epoch_seconds: i64,
@@ -518,6 +574,7 @@ pub struct Peak {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResellerCompanyUsage {
     pub account_id: String,
+    #[serde(with = "packed_days")]
     pub daily_units: std::collections::BTreeMap<String, Vec<u64>>,
     pub seq: u64,
     pub ttl_epoch_seconds: i64,
@@ -586,6 +643,28 @@ impl Commitments {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn daily_series_pack_into_one_string_per_product_and_back() {
+        let usage = MsspCompanyUsage {
+            account_id: "a".into(),
+            name: "Acme".into(),
+            daily_units: [
+                ("SNS".to_owned(), vec![3, 0, 12, 0]),
+                ("DA".to_owned(), vec![0, 0]),
+            ]
+            .into(),
+            seq: 1,
+            ttl_epoch_seconds: 0,
+        };
+        let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+            serde_dynamo::to_item(&usage).unwrap();
+        let packed = item["daily_units"].as_m().unwrap();
+        assert_eq!(packed["SNS"].as_s().unwrap(), "3,,12,");
+        assert_eq!(packed["DA"].as_s().unwrap(), ",");
+        let back: MsspCompanyUsage = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back, usage);
+    }
 
     #[test]
     fn day_activity_packs_into_one_string_and_back() {

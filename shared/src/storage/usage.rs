@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use chrono::NaiveDate;
+use futures::StreamExt;
 
 use super::records::{
     AccountRecord, AccountRef, ActivityRecord, AuditRecord, Commitments, Engagement,
@@ -22,6 +23,8 @@ use crate::calendar::{Period, PeriodKind};
 /// TransactWriteItems takes at most 100 actions, BatchGetItem 100 keys.
 const TRANSACTION_MAX: usize = 100;
 const BATCH_GET_MAX: usize = 100;
+/// Transactions of one batch in flight at once.
+const CONCURRENT_TRANSACTIONS: usize = 4;
 /// Rounds of re-sending what DynamoDB left unprocessed, or of a transaction that met
 /// another one, before giving up (the queue retries the batch).
 const RETRY_ROUNDS: usize = 8;
@@ -68,6 +71,13 @@ pub struct RawWriteSummary {
 }
 
 impl RawWriteSummary {
+    fn merge(&mut self, other: Self) {
+        self.stored += other.stored;
+        self.unchanged += other.unchanged;
+        self.superseded += other.superseded;
+        self.current_days.extend(other.current_days);
+    }
+
     fn count(&mut self, outcome: RawOutcome, day: NaiveDate) {
         match outcome {
             RawOutcome::Stored => self.stored += 1,
@@ -290,10 +300,19 @@ impl Store {
             }
         }
         let mut pending: Vec<RawWrite> = by_key.into_values().collect();
+        let mut chunks = Vec::new();
         while !pending.is_empty() {
-            let chunk = take_chunk(&mut pending);
-            self.put_raw_chunk(partnership_id, chunk, &mut summary)
-                .await?;
+            chunks.push(take_chunk(&mut pending));
+        }
+        // Chunks hold distinct keys, so they go side by side (a shared ledger item at most
+        // makes one of them retry).
+        let outcomes: Vec<Result<RawWriteSummary, StoreError>> = futures::stream::iter(chunks)
+            .map(|chunk| self.put_raw_chunk(partnership_id, chunk))
+            .buffer_unordered(CONCURRENT_TRANSACTIONS)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            summary.merge(outcome?);
         }
         Ok(summary)
     }
@@ -304,11 +323,11 @@ impl Store {
         &self,
         partnership_id: &str,
         mut chunk: Vec<RawWrite>,
-        summary: &mut RawWriteSummary,
-    ) -> Result<(), StoreError> {
+    ) -> Result<RawWriteSummary, StoreError> {
+        let mut summary = RawWriteSummary::default();
         for round in 0..RETRY_ROUNDS {
             if chunk.is_empty() {
-                return Ok(());
+                return Ok(summary);
             }
             let mut items = chunk
                 .iter()
@@ -326,7 +345,7 @@ impl Store {
                     for write in &chunk {
                         summary.count(RawOutcome::Stored, write.day);
                     }
-                    return Ok(());
+                    return Ok(summary);
                 }
                 Err(reasons) => {
                     let failed: Vec<Option<RawOutcome>> = chunk
