@@ -23,8 +23,8 @@ use crate::calendar::{Period, PeriodKind};
 /// TransactWriteItems takes at most 100 actions, BatchGetItem 100 keys.
 const TRANSACTION_MAX: usize = 100;
 const BATCH_GET_MAX: usize = 100;
-/// Transactions of one batch in flight at once.
-const CONCURRENT_TRANSACTIONS: usize = 4;
+/// Conditional writes of one account's records in flight at once.
+const CONCURRENT_PUTS: usize = 8;
 /// Rounds of re-sending what DynamoDB left unprocessed, or of a transaction that met
 /// another one, before giving up (the queue retries the batch).
 const RETRY_ROUNDS: usize = 8;
@@ -137,15 +137,17 @@ impl RawWrite {
         }
     }
 
+    /// Only a later observation replaces the stored one (at the same instant, the larger
+    /// content).
+    const CONDITION: &str = "attribute_not_exists(pk) OR observed_at_ms < :observed \
+         OR (observed_at_ms = :observed AND #content < :content)";
+
     fn put(&self, table: &str) -> Result<TransactWriteItem, StoreError> {
         let (name, value) = self.content.attribute();
         let put = Put::builder()
             .table_name(table)
             .set_item(Some(self.item.clone()))
-            .condition_expression(
-                "attribute_not_exists(pk) OR observed_at_ms < :observed \
-                 OR (observed_at_ms = :observed AND #content < :content)",
-            )
+            .condition_expression(Self::CONDITION)
             .expression_attribute_names("#content", name)
             .expression_attribute_values(":observed", n(self.observed_at_ms))
             .expression_attribute_values(":content", value)
@@ -299,26 +301,56 @@ impl Store {
                 }
             }
         }
-        let mut pending: Vec<RawWrite> = by_key.into_values().collect();
-        let mut chunks = Vec::new();
-        while !pending.is_empty() {
-            chunks.push(take_chunk(&mut pending));
+        // A record on time is one conditional PutItem; a late one goes in a transaction with
+        // its ledger counts (rare, and it must count exactly once).
+        let (mut late, on_time): (Vec<RawWrite>, Vec<RawWrite>) =
+            by_key.into_values().partition(|w| !w.late.is_empty());
+        let puts: Vec<Result<(RawOutcome, NaiveDate), StoreError>> =
+            futures::stream::iter(on_time)
+                .map(|write| self.put_raw(write))
+                .buffer_unordered(CONCURRENT_PUTS)
+                .collect()
+                .await;
+        for put in puts {
+            let (outcome, day) = put?;
+            summary.count(outcome, day);
         }
-        // Chunks hold distinct keys, so they go side by side (a shared ledger item at most
-        // makes one of them retry).
-        let outcomes: Vec<Result<RawWriteSummary, StoreError>> = futures::stream::iter(chunks)
-            .map(|chunk| self.put_raw_chunk(partnership_id, chunk))
-            .buffer_unordered(CONCURRENT_TRANSACTIONS)
-            .collect()
-            .await;
-        for outcome in outcomes {
-            summary.merge(outcome?);
+        while !late.is_empty() {
+            let chunk = take_chunk(&mut late);
+            summary.merge(self.put_raw_chunk(partnership_id, chunk).await?);
         }
         Ok(summary)
     }
 
-    /// One transaction of raw writes and their ledger counts; writes whose condition fails
-    /// are settled from the stored item and the rest retried.
+    /// One raw record by a conditional PutItem.
+    async fn put_raw(&self, write: RawWrite) -> Result<(RawOutcome, NaiveDate), StoreError> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let (name, value) = write.content.attribute();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(write.item.clone()))
+            .condition_expression(RawWrite::CONDITION)
+            .expression_attribute_names("#content", name)
+            .expression_attribute_values(":observed", n(write.observed_at_ms))
+            .expression_attribute_values(":content", value)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok((RawOutcome::Stored, write.day)),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok((write.outcome_against(failed.item()), write.day))
+                }
+                _ => Err(StoreError::sdk("PutItem", err)),
+            },
+        }
+    }
+
+    /// One transaction of late raw writes and their ledger counts; writes whose condition
+    /// fails are settled from the stored item and the rest retried.
     async fn put_raw_chunk(
         &self,
         partnership_id: &str,
