@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::records::{AccountRecord, AccountRef, SubscriptionRef};
-use super::usage::ClosedPeriodWrites;
+use super::reports::ClosedPeriodWrites;
 use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s};
 
 /// The pointer items a provisioning write adds or removes with the account.

@@ -6,11 +6,12 @@
 mod access;
 mod accounts;
 pub mod keys;
+mod raw;
 pub mod records;
+mod reports;
 mod rotation;
 mod sessions;
 mod table;
-mod usage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,9 +26,10 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 pub use access::{AccessChange, AccessOutcome, SessionPlan};
 pub use accounts::{RefChange, WriteOutcome};
+pub use raw::{LateCount, RawOutcome, RawRecords, RawWriteSummary};
+pub use reports::{ClosedPeriodWrites, ReportRows};
 pub use sessions::{ClaimOutcome, EndOutcome, TouchOutcome, TouchRequest};
 pub use table::{INDEX_GSI1, TTL_ATTRIBUTE, TableOptions};
-pub use usage::{ClosedPeriodWrites, LateCount, RawOutcome, RawRecords, ReportRows};
 
 /// A DynamoDB item as the SDK sees it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -163,7 +165,57 @@ impl Store {
     }
 }
 
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET_MAX: usize = 100;
+/// Rounds of re-sending what DynamoDB left unprocessed before giving up.
+const UNPROCESSED_ROUNDS: usize = 8;
+
 impl Store {
+    /// Items by key, strongly consistent, re-sending what DynamoDB leaves unprocessed.
+    async fn batch_get(&self, keys: Vec<keys::Key>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut keys_and_attributes =
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
+            for key in chunk {
+                keys_and_attributes = keys_and_attributes.keys(HashMap::from([
+                    ("pk".to_owned(), s(&key.pk)),
+                    ("sk".to_owned(), s(&key.sk)),
+                ]));
+            }
+            let mut request = Some(keys_and_attributes.build().map_err(build_error)?);
+            for _ in 0..UNPROCESSED_ROUNDS {
+                let Some(pending) = request.take() else {
+                    break;
+                };
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
+                let items = output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default();
+                self.count_read(items.len());
+                found.extend(items);
+                request = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+            }
+            if request.is_some() {
+                return Err(StoreError::Sdk {
+                    operation: "BatchGetItem",
+                    message: "keys left unprocessed after retries".into(),
+                });
+            }
+        }
+        Ok(found)
+    }
+
     /// Runs a transaction; a cancelled one (a condition failed, or a conflict) gives its
     /// cancellation reason codes, one per item.
     async fn transact(
@@ -201,6 +253,16 @@ impl Store {
             },
         }
     }
+}
+
+/// Did a conditional write fail its condition (as opposed to failing)?
+pub(super) fn is_condition_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
 }
 
 fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {

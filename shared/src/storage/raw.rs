@@ -1,43 +1,28 @@
-//! Usage ingestion's storage: raw records (keyed by account, day and product; a record
+//! Raw platform records: stored per account, day and product (or activity day); a record
 //! replaces the stored one only if the platform observed it later — a conditional write, so
-//! arrival order never decides), the per-account sequence that orders recomputations, the
-//! derived report items, each written only if computed at a later sequence than the stored
-//! one, and each period's ledger (late records) and the partnership's commitments.
+//! arrival order never decides. Also where accounts are found for records and the
+//! per-account sequence that orders the recomputations of what derives from them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use chrono::NaiveDate;
 use futures::StreamExt;
 
-use super::records::{
-    AccountRecord, AccountRef, ActivityRecord, AuditRecord, Commitments, Engagement,
-    MsspCompanyUsage, PeriodLedger, ResellerCompanyUsage, ResellerSnapshot, UsageRecord,
+use super::records::{AccountRecord, AccountRef, ActivityRecord, UsageRecord};
+use super::{
+    Item, Store, StoreError, build_error, decode, encode, is_condition_failure, keys, n, s,
 };
-use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s};
-use crate::calendar::{Period, PeriodKind};
+use crate::calendar::Period;
 
-/// TransactWriteItems takes at most 100 actions, BatchGetItem 100 keys.
+/// TransactWriteItems takes at most 100 actions.
 const TRANSACTION_MAX: usize = 100;
-const BATCH_GET_MAX: usize = 100;
 /// Conditional writes of one account's records in flight at once.
 const CONCURRENT_PUTS: usize = 8;
-/// Rounds of re-sending what DynamoDB left unprocessed, or of a transaction that met
-/// another one, before giving up (the queue retries the batch).
+/// Rounds of a transaction that met another one before giving up (the queue retries).
 const RETRY_ROUNDS: usize = 8;
-
-pub const MSSP: &str = "MSSP";
-pub const RESELLER: &str = "RESELLER";
-
-fn kind_prefix(kind: PeriodKind) -> &'static str {
-    match kind {
-        PeriodKind::Mssp => MSSP,
-        PeriodKind::Reseller => RESELLER,
-    }
-}
 
 /// Raw records of one account, as stored.
 #[derive(Debug, Clone, Default)]
@@ -158,68 +143,7 @@ impl RawWrite {
     }
 }
 
-/// Report rows of one period: its ledger, one row per account, and (closed reseller months)
-/// the subscriptions of the accounts changed after it closed, as they stood then.
-#[derive(Debug, Clone, Default)]
-pub struct ReportRows<T> {
-    pub ledger: PeriodLedger,
-    pub rows: Vec<T>,
-    pub snapshots: Vec<ResellerSnapshot>,
-}
-
-/// What a provisioning write does to closed periods, in the same transaction: their late
-/// counts, and the snapshots that keep closed reseller months as they stood.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClosedPeriodWrites {
-    pub late: Vec<Period>,
-    pub snapshots: Vec<(Period, ResellerSnapshot)>,
-}
-
 impl Store {
-    /// Items by key, strongly consistent, re-sending what DynamoDB leaves unprocessed.
-    async fn batch_get(&self, keys: Vec<keys::Key>) -> Result<Vec<Item>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in keys.chunks(BATCH_GET_MAX) {
-            let mut keys_and_attributes = KeysAndAttributes::builder().consistent_read(true);
-            for key in chunk {
-                keys_and_attributes = keys_and_attributes.keys(HashMap::from([
-                    ("pk".to_owned(), s(&key.pk)),
-                    ("sk".to_owned(), s(&key.sk)),
-                ]));
-            }
-            let mut request = Some(keys_and_attributes.build().map_err(build_error)?);
-            for _ in 0..RETRY_ROUNDS {
-                let Some(pending) = request.take() else {
-                    break;
-                };
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
-                let items = output
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default();
-                self.count_read(items.len());
-                found.extend(items);
-                request = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-            }
-            if request.is_some() {
-                return Err(StoreError::Sdk {
-                    operation: "BatchGetItem",
-                    message: "keys left unprocessed after retries".into(),
-                });
-            }
-        }
-        Ok(found)
-    }
-
     /// Where each of `account_ids` lives (unknown ones are absent).
     pub async fn account_refs(
         &self,
@@ -305,12 +229,11 @@ impl Store {
         // its ledger counts (rare, and it must count exactly once).
         let (mut late, on_time): (Vec<RawWrite>, Vec<RawWrite>) =
             by_key.into_values().partition(|w| !w.late.is_empty());
-        let puts: Vec<Result<(RawOutcome, NaiveDate), StoreError>> =
-            futures::stream::iter(on_time)
-                .map(|write| self.put_raw(write))
-                .buffer_unordered(CONCURRENT_PUTS)
-                .collect()
-                .await;
+        let puts: Vec<Result<(RawOutcome, NaiveDate), StoreError>> = futures::stream::iter(on_time)
+            .map(|write| self.put_raw(write))
+            .buffer_unordered(CONCURRENT_PUTS)
+            .collect()
+            .await;
         for put in puts {
             let (outcome, day) = put?;
             summary.count(outcome, day);
@@ -412,59 +335,6 @@ impl Store {
         })
     }
 
-    /// The transaction actions of `writes`: late counts, and snapshots that are written only
-    /// where none exists yet (the first one taken after the month closed is the truth).
-    pub(super) fn closed_period_actions(
-        &self,
-        partnership_id: &str,
-        writes: &ClosedPeriodWrites,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let mut actions = Vec::new();
-        for period in &writes.late {
-            actions.push(self.count_late(partnership_id, *period, 1)?);
-        }
-        for (month, snapshot) in &writes.snapshots {
-            let key = keys::reseller_snapshot(partnership_id, &month.id(), &snapshot.account_id);
-            let fields: Item = serde_dynamo::to_item(snapshot)?;
-            let mut update = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(key.pk))
-                .key("sk", s(key.sk));
-            let mut sets = Vec::new();
-            for (index, (name, value)) in fields.into_iter().enumerate() {
-                sets.push(format!("#f{index} = if_not_exists(#f{index}, :f{index})"));
-                update = update
-                    .expression_attribute_names(format!("#f{index}"), name)
-                    .expression_attribute_values(format!(":f{index}"), value);
-            }
-            let update = update
-                .update_expression(format!("SET {}", sets.join(", ")))
-                .build()
-                .map_err(build_error)?;
-            actions.push(TransactWriteItem::builder().update(update).build());
-        }
-        Ok(actions)
-    }
-
-    /// Adds `count` to the late records of `period`'s ledger (a transaction action).
-    pub(super) fn count_late(
-        &self,
-        partnership_id: &str,
-        period: Period,
-        count: u64,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let key = keys::report_ledger(partnership_id, kind_prefix(period.kind()), &period.id());
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .update_expression("ADD late_records :count")
-            .expression_attribute_values(":count", n(i64::try_from(count).unwrap_or(i64::MAX)))
-            .build()
-            .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
     /// Takes the account's next usage sequence number; returns the account as it is after
     /// that, or `None` when it no longer exists.
     pub async fn next_usage_seq(
@@ -521,194 +391,6 @@ impl Store {
         }
         Ok(records)
     }
-
-    /// Writes a report item unless one computed at the same or a later sequence is stored.
-    async fn put_if_newer(&self, item: Item, seq: u64) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR seq < :seq")
-            .expression_attribute_values(":seq", n(seq_value(seq)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::sdk("PutItem", err)),
-        }
-    }
-
-    pub async fn put_mssp_usage(
-        &self,
-        partnership_id: &str,
-        period_id: &str,
-        usage: &MsspCompanyUsage,
-    ) -> Result<bool, StoreError> {
-        let key = keys::report_usage(partnership_id, MSSP, period_id, &usage.account_id);
-        self.put_if_newer(encode(usage, key)?, usage.seq).await
-    }
-
-    pub async fn put_reseller_usage(
-        &self,
-        partnership_id: &str,
-        month_id: &str,
-        usage: &ResellerCompanyUsage,
-    ) -> Result<bool, StoreError> {
-        let key = keys::report_usage(partnership_id, RESELLER, month_id, &usage.account_id);
-        self.put_if_newer(encode(usage, key)?, usage.seq).await
-    }
-
-    /// Stores an account's engagement computed at `seq`, unless a later one is stored.
-    pub async fn set_engagement(
-        &self,
-        partnership_id: &str,
-        account_id: &str,
-        engagement: &Engagement,
-        seq: u64,
-    ) -> Result<bool, StoreError> {
-        let key = keys::account(partnership_id, account_id);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .update_expression("SET engagement = :engagement, derived_seq = :seq")
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(derived_seq) OR derived_seq < :seq)",
-            )
-            .expression_attribute_values(
-                ":engagement",
-                serde_dynamo::to_attribute_value(engagement)?,
-            )
-            .expression_attribute_values(":seq", n(seq_value(seq)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::sdk("UpdateItem", err)),
-        }
-    }
-
-    /// One MSSP period's or reseller month's ledger and rows: one Query (the ledger item
-    /// sorts first in the period's key range).
-    async fn report_rows<T: serde::de::DeserializeOwned>(
-        &self,
-        partnership_id: &str,
-        period: Period,
-    ) -> Result<ReportRows<T>, StoreError> {
-        let prefix = keys::report_usage_prefix(kind_prefix(period.kind()), &period.id());
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::partner_partition(partnership_id)))
-            .expression_attribute_values(":prefix", s(&prefix))
-            .consistent_read(true);
-        let ledger_sk = format!("{prefix}{}", keys::LEDGER_SUFFIX);
-        let mut rows = ReportRows {
-            ledger: PeriodLedger::default(),
-            rows: Vec::new(),
-            snapshots: Vec::new(),
-        };
-        for item in self.query_pages(query, None).await? {
-            match item.get("sk") {
-                Some(AttributeValue::S(sk)) if *sk == ledger_sk => rows.ledger = decode(item)?,
-                Some(AttributeValue::S(sk)) if sk.contains(keys::SNAPSHOT_MARK) => {
-                    rows.snapshots.push(decode(item)?);
-                }
-                _ => rows.rows.push(decode(item)?),
-            }
-        }
-        Ok(rows)
-    }
-
-    pub async fn mssp_usage(
-        &self,
-        partnership_id: &str,
-        period: Period,
-    ) -> Result<ReportRows<MsspCompanyUsage>, StoreError> {
-        self.report_rows(partnership_id, period).await
-    }
-
-    pub async fn reseller_usage(
-        &self,
-        partnership_id: &str,
-        month: Period,
-    ) -> Result<ReportRows<ResellerCompanyUsage>, StoreError> {
-        self.report_rows(partnership_id, month).await
-    }
-
-    /// The ledgers of `periods` (absent ones are empty): one BatchGetItem.
-    pub async fn period_ledgers(
-        &self,
-        partnership_id: &str,
-        periods: &[Period],
-    ) -> Result<HashMap<Period, PeriodLedger>, StoreError> {
-        let by_sk: HashMap<String, Period> = periods
-            .iter()
-            .map(|p| {
-                let key = keys::report_ledger(partnership_id, kind_prefix(p.kind()), &p.id());
-                (key.sk, *p)
-            })
-            .collect();
-        let keys = periods
-            .iter()
-            .map(|p| keys::report_ledger(partnership_id, kind_prefix(p.kind()), &p.id()))
-            .collect();
-        let mut ledgers = HashMap::new();
-        for item in self.batch_get(keys).await? {
-            let period = match item.get("sk") {
-                Some(AttributeValue::S(sk)) => by_sk.get(sk).copied(),
-                _ => None,
-            };
-            if let Some(period) = period {
-                ledgers.insert(period, decode(item)?);
-            }
-        }
-        Ok(ledgers)
-    }
-
-    /// The partnership's minimum commitments (none when never set).
-    pub async fn commitments(&self, partnership_id: &str) -> Result<Commitments, StoreError> {
-        Ok(self
-            .get_record(keys::commitments(partnership_id))
-            .await?
-            .unwrap_or_else(|| Commitments {
-                partnership_id: partnership_id.to_owned(),
-                ..Commitments::default()
-            }))
-    }
-
-    /// Writes commitments, with their audit entry in `org_id`'s trail, if their stored
-    /// revision is still `read_revision` (0: none stored); `false` when another change came
-    /// first.
-    pub async fn save_commitments(
-        &self,
-        commitments: &Commitments,
-        read_revision: u64,
-        org_id: &str,
-        audit: &AuditRecord,
-    ) -> Result<bool, StoreError> {
-        let item = encode(commitments, keys::commitments(&commitments.partnership_id))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR revision = :read")
-            .expression_attribute_values(":read", n(seq_value(read_revision)))
-            .build()
-            .map_err(build_error)?;
-        let audit = encode(audit, keys::audit(org_id, audit.at_ms, &audit.audit_id))?;
-        let items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            self.put_item(audit, None)?,
-        ];
-        Ok(self.transact(items).await?.is_ok())
-    }
 }
 
 /// Takes from the front of `pending` as many writes as one transaction holds together with
@@ -727,22 +409,7 @@ fn take_chunk(pending: &mut Vec<RawWrite>) -> Vec<RawWrite> {
     }
     pending.drain(..taken.max(1)).collect()
 }
-
 /// A few random milliseconds, so retries of colliding writers spread out.
 fn jitter_ms() -> u32 {
     getrandom::u32().unwrap_or(0) % 20
-}
-
-fn seq_value(seq: u64) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
-}
-
-/// Did a conditional write fail its condition (as opposed to failing)?
-fn is_condition_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    err.as_service_error()
-        .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
-        == Some("ConditionalCheckFailedException")
 }
