@@ -21,20 +21,26 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
+mod derive;
+mod effects;
+
+use derive::ttl_after;
+pub use derive::{
+    engagement, mssp_company_usage, peak_of, recompute, reseller_company_usage, utilisation_percent,
+};
+pub use effects::{AccountChangeEffect, account_change_effect, account_deletion_effect};
+
 use crate::App;
 use crate::calendar::{self, Period, PeriodKind, PeriodStatus};
 use crate::catalogue;
 use crate::clock::EpochMillis;
-use crate::storage::records::{
-    AccountRecord, ActivityRecord, DayActivity, Engagement, MsspCompanyUsage, PartnershipType,
-    Peak, ResellerCompanyUsage, ResellerSnapshot, SubscriptionRecord, UsageRecord,
-};
-use crate::storage::{ClosedPeriodWrites, RawRecords};
+use crate::storage::RawRecords;
+use crate::storage::records::{ActivityRecord, DayActivity, UsageRecord};
 
 /// Days of activity kept on the account: the 30-day window plus one day of slack.
 pub const ENGAGEMENT_DAYS: u64 = 31;
 /// Raw and report items outlive the report history by a month, then TTL collects them.
-const RETENTION_DAYS: i64 = 31 * (calendar::REPORT_HISTORY_PERIODS as i64 + 1);
+pub(super) const RETENTION_DAYS: i64 = 31 * (calendar::REPORT_HISTORY_PERIODS as i64 + 1);
 /// Bounds of a record's numbers: far above any real figure, low enough that no sum over
 /// the reports' days and accounts can overflow.
 pub const MAX_UNITS: u64 = 1_000_000_000;
@@ -346,14 +352,6 @@ fn raw(records: &[PlatformRecord], now: EpochMillis) -> RawRecords {
     raw
 }
 
-/// When an item about `date` may be collected.
-fn ttl_after(date: NaiveDate) -> i64 {
-    let end = calendar::add_days(date, u64::try_from(RETENTION_DAYS).unwrap_or(0));
-    end.and_hms_opt(0, 0, 0)
-        .map(|at| at.and_utc().timestamp())
-        .unwrap_or(i64::MAX)
-}
-
 /// The report periods (MSSP period and calendar month) a day belongs to.
 fn periods_of(day: NaiveDate) -> [Period; 2] {
     [
@@ -397,305 +395,6 @@ async fn ingest_account(
         .collect();
     let earliest = summary.current_days.first().copied().unwrap_or(today);
     recompute(app, partnership_id, account_id, &periods, earliest, today).await
-}
-
-/// What a change of an account's provisioned fields does to the reports: the MSSP periods
-/// to recompute (not closed), and what it writes to the closed periods it reaches.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AccountChangeEffect {
-    pub recompute: BTreeSet<Period>,
-    pub closed: ClosedPeriodWrites,
-}
-
-/// The effect of changing `before` into `after` on `today`, in a partnership of `kind`.
-/// MSSP: a new state from some day touches every period from that day's on, a new name the
-/// periods not yet closed; a closed period it reaches counts the change as late. Reseller: a
-/// subscription change that reaches a closed month is counted there as late, and the
-/// account's subscriptions of that month are kept as they stood (first change only).
-pub fn account_change_effect(
-    kind: PartnershipType,
-    before: &AccountRecord,
-    after: &AccountRecord,
-    today: NaiveDate,
-    grace_days: u32,
-) -> AccountChangeEffect {
-    let mut effect = AccountChangeEffect::default();
-    match kind {
-        PartnershipType::Mssp => {
-            let changed_from = after
-                .state_history
-                .iter()
-                .filter(|change| !before.state_history.contains(change))
-                .chain(
-                    before
-                        .state_history
-                        .iter()
-                        .filter(|change| !after.state_history.contains(change)),
-                )
-                .map(|change| change.since)
-                .min();
-            for period in Period::history(PeriodKind::Mssp, today) {
-                let state_touches = changed_from.is_some_and(|since| period.end() >= since);
-                if period.status(today, grace_days) == PeriodStatus::Closed {
-                    if state_touches {
-                        effect.closed.late.push(period);
-                    }
-                } else if state_touches || before.name != after.name {
-                    effect.recompute.insert(period);
-                }
-            }
-        }
-        PartnershipType::Reseller => {
-            let changed: Vec<&SubscriptionRecord> = before
-                .subscriptions
-                .iter()
-                .filter(|(id, sub)| after.subscriptions.get(*id) != Some(sub))
-                .map(|(_, sub)| sub)
-                .chain(
-                    after
-                        .subscriptions
-                        .iter()
-                        .filter(|(id, sub)| before.subscriptions.get(*id) != Some(sub))
-                        .map(|(_, sub)| sub),
-                )
-                .collect();
-            effect.closed = freeze_months(before, &changed, today, grace_days);
-        }
-    }
-    effect
-}
-
-/// What deleting `account` writes to the closed reseller months its subscriptions reach.
-pub fn account_deletion_effect(
-    kind: PartnershipType,
-    account: &AccountRecord,
-    today: NaiveDate,
-    grace_days: u32,
-) -> ClosedPeriodWrites {
-    match kind {
-        PartnershipType::Mssp => ClosedPeriodWrites::default(),
-        PartnershipType::Reseller => {
-            let all: Vec<&SubscriptionRecord> = account.subscriptions.values().collect();
-            freeze_months(account, &all, today, grace_days)
-        }
-    }
-}
-
-/// The closed offered months `changed` subscriptions overlap: each counts one late change
-/// and keeps `before`'s subscriptions of that month.
-fn freeze_months(
-    before: &AccountRecord,
-    changed: &[&SubscriptionRecord],
-    today: NaiveDate,
-    grace_days: u32,
-) -> ClosedPeriodWrites {
-    let mut writes = ClosedPeriodWrites::default();
-    let overlaps = |sub: &SubscriptionRecord, month: Period| {
-        sub.start_date <= month.end() && sub.end_date >= month.start()
-    };
-    for month in Period::history(PeriodKind::Reseller, today) {
-        if month.status(today, grace_days) != PeriodStatus::Closed
-            || !changed.iter().any(|sub| overlaps(sub, month))
-        {
-            continue;
-        }
-        writes.late.push(month);
-        let snapshot = ResellerSnapshot {
-            account_id: before.account_id.clone(),
-            name: before.name.clone(),
-            state: before.state,
-            subscriptions: before
-                .subscriptions
-                .values()
-                .filter(|sub| overlaps(sub, month))
-                .cloned()
-                .collect(),
-        };
-        writes.snapshots.push((month, snapshot));
-    }
-    writes
-}
-
-/// Recomputes an account's derived items for `periods` (and its engagement, from raw
-/// records back to `earliest` at least) from its raw records and state history, under a
-/// new sequence number: a concurrent recomputation that read older data cannot overwrite
-/// this one.
-pub async fn recompute(
-    app: &App,
-    partnership_id: &str,
-    account_id: &str,
-    periods: &BTreeSet<Period>,
-    earliest: NaiveDate,
-    today: NaiveDate,
-) -> Result<(), String> {
-    let store = &app.store;
-    let Some(account) = store
-        .next_usage_seq(partnership_id, account_id)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
-        return Err("the account was deleted".into());
-    };
-    let window_start = calendar::sub_days(today, ENGAGEMENT_DAYS);
-    let month_start = Period::containing(PeriodKind::Reseller, today).start();
-    let from = periods
-        .iter()
-        .map(|p| p.start())
-        .chain([window_start, month_start, earliest])
-        .min()
-        .unwrap_or(window_start);
-    let stored = store
-        .raw_records(partnership_id, account_id, from, today)
-        .await
-        .map_err(|e| e.to_string())?;
-    let seq = account.usage_seq;
-    for period in periods {
-        if !stored.usage.iter().any(|r| period.contains(r.date)) {
-            continue;
-        }
-        let written = match period.kind() {
-            PeriodKind::Mssp => {
-                let usage = mssp_company_usage(&account, *period, &stored.usage, seq);
-                store
-                    .put_mssp_usage(partnership_id, &period.id(), &usage)
-                    .await
-            }
-            PeriodKind::Reseller => {
-                let usage = reseller_company_usage(account_id, *period, &stored.usage, seq);
-                store
-                    .put_reseller_usage(partnership_id, &period.id(), &usage)
-                    .await
-            }
-        };
-        written.map_err(|e| e.to_string())?;
-    }
-    let engagement = engagement(today, &stored, account.engagement.as_ref());
-    store
-        .set_engagement(partnership_id, account_id, &engagement, seq)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-/// Units per product and day of `period` (index 0 is its first day; 0 where nothing was
-/// reported), counting only the days `counts` admits.
-fn daily_units(
-    period: Period,
-    usage: &[UsageRecord],
-    counts: impl Fn(NaiveDate) -> bool,
-) -> BTreeMap<String, Vec<u64>> {
-    let start = period.start();
-    let days = period.days().count();
-    let mut daily: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for record in usage.iter().filter(|r| period.contains(r.date)) {
-        let index = usize::try_from(calendar::days_between(start, record.date)).unwrap_or(0);
-        let series = daily
-            .entry(record.product.clone())
-            .or_insert_with(|| vec![0; days]);
-        if let Some(slot) = series.get_mut(index) {
-            *slot = if counts(record.date) { record.units } else { 0 };
-        }
-    }
-    daily
-}
-
-/// The account's billable daily units per product over `period`: units of the days it
-/// was `paying` (trial, demo, internal and archived days count 0).
-pub fn mssp_company_usage(
-    account: &AccountRecord,
-    period: Period,
-    usage: &[UsageRecord],
-    seq: u64,
-) -> MsspCompanyUsage {
-    MsspCompanyUsage {
-        account_id: account.account_id.clone(),
-        name: account.name.clone(),
-        daily_units: daily_units(period, usage, |day| account.paying_on(day)),
-        seq,
-        ttl_epoch_seconds: ttl_after(period.end()),
-    }
-}
-
-/// The highest value of `units` and the first day it was reached, if any day is above 0.
-pub fn peak_of(days: impl Iterator<Item = (NaiveDate, u64)>) -> Option<Peak> {
-    days.fold(None, |best: Option<Peak>, (date, units)| match best {
-        Some(peak) if peak.units >= units => Some(peak),
-        _ if units == 0 => best,
-        _ => Some(Peak { units, date }),
-    })
-}
-
-/// The account's daily units per product in the calendar `month`.
-pub fn reseller_company_usage(
-    account_id: &str,
-    month: Period,
-    usage: &[UsageRecord],
-    seq: u64,
-) -> ResellerCompanyUsage {
-    ResellerCompanyUsage {
-        account_id: account_id.to_owned(),
-        daily_units: daily_units(month, usage, |_| true),
-        seq,
-        ttl_epoch_seconds: ttl_after(month.end()),
-    }
-}
-
-/// Used as a percentage of licensed, to one decimal; none without licences.
-pub fn utilisation_percent(used: u64, licensed: u64) -> Option<f64> {
-    #[allow(clippy::cast_precision_loss)]
-    let percent = (licensed > 0).then(|| used as f64 * 100.0 / licensed as f64)?;
-    Some((percent * 10.0).round() / 10.0)
-}
-
-/// Products `activity` shows use of (scans, phishing assessments).
-fn active_products(activity: &DayActivity) -> impl Iterator<Item = &'static str> {
-    [
-        ("SNS", activity.scans.sns),
-        ("WAS", activity.scans.was),
-        ("CS", activity.scans.cs),
-        ("PAT", activity.pat_assessments),
-    ]
-    .into_iter()
-    .filter(|(_, count)| *count > 0)
-    .map(|(product, _)| product)
-}
-
-/// The account's engagement on `today` from its raw records (and the last activity days
-/// already known, which never move back).
-pub fn engagement(today: NaiveDate, raw: &RawRecords, previous: Option<&Engagement>) -> Engagement {
-    let window_start = calendar::sub_days(today, ENGAGEMENT_DAYS - 1);
-    let days: BTreeMap<NaiveDate, DayActivity> = raw
-        .activity
-        .iter()
-        .filter(|r| r.date >= window_start && r.date <= today)
-        .map(|r| (r.date, r.activity))
-        .collect();
-    let mut last_active: BTreeMap<String, NaiveDate> =
-        previous.map(|e| e.last_active.clone()).unwrap_or_default();
-    let mut seen = |product: &str, date: NaiveDate| {
-        let entry = last_active.entry(product.to_owned()).or_insert(date);
-        *entry = (*entry).max(date);
-    };
-    for record in &raw.activity {
-        for product in active_products(&record.activity) {
-            seen(product, record.date);
-        }
-    }
-    // Device Agent has no activity counter: computers reporting in are its use.
-    for record in raw
-        .usage
-        .iter()
-        .filter(|r| r.product == "DA" && r.units > 0)
-    {
-        seen("DA", record.date);
-    }
-    let month = Period::containing(PeriodKind::Reseller, today);
-    Engagement {
-        days,
-        last_active,
-        month: month.id(),
-        month_units: daily_units(month, &raw.usage, |_| true),
-    }
 }
 
 #[cfg(test)]
@@ -787,30 +486,5 @@ mod tests {
         // The platform's clock may run a little ahead of ours.
         let ahead = usage.replace("2026-11-21T22:00:00Z", "2026-11-22T20:34:00Z");
         assert!(parse_record(&ahead, now).is_ok());
-    }
-
-    #[test]
-    fn utilisation_is_rounded_to_one_decimal() {
-        assert_eq!(utilisation_percent(14, 20), Some(70.0));
-        assert_eq!(utilisation_percent(2, 3), Some(66.7));
-        assert_eq!(utilisation_percent(5, 0), None);
-        assert_eq!(utilisation_percent(0, 7), Some(0.0));
-    }
-
-    #[test]
-    fn the_peak_is_the_highest_day_and_the_first_day_it_was_reached() {
-        let days = [
-            (date("2026-11-01"), 14),
-            (date("2026-11-02"), 10),
-            (date("2026-11-03"), 14),
-        ];
-        assert_eq!(
-            peak_of(days.into_iter()),
-            Some(Peak {
-                units: 14,
-                date: date("2026-11-01")
-            })
-        );
-        assert_eq!(peak_of([(date("2026-11-01"), 0)].into_iter()), None);
     }
 }
