@@ -11,8 +11,7 @@
 //! | account         | `PARTNER#<p id>`    | `ACCOUNT#<id>`     |
 //! | subscription →  | `PARTNER#<p id>`    | `SUBREF#<id>`      |
 //! | account →       | `ACCOUNTREF#<id>`   | `ACCOUNTREF`       |
-//! | raw usage       | `PARTNER#<p id>`    | `RAW#<acct>#<date>#USAGE#<product>` |
-//! | raw activity    | `PARTNER#<p id>`    | `RAW#<acct>#<date>#ACTIVITY` |
+//! | raw records of a day | `PARTNER#<p id>` | `RAW#<acct>#<date>` |
 //! | MSSP usage      | `PARTNER#<p id>`    | `MSSP#<period>#<acct>` |
 //! | reseller usage  | `PARTNER#<p id>`    | `RESELLER#<month>#<acct>` |
 //! | period ledger   | `PARTNER#<p id>`    | `MSSP#<period>#!LEDGER`, `RESELLER#<month>#!LEDGER` |
@@ -107,17 +106,11 @@ pub fn subscription_ref(partnership_id: &str, subscription_id: &str) -> Key {
     }
 }
 
-pub fn raw_usage(partnership_id: &str, account_id: &str, date: &str, product: &str) -> Key {
+/// The item holding an account's raw records of one day (usage per product, activity).
+pub fn raw_day(partnership_id: &str, account_id: &str, date: &str) -> Key {
     Key {
         pk: partner_partition(partnership_id),
-        sk: format!("RAW#{account_id}#{date}#USAGE#{product}"),
-    }
-}
-
-pub fn raw_activity(partnership_id: &str, account_id: &str, date: &str) -> Key {
-    Key {
-        pk: partner_partition(partnership_id),
-        sk: format!("RAW#{account_id}#{date}#ACTIVITY"),
+        sk: format!("RAW#{account_id}#{date}"),
     }
 }
 

@@ -1,27 +1,23 @@
-//! Raw platform records: stored per account, day and product (or activity day); a record
-//! replaces the stored one only if the platform observed it later — a conditional write, so
-//! arrival order never decides. Also where accounts are found for records and the
+//! Raw platform records: one item per account and day, one entry per product's usage and
+//! one for the day's activity; an entry replaces the stored one only if the platform
+//! observed it later — a conditional write, so arrival order never decides. Also where accounts are found for records and the
 //! per-account sequence that orders the recomputations of what derives from them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::NaiveDate;
 use futures::StreamExt;
 
-use super::records::{AccountRecord, AccountRef, ActivityRecord, UsageRecord};
-use super::{
-    Item, Store, StoreError, build_error, decode, encode, is_condition_failure, keys, n, s,
-};
+use super::records::{AccountRecord, AccountRef, ActivityRecord, DayActivity, UsageRecord};
+use super::{Item, Store, StoreError, build_error, decode, is_condition_failure, keys, n, s};
 use crate::calendar::Period;
 
-/// TransactWriteItems takes at most 100 actions.
-const TRANSACTION_MAX: usize = 100;
-/// Conditional writes of one account's records in flight at once.
-const CONCURRENT_PUTS: usize = 8;
-/// Rounds of a transaction that met another one before giving up (the queue retries).
+/// Day items of one account written at once.
+const CONCURRENT_WRITES: usize = 8;
+/// Rounds of a write that met another one before giving up (the queue retries).
 const RETRY_ROUNDS: usize = 8;
 
 /// Raw records of one account, as stored.
@@ -75,7 +71,7 @@ impl RawWriteSummary {
     }
 }
 
-/// What decides between two observations of one key with the same `observed_at`: the
+/// What decides between two observations of one entry with the same `observed_at`: the
 /// larger content wins, so every order of delivery ends in the same state.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Content {
@@ -84,62 +80,130 @@ enum Content {
 }
 
 impl Content {
-    fn attribute(&self) -> (&'static str, AttributeValue) {
+    fn value(&self) -> AttributeValue {
         match self {
-            Self::Units(units) => ("units", AttributeValue::N(units.to_string())),
-            Self::Packed(packed) => ("activity", AttributeValue::S(packed.clone())),
+            Self::Units(units) => AttributeValue::N(units.to_string()),
+            Self::Packed(packed) => AttributeValue::S(packed.clone()),
         }
     }
 }
 
-/// One raw record ready to be written.
-struct RawWrite {
-    day: NaiveDate,
-    item: Item,
+/// One raw record as an entry of its account's day item: `usage_<product>` or `activity`.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
     observed_at_ms: i64,
+    received_at_ms: i64,
     content: Content,
-    late: LateCount,
 }
 
-impl RawWrite {
+impl Entry {
     fn rank(&self) -> (i64, &Content) {
         (self.observed_at_ms, &self.content)
     }
 
-    /// Compares with the stored item a failed condition returned: the same observation, or
-    /// a later one.
-    fn outcome_against(&self, stored: Option<&Item>) -> RawOutcome {
-        let Some(stored) = stored else {
-            return RawOutcome::Superseded;
-        };
-        let (name, value) = self.content.attribute();
-        let same_time = stored.get("observed_at_ms")
-            == Some(&AttributeValue::N(self.observed_at_ms.to_string()));
-        if same_time && stored.get(name) == Some(&value) {
-            RawOutcome::Unchanged
-        } else {
-            RawOutcome::Superseded
-        }
+    fn value(&self) -> AttributeValue {
+        AttributeValue::M(HashMap::from([
+            ("observed_at_ms".to_owned(), n(self.observed_at_ms)),
+            ("received_at_ms".to_owned(), n(self.received_at_ms)),
+            ("content".to_owned(), self.content.value()),
+        ]))
     }
 
-    /// Only a later observation replaces the stored one (at the same instant, the larger
-    /// content).
-    const CONDITION: &str = "attribute_not_exists(pk) OR observed_at_ms < :observed \
-         OR (observed_at_ms = :observed AND #content < :content)";
+    /// What the stored day item says of this entry: writable (absent, or an older
+    /// observation), or settled as the same observation or a later one.
+    fn against(&self, stored: &Item) -> Option<RawOutcome> {
+        let Some(AttributeValue::M(entry)) = stored.get(&self.name) else {
+            return None;
+        };
+        let observed = match entry.get("observed_at_ms") {
+            Some(AttributeValue::N(ms)) => ms.parse::<i64>().ok()?,
+            _ => return None,
+        };
+        let content = match entry.get("content") {
+            Some(AttributeValue::N(units)) => Content::Units(units.parse().ok()?),
+            Some(AttributeValue::S(packed)) => Content::Packed(packed.clone()),
+            _ => return None,
+        };
+        match (observed, &content).cmp(&self.rank()) {
+            std::cmp::Ordering::Less => None,
+            std::cmp::Ordering::Equal => Some(RawOutcome::Unchanged),
+            std::cmp::Ordering::Greater => Some(RawOutcome::Superseded),
+        }
+    }
+}
 
-    fn put(&self, table: &str) -> Result<TransactWriteItem, StoreError> {
-        let (name, value) = self.content.attribute();
-        let put = Put::builder()
+/// The entries of one account and day to write, and the closed periods that day counts
+/// late in.
+struct DayWrite {
+    account_id: String,
+    day: NaiveDate,
+    entries: Vec<Entry>,
+    late: LateCount,
+    ttl_epoch_seconds: i64,
+}
+
+impl DayWrite {
+    /// One UpdateItem of the day item: each entry is set only if the stored one is an older
+    /// observation (at the same instant, the larger content wins) — every condition must
+    /// hold, so a failure is settled entry by entry from the stored item.
+    fn update(&self, table: &str, key: keys::Key) -> Result<Update, StoreError> {
+        let mut update = Update::builder()
             .table_name(table)
-            .set_item(Some(self.item.clone()))
-            .condition_expression(Self::CONDITION)
-            .expression_attribute_names("#content", name)
-            .expression_attribute_values(":observed", n(self.observed_at_ms))
-            .expression_attribute_values(":content", value)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .expression_attribute_names("#date", "date")
+            .expression_attribute_values(":account", s(&self.account_id))
+            .expression_attribute_values(":date", s(self.day.to_string()))
+            .expression_attribute_values(":ttl", n(self.ttl_epoch_seconds));
+        let mut sets = vec![
+            "account_id = :account".to_owned(),
+            "#date = :date".to_owned(),
+            "ttl_epoch_seconds = :ttl".to_owned(),
+        ];
+        let mut conditions = Vec::new();
+        for (index, entry) in self.entries.iter().enumerate() {
+            let (name, value, observed, content) = (
+                format!("#e{index}"),
+                format!(":v{index}"),
+                format!(":o{index}"),
+                format!(":c{index}"),
+            );
+            sets.push(format!("{name} = {value}"));
+            conditions.push(format!(
+                "(attribute_not_exists({name}) OR {name}.observed_at_ms < {observed} \
+                 OR ({name}.observed_at_ms = {observed} AND {name}.content < {content}))"
+            ));
+            update = update
+                .expression_attribute_names(name, &entry.name)
+                .expression_attribute_values(value, entry.value())
+                .expression_attribute_values(observed, n(entry.observed_at_ms))
+                .expression_attribute_values(content, entry.content.value());
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(conditions.join(" AND "))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+            .map_err(build_error)
+    }
+
+    /// Settles the entries a stored day item shows are not writable; keeps the rest.
+    /// Returns how many were settled.
+    fn settle(&mut self, stored: Option<&Item>, summary: &mut RawWriteSummary) -> usize {
+        let Some(stored) = stored else {
+            return 0;
+        };
+        let before = self.entries.len();
+        let day = self.day;
+        self.entries.retain(|entry| match entry.against(stored) {
+            Some(outcome) => {
+                summary.count(outcome, day);
+                false
+            }
+            None => true,
+        });
+        before - self.entries.len()
     }
 }
 
@@ -158,10 +222,11 @@ impl Store {
         Ok(found)
     }
 
-    /// Stores raw records: each replaces the stored one of its key only if observed later
-    /// (at the same instant, the larger content wins), by a conditional write. A record
-    /// stored for a day of a closed period (`late` names them) counts in that period's
-    /// ledger in the same transaction, so a redelivered late record is not counted twice.
+    /// Stores raw records in one item per account and day, each record an entry that
+    /// replaces the stored one only if observed later (at the same instant, the larger
+    /// content wins), by a conditional write. The entries of a day of a closed period
+    /// (`late` names them) count in that period's ledger in the same transaction, so a
+    /// redelivered late record is not counted twice.
     pub async fn put_raw_records(
         &self,
         partnership_id: &str,
@@ -169,168 +234,148 @@ impl Store {
         late: impl Fn(NaiveDate) -> LateCount,
     ) -> Result<RawWriteSummary, StoreError> {
         let mut summary = RawWriteSummary::default();
-        // One write per key, the winning observation: a transaction refuses two actions on
-        // one item, and a batch may carry a day twice.
-        let mut by_key: BTreeMap<String, RawWrite> = BTreeMap::new();
-        let mut offered = Vec::new();
-        for record in &records.usage {
-            let key = keys::raw_usage(
-                partnership_id,
-                &record.account_id,
-                &record.date.to_string(),
-                &record.product,
-            );
-            offered.push((
-                key.sk.clone(),
-                RawWrite {
-                    day: record.date,
-                    observed_at_ms: record.observed_at_ms,
-                    content: Content::Units(record.units),
-                    late: late(record.date),
-                    item: encode(record, key)?,
-                },
-            ));
-        }
-        for record in &records.activity {
-            let key =
-                keys::raw_activity(partnership_id, &record.account_id, &record.date.to_string());
-            offered.push((
-                key.sk.clone(),
-                RawWrite {
-                    day: record.date,
-                    observed_at_ms: record.observed_at_ms,
-                    content: Content::Packed(String::from(record.activity)),
-                    late: late(record.date),
-                    item: encode(record, key)?,
-                },
-            ));
-        }
-        for (sk, write) in offered {
-            match by_key.get(&sk) {
-                Some(kept) if kept.rank() >= write.rank() => {
-                    let outcome = if kept.rank() == write.rank() {
+        // The winning observation of each entry: a batch may carry a record twice.
+        let mut days: BTreeMap<(String, NaiveDate), (BTreeMap<String, Entry>, i64)> =
+            BTreeMap::new();
+        let offered = records
+            .usage
+            .iter()
+            .map(|r| {
+                let entry = Entry {
+                    name: format!("usage_{}", r.product),
+                    observed_at_ms: r.observed_at_ms,
+                    received_at_ms: r.received_at_ms,
+                    content: Content::Units(r.units),
+                };
+                (&r.account_id, r.date, r.ttl_epoch_seconds, entry)
+            })
+            .chain(records.activity.iter().map(|r| {
+                let entry = Entry {
+                    name: "activity".to_owned(),
+                    observed_at_ms: r.observed_at_ms,
+                    received_at_ms: r.received_at_ms,
+                    content: Content::Packed(String::from(r.activity)),
+                };
+                (&r.account_id, r.date, r.ttl_epoch_seconds, entry)
+            }));
+        for (account_id, day, ttl, entry) in offered {
+            let (entries, _) = days
+                .entry((account_id.clone(), day))
+                .or_insert_with(|| (BTreeMap::new(), ttl));
+            match entries.get(&entry.name) {
+                Some(kept) if kept.rank() >= entry.rank() => {
+                    let outcome = if kept.rank() == entry.rank() {
                         RawOutcome::Unchanged
                     } else {
                         RawOutcome::Superseded
                     };
-                    summary.count(outcome, write.day);
+                    summary.count(outcome, day);
                 }
                 Some(_) => {
-                    if let Some(replaced) = by_key.insert(sk, write) {
-                        summary.count(RawOutcome::Superseded, replaced.day);
-                    }
+                    summary.count(RawOutcome::Superseded, day);
+                    entries.insert(entry.name.clone(), entry);
                 }
                 None => {
-                    by_key.insert(sk, write);
+                    entries.insert(entry.name.clone(), entry);
                 }
             }
         }
-        // A record on time is one conditional PutItem; a late one goes in a transaction with
-        // its ledger counts (rare, and it must count exactly once).
-        let (mut late, on_time): (Vec<RawWrite>, Vec<RawWrite>) =
-            by_key.into_values().partition(|w| !w.late.is_empty());
-        let puts: Vec<Result<(RawOutcome, NaiveDate), StoreError>> = futures::stream::iter(on_time)
-            .map(|write| self.put_raw(write))
-            .buffer_unordered(CONCURRENT_PUTS)
+        let writes =
+            days.into_iter().map(
+                |((account_id, day), (entries, ttl_epoch_seconds))| DayWrite {
+                    late: late(day),
+                    account_id,
+                    day,
+                    entries: entries.into_values().collect(),
+                    ttl_epoch_seconds,
+                },
+            );
+        let outcomes: Vec<Result<RawWriteSummary, StoreError>> = futures::stream::iter(writes)
+            .map(|write| self.write_day(partnership_id, write))
+            .buffer_unordered(CONCURRENT_WRITES)
             .collect()
             .await;
-        for put in puts {
-            let (outcome, day) = put?;
-            summary.count(outcome, day);
-        }
-        while !late.is_empty() {
-            let chunk = take_chunk(&mut late);
-            summary.merge(self.put_raw_chunk(partnership_id, chunk).await?);
+        for outcome in outcomes {
+            summary.merge(outcome?);
         }
         Ok(summary)
     }
 
-    /// One raw record by a conditional PutItem.
-    async fn put_raw(&self, write: RawWrite) -> Result<(RawOutcome, NaiveDate), StoreError> {
-        use aws_sdk_dynamodb::operation::put_item::PutItemError;
-        let (name, value) = write.content.attribute();
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(write.item.clone()))
-            .condition_expression(RawWrite::CONDITION)
-            .expression_attribute_names("#content", name)
-            .expression_attribute_values(":observed", n(write.observed_at_ms))
-            .expression_attribute_values(":content", value)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok((RawOutcome::Stored, write.day)),
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    Ok((write.outcome_against(failed.item()), write.day))
-                }
-                _ => Err(StoreError::sdk("PutItem", err)),
-            },
-        }
-    }
-
-    /// One transaction of late raw writes and their ledger counts; writes whose condition
-    /// fails are settled from the stored item and the rest retried.
-    async fn put_raw_chunk(
+    /// Writes one day item: an UpdateItem, or — for a day of a closed period — a
+    /// transaction with the ledger counts. Entries a failed condition shows are not
+    /// writable are settled from the stored item, the rest retried.
+    async fn write_day(
         &self,
         partnership_id: &str,
-        mut chunk: Vec<RawWrite>,
+        mut write: DayWrite,
     ) -> Result<RawWriteSummary, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         let mut summary = RawWriteSummary::default();
         for round in 0..RETRY_ROUNDS {
-            if chunk.is_empty() {
+            if write.entries.is_empty() {
                 return Ok(summary);
             }
-            let mut items = chunk
-                .iter()
-                .map(|w| w.put(&self.table))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut late_counts: BTreeMap<Period, u64> = BTreeMap::new();
-            for period in chunk.iter().flat_map(|w| &w.late) {
-                *late_counts.entry(*period).or_default() += 1;
-            }
-            for (period, count) in late_counts {
-                items.push(self.count_late(partnership_id, period, count)?);
-            }
-            match self.transact_with_reasons(items).await? {
-                Ok(()) => {
-                    for write in &chunk {
+            let key = keys::raw_day(partnership_id, &write.account_id, &write.day.to_string());
+            let update = write.update(&self.table, key)?;
+            let settled = if write.late.is_empty() {
+                // On time: the same update, sent on its own.
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(update.key().clone().into())
+                    .update_expression(update.update_expression())
+                    .set_condition_expression(update.condition_expression().map(str::to_owned))
+                    .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                    .set_expression_attribute_values(update.expression_attribute_values().cloned())
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => None,
+                    Err(err) => match err.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                            Some(write.settle(failed.item(), &mut summary))
+                        }
+                        _ => return Err(StoreError::sdk("UpdateItem", err)),
+                    },
+                }
+            } else {
+                let count = u64::try_from(write.entries.len()).unwrap_or(u64::MAX);
+                let mut items = vec![TransactWriteItem::builder().update(update).build()];
+                for period in &write.late {
+                    items.push(self.count_late(partnership_id, *period, count)?);
+                }
+                match self.transact_with_reasons(items).await? {
+                    Ok(()) => None,
+                    Err(reasons) => {
+                        let stored = reasons
+                            .first()
+                            .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+                            .and_then(|r| r.item());
+                        Some(write.settle(stored, &mut summary))
+                    }
+                }
+            };
+            match settled {
+                None => {
+                    for _ in &write.entries {
                         summary.count(RawOutcome::Stored, write.day);
                     }
                     return Ok(summary);
                 }
-                Err(reasons) => {
-                    let failed: Vec<Option<RawOutcome>> = chunk
-                        .iter()
-                        .enumerate()
-                        .map(|(index, write)| {
-                            let reason = reasons.get(index)?;
-                            (reason.code() == Some("ConditionalCheckFailed"))
-                                .then(|| write.outcome_against(reason.item()))
-                        })
-                        .collect();
-                    let settled = failed.iter().flatten().count();
-                    let mut kept = Vec::with_capacity(chunk.len());
-                    for (write, outcome) in chunk.into_iter().zip(failed) {
-                        match outcome {
-                            Some(outcome) => summary.count(outcome, write.day),
-                            None => kept.push(write),
-                        }
-                    }
-                    chunk = kept;
-                    if settled == 0 {
-                        // Another transaction touched these items: back off and retry.
-                        let wait = 10 * (1u64 << round.min(6)) + u64::from(jitter_ms());
-                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-                    }
+                // Another writer came between: back off and retry.
+                Some(0) => {
+                    let wait = 10 * (1u64 << round.min(6)) + u64::from(jitter_ms());
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                 }
+                Some(_) => {}
             }
         }
         Err(StoreError::Sdk {
-            operation: "TransactWriteItems",
+            operation: "UpdateItem",
             message: "raw records left unwritten after retries".into(),
         })
     }
@@ -382,34 +427,68 @@ impl Store {
             .consistent_read(true);
         let mut records = RawRecords::default();
         for item in self.query_pages(query, None).await? {
-            let is_usage = matches!(item.get("sk"), Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) if sk.contains("#USAGE#"));
-            if is_usage {
-                records.usage.push(decode(item)?);
-            } else {
-                records.activity.push(decode(item)?);
-            }
+            day_records(&item, &mut records)?;
         }
         Ok(records)
     }
 }
 
-/// Takes from the front of `pending` as many writes as one transaction holds together with
-/// their ledger counts.
-fn take_chunk(pending: &mut Vec<RawWrite>) -> Vec<RawWrite> {
-    let mut ledgers: BTreeSet<Period> = BTreeSet::new();
-    let mut taken = 0;
-    for write in pending.iter() {
-        let mut with = ledgers.clone();
-        with.extend(write.late.iter().copied());
-        if taken + 1 + with.len() > TRANSACTION_MAX {
-            break;
-        }
-        ledgers = with;
-        taken += 1;
-    }
-    pending.drain(..taken.max(1)).collect()
-}
 /// A few random milliseconds, so retries of colliding writers spread out.
 fn jitter_ms() -> u32 {
     getrandom::u32().unwrap_or(0) % 20
+}
+
+/// The records of one stored day item.
+fn day_records(item: &Item, records: &mut RawRecords) -> Result<(), StoreError> {
+    let corrupt = |what: &str| StoreError::Sdk {
+        operation: "Query",
+        message: format!("a raw day item has no valid {what}"),
+    };
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(text)) => Ok(text.clone()),
+        _ => Err(corrupt(name)),
+    };
+    let number = |value: Option<&AttributeValue>, what: &str| match value {
+        Some(AttributeValue::N(n)) => n.parse::<i64>().map_err(|_| corrupt(what)),
+        _ => Err(corrupt(what)),
+    };
+    let account_id = text("account_id")?;
+    let date = chrono::NaiveDate::parse_from_str(&text("date")?, "%Y-%m-%d")
+        .map_err(|_| corrupt("date"))?;
+    let ttl_epoch_seconds = number(item.get("ttl_epoch_seconds"), "ttl")?;
+    // In name order, so reads are repeatable.
+    let mut entries: Vec<(&String, &AttributeValue)> = item.iter().collect();
+    entries.sort_by_key(|(name, _)| *name);
+    for (name, value) in entries {
+        let AttributeValue::M(entry) = value else {
+            continue;
+        };
+        let observed_at_ms = number(entry.get("observed_at_ms"), name)?;
+        let received_at_ms = number(entry.get("received_at_ms"), name)?;
+        if let Some(product) = name.strip_prefix("usage_") {
+            let units = number(entry.get("content"), name)?;
+            records.usage.push(UsageRecord {
+                account_id: account_id.clone(),
+                product: product.to_owned(),
+                date,
+                units: u64::try_from(units).map_err(|_| corrupt(name))?,
+                observed_at_ms,
+                received_at_ms,
+                ttl_epoch_seconds,
+            });
+        } else if name == "activity" {
+            let Some(AttributeValue::S(packed)) = entry.get("content") else {
+                return Err(corrupt(name));
+            };
+            records.activity.push(ActivityRecord {
+                account_id: account_id.clone(),
+                date,
+                activity: DayActivity::try_from(packed.clone()).map_err(|_| corrupt(name))?,
+                observed_at_ms,
+                received_at_ms,
+                ttl_epoch_seconds,
+            });
+        }
+    }
+    Ok(())
 }
