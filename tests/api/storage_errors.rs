@@ -1,11 +1,12 @@
 //! DynamoDB failures that DynamoDB Local cannot produce, with `aws-smithy-mocks`:
 //! transaction conflicts are retried; service failures become a 500 that says nothing
-//! about the cause.
+//! about the cause; keys BatchGetItem leaves unprocessed are asked for again.
 
 use std::sync::Arc;
 
 use api_tests::{Call, T0, app_with, fixtures};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
@@ -131,4 +132,62 @@ async fn a_dynamodb_failure_is_a_500_without_details() {
     response.assert_error(500, 10100);
     assert!(!response.body.to_string().contains("disk on fire"));
     assert!(!response.body.to_string().contains("DynamoDB"));
+}
+
+#[tokio::test]
+async fn keys_batch_get_item_leaves_unprocessed_are_read_again_for_the_session_list() {
+    // A real session item, from DynamoDB Local.
+    let t = api_tests::TestApp::spawn().await;
+    let token = t.session_from("192.0.2.10").await;
+    let hash = t.session_hash(&token);
+    let key = shared::storage::keys::session(&hash);
+    let stored = t
+        .app
+        .store
+        .client()
+        .get_item()
+        .table_name(t.app.store.table_name())
+        .key("pk", AttributeValue::S(key.pk.clone()))
+        .key("sk", AttributeValue::S(key.sk.clone()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    // DynamoDB under load: the first answer leaves the key unprocessed.
+    let table = "mocked";
+    let key_map = std::collections::HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(key.pk)),
+        ("sk".to_owned(), AttributeValue::S(key.sk)),
+    ]);
+    let unprocessed = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+        .keys(key_map)
+        .build()
+        .unwrap();
+    let batch = mock!(Client::batch_get_item)
+        .sequence()
+        .output(move || {
+            BatchGetItemOutput::builder()
+                .unprocessed_keys(table, unprocessed.clone())
+                .build()
+        })
+        .output(move || {
+            BatchGetItemOutput::builder()
+                .responses(table, vec![stored.clone()])
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, [&batch]);
+    let store = Store::new(client, table);
+    let sessions = store
+        .sessions_by_hash(std::slice::from_ref(&hash.0))
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.num_calls(),
+        2,
+        "the unprocessed key is asked for again"
+    );
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].locked_to, "192.0.2.10");
 }

@@ -387,27 +387,13 @@ impl Store {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut request =
-            aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
-        for hash in hashes {
-            let key = keys::session(&CredentialHash(hash.clone()));
-            request = request.keys(Item::from([
-                ("pk".to_owned(), s(key.pk)),
-                ("sk".to_owned(), s(key.sk)),
-            ]));
-        }
-        let output = self
-            .client
-            .batch_get_item()
-            .request_items(&self.table, request.build().map_err(build_error)?)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
-        let items = output
-            .responses
-            .and_then(|mut tables| tables.remove(&self.table))
-            .unwrap_or_default();
-        self.count_read(items.len());
+        // BatchGetItem may leave keys unprocessed under load: `batch_get` re-sends them, so
+        // an admin never sees a live session missing from the list.
+        let keys = hashes
+            .iter()
+            .map(|hash| keys::session(&CredentialHash(hash.clone())))
+            .collect();
+        let items = self.batch_get(keys).await?;
         items
             .into_iter()
             .map(super::sessions::decode_session)
