@@ -788,3 +788,41 @@ async fn the_audit_trail_records_admin_actions_and_security_events_newest_first(
             .contains(&key["api_key"].as_str().unwrap()[4..])
     );
 }
+
+#[tokio::test]
+async fn malformed_path_ids_are_404_before_any_database_call() {
+    let t = TestApp::spawn().await;
+    let long = "a".repeat(1100);
+    let routes = [
+        ("GET", "/v1/admin/keys/{id}", None),
+        (
+            "PATCH",
+            "/v1/admin/keys/{id}",
+            Some(json!({ "allowed_origins": [] })),
+        ),
+        ("POST", "/v1/admin/keys/{id}/rotate", Some(json!({}))),
+        ("POST", "/v1/admin/keys/{id}/revoke", Some(json!({}))),
+        ("DELETE", "/v1/admin/sessions/{id}", None),
+    ];
+    for (method, path, body) in routes {
+        for id in [
+            long.as_str(),
+            "not-a-uuid",
+            "6F1C2A52-3B1D-4C44-9A55-0D2F3C4B5A61",
+        ] {
+            let mut call = t.admin(method, &path.replace("{id}", id));
+            if let Some(body) = &body {
+                call = call.json(body);
+            }
+            let before = t.app.store.calls();
+            let response = t.call(call).await;
+            response.assert_error(404, 10300);
+            assert_eq!(
+                t.app.store.calls(),
+                before,
+                "{method} {path} with {}",
+                &id[..10]
+            );
+        }
+    }
+}

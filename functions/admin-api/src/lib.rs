@@ -39,7 +39,12 @@ async fn dispatch(
     route: RouteId,
     params: &PathParams,
 ) -> Result<Reply, ApiError> {
-    let id = params.get("id").unwrap_or_default();
+    // Key and session ids are UUIDs: anything else (an id of a kilobyte included) is 404
+    // before any database call.
+    let id = match params.get("id") {
+        Some(id) => request::object_id(id)?,
+        None => "",
+    };
     match route {
         RouteId::GetApiAccess
         | RouteId::ListPartnerships
