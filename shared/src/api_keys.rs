@@ -237,7 +237,8 @@ async fn active_key(store: &Store, org_id: &str, key_id: &str) -> Result<KeyReco
     Ok(record)
 }
 
-fn revoked(
+/// `record`, revoked at `now` for `reason`.
+pub(crate) fn revoked(
     mut record: KeyRecord,
     now: EpochMillis,
     reason: &str,

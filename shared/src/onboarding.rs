@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::api_keys::Actor;
+use crate::api_keys::{self, Actor};
 use crate::audit::{self, action};
 use crate::calendar::{self, Period, PeriodKind};
 use crate::catalogue::{self, PRODUCTS};
@@ -13,7 +13,9 @@ use crate::commitments::{self, CommitmentChange};
 use crate::config::DEFAULT_REPORT_GRACE_DAYS;
 use crate::credentials::{Credential, CredentialHash, CredentialKind};
 use crate::error::ApiError;
-use crate::storage::records::{OrganizationRecord, Partnership, PartnershipType};
+use crate::storage::records::{
+    KeyRecord, KeyStatus, OrganizationRecord, Partnership, PartnershipType,
+};
 use crate::storage::{AccessChange, AccessOutcome, SessionPlan, Store};
 
 /// A partnership to onboard. Without SKUs it sells every product; commitments are per
@@ -199,79 +201,93 @@ pub async fn enable_api_access(
     Ok(org)
 }
 
-/// Keys removed per transaction while disabling (each takes two items of the 100 allowed,
+/// Keys revoked per transaction while disabling (each takes two items of the 100 allowed,
 /// next to up to 15 for the slots, sessions, organization and audit entry).
 const KEYS_PER_TRANSACTION: usize = 40;
+/// Rounds of disabling started over after a key was revoked meanwhile.
+const DISABLE_ATTEMPTS: usize = 5;
+/// `revoked_reason` of the keys disabling API access revokes.
+const DISABLED_REASON: &str = "api access disabled";
 
-/// Disables API access: removes every API key and ends every live session before it
-/// answers; the organization key is gone (enabling again creates a new one).
+/// Disables API access: revokes every active API key (their records stay, revoked, for the
+/// audit trail, as a revocation leaves them) and ends every live session before it answers;
+/// the organization key is gone (enabling again creates a new one). Returns how many keys it
+/// revoked.
 pub async fn disable_api_access(
     store: &Store,
     now: EpochMillis,
     org_id: &str,
     actor: &Actor,
 ) -> Result<usize, ApiError> {
-    let mut org = organization(store, org_id).await?;
-    if org.organization_key.is_none() {
-        return Err(ApiError::Conflict("API access is not enabled".into()));
-    }
-    let keys = store
-        .key_records(org_id)
-        .await
-        .map_err(ApiError::internal)?;
-    let removed = keys.len();
-    org.organization_key = None;
-    org.api_access_enabled_at_ms = None;
-    let mut batches: Vec<Vec<_>> = keys
-        .chunks(KEYS_PER_TRANSACTION)
-        .map(<[_]>::to_vec)
-        .collect();
-    // The last transaction also switches the organization off and ends every session; the
-    // earlier ones only remove keys (each removal alone already stops new sessions).
-    let last = batches.pop().unwrap_or_default();
-    for batch in batches {
-        let change = AccessChange {
+    'attempt: for _ in 0..DISABLE_ATTEMPTS {
+        let mut org = organization(store, org_id).await?;
+        if org.organization_key.is_none() {
+            return Err(ApiError::Conflict("API access is not enabled".into()));
+        }
+        let active: Vec<KeyRecord> = store
+            .key_records(org_id)
+            .await
+            .map_err(ApiError::internal)?
+            .into_iter()
+            .filter(|k| k.status == KeyStatus::Active)
+            .collect();
+        let revoked = active.len();
+        org.organization_key = None;
+        org.api_access_enabled_at_ms = None;
+        let revocation = |batch: &[KeyRecord]| AccessChange {
             org_id: org_id.to_owned(),
-            delete_records: batch.iter().map(|k| k.key_id.clone()).collect(),
+            update_records: batch
+                .iter()
+                .map(|k| api_keys::revoked(k.clone(), now, DISABLED_REASON, None))
+                .collect(),
             delete_lookups: batch
                 .iter()
                 .map(|k| CredentialHash(k.key_hash.clone()))
                 .collect(),
             ..AccessChange::default()
         };
-        store
-            .apply_access_change(&change, now, None, false)
+        let mut batches: Vec<&[KeyRecord]> = active.chunks(KEYS_PER_TRANSACTION).collect();
+        // The last transaction also switches the organization off and ends every session;
+        // the earlier ones only revoke keys (each revocation alone already stops new
+        // sessions). A key revoked meanwhile by someone else: read again and start over.
+        let last = batches.pop().unwrap_or_default();
+        for batch in batches {
+            match store
+                .apply_access_change(&revocation(batch), now, None, false)
+                .await
+                .map_err(ApiError::internal)?
+            {
+                AccessOutcome::Applied { .. } => {}
+                _ => continue 'attempt,
+            }
+        }
+        let entry = audit::entry(
+            now,
+            &actor.id,
+            action::API_ACCESS_DISABLED,
+            format!("organization:{org_id}"),
+            actor.ip,
+            json!({ "api_keys_revoked": revoked }),
+        );
+        let change = AccessChange {
+            organization: Some(org),
+            audit: vec![entry],
+            ..revocation(last)
+        };
+        let end_all = |_: &crate::storage::records::SlotRecord| SessionPlan::End;
+        match store
+            .apply_access_change(&change, now, Some(&end_all), false)
             .await
-            .map_err(ApiError::internal)?;
-    }
-    let entry = audit::entry(
-        now,
-        &actor.id,
-        action::API_ACCESS_DISABLED,
-        format!("organization:{org_id}"),
-        actor.ip,
-        json!({ "api_keys_removed": removed }),
-    );
-    let change = AccessChange {
-        org_id: org_id.to_owned(),
-        delete_records: last.iter().map(|k| k.key_id.clone()).collect(),
-        delete_lookups: last
-            .iter()
-            .map(|k| CredentialHash(k.key_hash.clone()))
-            .collect(),
-        organization: Some(org),
-        audit: vec![entry],
-        ..AccessChange::default()
-    };
-    let end_all = |_: &crate::storage::records::SlotRecord| SessionPlan::End;
-    match store
-        .apply_access_change(&change, now, Some(&end_all), false)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        AccessOutcome::Applied { .. } => Ok(removed),
-        AccessOutcome::KeyNotActive | AccessOutcome::NoSessionAffected => {
-            Err(ApiError::internal("disabling API access was not applied"))
+            .map_err(ApiError::internal)?
+        {
+            AccessOutcome::Applied { .. } => return Ok(revoked),
+            AccessOutcome::KeyNotActive => continue 'attempt,
+            AccessOutcome::NoSessionAffected => {
+                return Err(ApiError::internal("disabling API access was not applied"));
+            }
         }
     }
+    Err(ApiError::ServiceBusy {
+        retry_after_ms: 1000,
+    })
 }

@@ -63,6 +63,17 @@ async fn api_access_shows_the_organization_key_and_can_be_disabled_and_enabled_a
         .assert_error(409, 12006);
 
     let key = create_key(&t, open_key_body(&t)).await;
+    let revoked_before = create_key(&t, open_key_body(&t)).await;
+    let revoke = format!(
+        "/v1/admin/keys/{}/revoke",
+        revoked_before["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        t.call(t.admin("POST", &revoke).json(&json!({})))
+            .await
+            .status,
+        200
+    );
     let session = session_with(&t, key["api_key"].as_str().unwrap(), "203.0.113.10").await;
     let disabled = t.call(t.admin("DELETE", "/v1/admin/api-access")).await;
     assert_eq!(disabled.status, 200, "{}", disabled.body);
@@ -71,8 +82,26 @@ async fn api_access_shows_the_organization_key_and_can_be_disabled_and_enabled_a
         .await
         .assert_error(401, 11001);
     assert_eq!(t.live_slots().await, 0);
+    // Both keys stay listed for the audit trail, revoked: the one disabling revoked, and
+    // the one revoked before, untouched.
     let listed = t.call(t.admin("GET", "/v1/admin/keys")).await;
-    assert_eq!(listed.body["_meta"]["total"], 0);
+    assert_eq!(listed.body["_meta"]["total"], 2);
+    let state = |id: &Value| {
+        let key = listed.body["_data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == *id)
+            .unwrap()
+            .clone();
+        (key["status"].clone(), key["revoked_reason"].clone())
+    };
+    assert_eq!(
+        state(&key["id"]),
+        (json!("revoked"), json!("api access disabled"))
+    );
+    assert_eq!(state(&revoked_before["id"]).0, json!("revoked"));
+    assert_ne!(state(&revoked_before["id"]).1, json!("api access disabled"));
     let access = t.call(t.admin("GET", "/v1/admin/api-access")).await;
     assert_eq!(
         access.body["_data"][0],

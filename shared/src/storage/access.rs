@@ -36,8 +36,6 @@ pub struct AccessChange {
     pub create: Option<(CredentialHash, ApiKeyRecord, KeyRecord)>,
     /// Key records to overwrite; each must still be active when the change applies.
     pub update_records: Vec<KeyRecord>,
-    /// Key records to delete (API access disabled).
-    pub delete_records: Vec<String>,
     /// Lookup items to overwrite (origins edited).
     pub put_lookups: Vec<(CredentialHash, ApiKeyRecord)>,
     /// Lookup items to delete (key revoked): the key stops opening sessions.
@@ -185,9 +183,6 @@ impl Store {
                 .build()
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
-        }
-        for key_id in &change.delete_records {
-            items.push(self.delete_item(keys::key_record(&change.org_id, key_id), None)?);
         }
         for (hash, lookup) in &change.put_lookups {
             items.push(self.put_item(encode(lookup, keys::api_key(hash))?, None)?);
