@@ -176,10 +176,24 @@ pub fn error_response(info: &RequestInfo, err: &ApiError) -> Response<Body> {
     response
 }
 
+/// Headers every answer carries: the browser must not guess another content type, and
+/// must only ever reach the API over HTTPS (API Gateway serves nothing else).
+pub fn security_headers(headers: &mut http::HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+}
+
 fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
+    security_headers(headers);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -56,8 +56,19 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A server-side failure. Contention the store could not get past is no fault: it is
+    /// 503 (10101) with a retry hint, not 500.
     pub fn internal(cause: impl Into<Cause>) -> Self {
-        Self::Internal(cause.into())
+        let cause = cause.into();
+        if matches!(
+            cause.downcast_ref::<crate::storage::StoreError>(),
+            Some(crate::storage::StoreError::Contention { .. })
+        ) {
+            return Self::ServiceBusy {
+                retry_after_ms: 1000,
+            };
+        }
+        Self::Internal(cause)
     }
 
     pub fn status(&self) -> StatusCode {

@@ -50,6 +50,7 @@ async fn every_event_gets_the_status_in_its_name() {
                 "customers-api" => customers_api::handle(&app, request).await,
                 "docs" => {
                     let response = docs::handle(&request);
+                    assert_security_headers(response.headers(), &name);
                     if response.status() == 200 {
                         // The page and the document are not in the envelope.
                         assert_eq!(expected, 200, "events/{function}/{name}");
@@ -61,6 +62,7 @@ async fn every_event_gets_the_status_in_its_name() {
                 "fallback-api" => fallback_api::handle(&request),
                 other => panic!("events/{other}: no such function"),
             };
+            assert_security_headers(response.headers(), &name);
             let response = TestResponse::from_lambda(response);
             assert_eq!(
                 response.status, expected,
@@ -112,4 +114,22 @@ async fn every_sqs_batch_fails_exactly_the_messages_in_its_name() {
         checked += 1;
     }
     assert!(checked >= 1);
+}
+
+/// Every answer, success or error, of every function: no content sniffing, HTTPS only.
+fn assert_security_headers(headers: &http::HeaderMap, name: &str) {
+    assert_eq!(
+        headers
+            .get("x-content-type-options")
+            .map(|v| v.to_str().unwrap()),
+        Some("nosniff"),
+        "{name}"
+    );
+    assert_eq!(
+        headers
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap()),
+        Some("max-age=31536000; includeSubDomains"),
+        "{name}"
+    );
 }

@@ -191,3 +191,101 @@ async fn keys_batch_get_item_leaves_unprocessed_are_read_again_for_the_session_l
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].locked_to, "192.0.2.10");
 }
+
+/// An app whose every TransactWriteItems is answered by `rule`.
+fn app_with_transactions(rule: &aws_smithy_mocks::Rule) -> shared::App {
+    let client = mock_client!(aws_sdk_dynamodb, [rule]);
+    app_with(Store::new(client, "mocked"), Arc::new(ManualClock::at(T0)))
+}
+
+fn organization() -> shared::storage::records::OrganizationRecord {
+    shared::storage::records::OrganizationRecord {
+        org_id: "6f1c2a52-3b1d-4c44-9a55-0d2f3c4b5a61".into(),
+        name: "Org".into(),
+        partnerships: vec![Partnership {
+            id: "p1".into(),
+            name: "MSSP".into(),
+            kind: PartnershipType::Mssp,
+            skus: vec!["SNS".into()],
+        }],
+        organization_key: Some(fixtures::ORG_KEY.into()),
+        api_access_enabled_at_ms: Some(T0),
+        created_at_ms: T0,
+    }
+}
+
+fn key_spec() -> shared::api_keys::ApiKeySpec {
+    shared::api_keys::ApiKeySpec {
+        name: "Billing sync".into(),
+        partnership_id: "p1".into(),
+        optional_scopes: Vec::new(),
+        allowed_origins: Vec::new(),
+        allow_any_origin: true,
+        expires_at_ms: None,
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_conflict_on_key_creation_is_retried_then_a_503() {
+    let conflicted_twice = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled("TransactionConflict"))
+        .times(2)
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let app = app_with_transactions(&conflicted_twice);
+    let created =
+        shared::api_keys::create_key(&app, &organization(), key_spec(), &api_tests::test_actor())
+            .await;
+    assert!(created.is_ok(), "{:?}", created.err());
+    assert_eq!(conflicted_twice.num_calls(), 3);
+
+    let always = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled("TransactionConflict"))
+        .repeatedly()
+        .build();
+    let app = app_with_transactions(&always);
+    let err =
+        shared::api_keys::create_key(&app, &organization(), key_spec(), &api_tests::test_actor())
+            .await
+            .unwrap_err();
+    assert_eq!((err.status().as_u16(), err.code()), (503, 10101));
+    assert_eq!(err.retry_after_ms(), Some(1000));
+}
+
+#[tokio::test]
+async fn a_transaction_conflict_on_account_creation_is_retried_then_a_503() {
+    let account: shared::storage::records::AccountRecord = serde_json::from_value(serde_json::json!({
+        "account_id": "0b7f9a3e-4c1d-4e8a-9f2b-6d5c4b3a2918", "org_id": "o", "partnership_id": "p1",
+        "created_at_ms": T0, "name": "Acme", "state": "trial", "trial_ends_at": null,
+        "country": "SE", "updated_at_ms": T0, "revision": 1,
+    }))
+    .unwrap();
+    let conflicted_once = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled("TransactionConflict"))
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let app = app_with_transactions(&conflicted_once);
+    app.store.create_account(&account).await.unwrap();
+    assert_eq!(conflicted_once.num_calls(), 2);
+
+    let always = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled("TransactionConflict"))
+        .repeatedly()
+        .build();
+    let app = app_with_transactions(&always);
+    let err = shared::ApiError::internal(app.store.create_account(&account).await.unwrap_err());
+    assert_eq!((err.status().as_u16(), err.code()), (503, 10101));
+    assert_eq!(always.num_calls(), 5);
+    // A refusal that is not contention stays a server error.
+    let taken = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled("ConditionalCheckFailed"))
+        .build();
+    let app = app_with_transactions(&taken);
+    let err = shared::ApiError::internal(app.store.create_account(&account).await.unwrap_err());
+    assert_eq!(err.code(), 10100);
+}

@@ -41,6 +41,7 @@ fn text(body: &'static str, content_type: &'static str) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_owned()));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
+    envelope::security_headers(headers);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::CACHE_CONTROL,

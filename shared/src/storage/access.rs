@@ -68,20 +68,24 @@ impl Store {
         plan: Option<&(dyn Fn(&SlotRecord) -> SessionPlan + Sync)>,
         require_session_change: bool,
     ) -> Result<AccessOutcome, StoreError> {
-        for _ in 0..ATTEMPTS {
+        for round in 0..ATTEMPTS {
             let mut items = self.change_items(change)?;
             let Some(plan) = plan else {
-                // No session can be affected (a new key): the key items alone.
-                return match self
-                    .client
-                    .transact_write_items()
-                    .set_transact_items(Some(items))
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(AccessOutcome::Applied { ended: Vec::new() }),
-                    Err(err) => Err(StoreError::sdk("TransactWriteItems", err)),
-                };
+                // No session can be affected (a new key): the key items alone; a conflict
+                // with another transaction is retried.
+                match self.transact(items).await? {
+                    Ok(()) => return Ok(AccessOutcome::Applied { ended: Vec::new() }),
+                    Err(codes) if super::conflicted(&codes) => {
+                        super::backoff(round).await;
+                        continue;
+                    }
+                    Err(codes) => {
+                        return Err(StoreError::Sdk {
+                            operation: "TransactWriteItems",
+                            message: format!("access change refused: {codes:?}"),
+                        });
+                    }
+                }
             };
             let slots = self.session_slots(&change.org_id).await?;
             let record_items = change.update_records.len();
@@ -147,9 +151,8 @@ impl Store {
                 },
             }
         }
-        Err(StoreError::Sdk {
+        Err(StoreError::Contention {
             operation: "TransactWriteItems",
-            message: "slots kept changing; gave up".into(),
         })
     }
 

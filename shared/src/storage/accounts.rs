@@ -10,6 +10,9 @@ use super::records::{AccountRecord, AccountRef, SubscriptionRef};
 use super::reports::ClosedPeriodWrites;
 use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s};
 
+/// Attempts of an account creation that met another transaction before answering 503.
+const CREATE_ATTEMPTS: usize = 5;
+
 /// The pointer items a provisioning write adds or removes with the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefChange {
@@ -90,12 +93,21 @@ impl Store {
             let key = keys::subscription_ref(&account.partnership_id, id);
             items.push(self.put_item(encode(&pointer, key)?, new)?);
         }
-        self.transact(items)
-            .await?
-            .map_err(|codes| StoreError::Sdk {
-                operation: "TransactWriteItems",
-                message: format!("a new account's id is taken: {codes:?}"),
-            })
+        for round in 0..CREATE_ATTEMPTS {
+            match self.transact(items.clone()).await? {
+                Ok(()) => return Ok(()),
+                Err(codes) if super::conflicted(&codes) => super::backoff(round).await,
+                Err(codes) => {
+                    return Err(StoreError::Sdk {
+                        operation: "TransactWriteItems",
+                        message: format!("a new account's id is taken: {codes:?}"),
+                    });
+                }
+            }
+        }
+        Err(StoreError::Contention {
+            operation: "TransactWriteItems",
+        })
     }
 
     /// Writes the provisioned fields of `account` if its stored revision is still

@@ -50,6 +50,9 @@ pub enum StoreError {
     Encode(#[from] serde_dynamo::Error),
     #[error("a session's packed identity is not valid: {0}")]
     SessionIdentity(#[from] serde_json::Error),
+    /// Concurrent writers kept cancelling the transaction: retrying later will do (503).
+    #[error("DynamoDB {operation}: contention did not clear after retries")]
+    Contention { operation: &'static str },
 }
 
 impl StoreError {
@@ -263,6 +266,19 @@ where
     err.as_service_error()
         .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
         == Some("ConditionalCheckFailedException")
+}
+
+/// Waits before retry `round` of a write that met another one: exponential from 10 ms, with
+/// a few random milliseconds so colliding writers spread out.
+async fn backoff(round: usize) {
+    let jitter = u64::from(getrandom::u32().unwrap_or(0) % 20);
+    let wait = 10 * (1u64 << round.min(6)) + jitter;
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+}
+
+/// Was a cancelled transaction cancelled (also) by another transaction on its items?
+fn conflicted(reasons: &[String]) -> bool {
+    reasons.iter().any(|code| code == "TransactionConflict")
 }
 
 fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {

@@ -367,16 +367,12 @@ impl Store {
                     return Ok(summary);
                 }
                 // Another writer came between: back off and retry.
-                Some(0) => {
-                    let wait = 10 * (1u64 << round.min(6)) + u64::from(jitter_ms());
-                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-                }
+                Some(0) => super::backoff(round).await,
                 Some(_) => {}
             }
         }
-        Err(StoreError::Sdk {
+        Err(StoreError::Contention {
             operation: "UpdateItem",
-            message: "raw records left unwritten after retries".into(),
         })
     }
 
@@ -431,11 +427,6 @@ impl Store {
         }
         Ok(records)
     }
-}
-
-/// A few random milliseconds, so retries of colliding writers spread out.
-fn jitter_ms() -> u32 {
-    getrandom::u32().unwrap_or(0) % 20
 }
 
 /// The records of one stored day item.
