@@ -21,7 +21,7 @@ use shared::calendar::{self, Period, PeriodKind, days_between, format_date};
 use shared::storage::records::{
     AccountRecord, AccountState, DayActivity, Engagement, PartnershipType, SubscriptionRecord,
 };
-use shared::usage::utilisation_percent;
+use shared::usage::{licensed_on, peak_utilisation, utilisation_percent};
 
 /// Days of the engagement window, today included.
 pub const WINDOW_DAYS: u64 = 30;
@@ -107,16 +107,6 @@ pub fn window(engagement: Option<&Engagement>, today: NaiveDate) -> Window {
     window
 }
 
-/// Licences of `sku` in force on `day` (summed over active subscriptions).
-fn licensed_on(account: &AccountRecord, sku: &str, day: NaiveDate) -> u64 {
-    account
-        .subscriptions
-        .values()
-        .filter(|s| s.sku == sku && s.active_on(day))
-        .map(|s| s.quantity)
-        .fold(0, u64::saturating_add)
-}
-
 /// Licences in force today per SKU.
 pub fn licences_today(account: &AccountRecord, today: NaiveDate) -> BTreeMap<String, u64> {
     let mut licensed = BTreeMap::new();
@@ -148,25 +138,23 @@ pub fn month_use(account: &AccountRecord, sku: &str, today: NaiveDate) -> MonthU
         .as_ref()
         .filter(|e| e.month == month.id())
         .and_then(|e| e.month_units.get(sku));
-    let mut result = MonthUse::default();
-    for (index, day) in month.days().take_while(|d| *d <= today).enumerate() {
-        let used = units.and_then(|u| u.get(index)).copied().unwrap_or(0);
-        result.peak_used = result.peak_used.max(used);
-        let licensed = licensed_on(account, sku, day);
-        if licensed == 0 {
-            continue;
-        }
-        let higher = result
-            .peak_utilisation
-            .is_none_or(|(_, best_used, best_licensed)| {
-                u128::from(used) * u128::from(best_licensed)
-                    > u128::from(best_used) * u128::from(licensed)
-            });
-        if higher {
-            result.peak_utilisation = Some((day, used, licensed));
-        }
+    let days: Vec<(NaiveDate, u64, u64)> = month
+        .days()
+        .take_while(|d| *d <= today)
+        .enumerate()
+        .map(|(index, day)| {
+            let used = units.and_then(|u| u.get(index)).copied().unwrap_or(0);
+            (
+                day,
+                used,
+                licensed_on(account.subscriptions.values(), sku, day),
+            )
+        })
+        .collect();
+    MonthUse {
+        peak_used: days.iter().map(|(_, used, _)| *used).max().unwrap_or(0),
+        peak_utilisation: peak_utilisation(days),
     }
-    result
 }
 
 fn product_inactivity(engagement: Option<&Engagement>, today: NaiveDate) -> Vec<Task> {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use shared::calendar::{Period, PeriodStatus, format_date};
 use shared::catalogue::{PRODUCTS, Product};
 use shared::storage::records::{AccountState, PeriodLedger, ResellerSnapshot, SubscriptionRecord};
-use shared::usage::{peak_of, utilisation_percent};
+use shared::usage::{licensed_on, peak_of, peak_utilisation, utilisation_percent};
 use shared::{ApiError, Reply};
 
 use crate::Report;
@@ -164,14 +164,6 @@ pub async fn companies(report: &Report<'_>, month: Period) -> Result<Reply, ApiE
     Ok(reply.meta("period", report.period_view(month, &ledger)))
 }
 
-/// Licences of `sku` in force on `day`.
-fn licensed_on(subs: &[&SubscriptionRecord], sku: &str, day: NaiveDate) -> u64 {
-    subs.iter()
-        .filter(|s| s.sku == sku && s.active_on(day))
-        .map(|s| s.quantity)
-        .fold(0, u64::saturating_add)
-}
-
 /// One product's licences and use over a month, compared day by day.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProductMonth {
@@ -197,7 +189,7 @@ pub fn product_month(
         .enumerate()
         .map(|(index, day)| {
             let used = daily_used.get(index).copied().unwrap_or(0);
-            (day, used, licensed_on(subs, sku, day))
+            (day, used, licensed_on(subs.iter().copied(), sku, day))
         })
         .collect();
     result.licensed_quantity = days.iter().map(|(_, _, l)| *l).max().unwrap_or(0);
@@ -208,18 +200,7 @@ pub fn product_month(
             .map(|(d, u, _)| (*d, *u)),
     )
     .map(|p| (p.date, p.units));
-    for (day, used, licensed) in days.iter().copied().filter(|(_, _, l)| *l > 0) {
-        // used/licensed > best_used/best_licensed, compared without division.
-        let higher = result
-            .peak_utilisation
-            .is_none_or(|(_, best_used, best_licensed)| {
-                u128::from(used) * u128::from(best_licensed)
-                    > u128::from(best_used) * u128::from(licensed)
-            });
-        if higher {
-            result.peak_utilisation = Some((day, used, licensed));
-        }
-    }
+    result.peak_utilisation = peak_utilisation(days.iter().copied());
     result
 }
 

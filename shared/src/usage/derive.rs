@@ -11,7 +11,7 @@ use crate::calendar::{self, Period, PeriodKind};
 use crate::storage::RawRecords;
 use crate::storage::records::{
     AccountRecord, DayActivity, Engagement, MsspCompanyUsage, Peak, ResellerCompanyUsage,
-    UsageRecord,
+    SubscriptionRecord, UsageRecord,
 };
 
 use super::{ENGAGEMENT_DAYS, RETENTION_DAYS};
@@ -153,6 +153,37 @@ pub fn utilisation_percent(used: u64, licensed: u64) -> Option<f64> {
     #[allow(clippy::cast_precision_loss)]
     let percent = (licensed > 0).then(|| used as f64 * 100.0 / licensed as f64)?;
     Some((percent * 10.0).round() / 10.0)
+}
+
+/// Licences of `sku` in force on `day` among `subs`.
+pub fn licensed_on<'a>(
+    subs: impl IntoIterator<Item = &'a SubscriptionRecord>,
+    sku: &str,
+    day: NaiveDate,
+) -> u64 {
+    subs.into_iter()
+        .filter(|s| s.sku == sku && s.active_on(day))
+        .map(|s| s.quantity)
+        .fold(0, u64::saturating_add)
+}
+
+/// Of `days` (day, used, licensed in force that day), the one with the highest
+/// `used / licensed` among days with licences (the first on a tie), with both numbers.
+pub fn peak_utilisation(
+    days: impl IntoIterator<Item = (NaiveDate, u64, u64)>,
+) -> Option<(NaiveDate, u64, u64)> {
+    days.into_iter()
+        .filter(|(_, _, licensed)| *licensed > 0)
+        .fold(None, |best, (day, used, licensed)| match best {
+            // used/licensed > best_used/best_licensed, compared without division.
+            Some((_, best_used, best_licensed))
+                if u128::from(used) * u128::from(best_licensed)
+                    <= u128::from(best_used) * u128::from(licensed) =>
+            {
+                best
+            }
+            _ => Some((day, used, licensed)),
+        })
 }
 
 /// Products `activity` shows use of (scans, phishing assessments).

@@ -26,7 +26,8 @@ mod effects;
 
 use derive::ttl_after;
 pub use derive::{
-    engagement, mssp_company_usage, peak_of, recompute, reseller_company_usage, utilisation_percent,
+    engagement, licensed_on, mssp_company_usage, peak_of, peak_utilisation, recompute,
+    reseller_company_usage, utilisation_percent,
 };
 pub use effects::{AccountChangeEffect, account_change_effect, account_deletion_effect};
 
