@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test reset bench lint template-check server-checks sam-build ci rotation-check
+.PHONY: run test reset bench faults lint template-check server-checks sam-build ci rotation-check
 
 run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
 	scripts/run-local.sh
@@ -16,11 +16,14 @@ reset: ## wipe local data (DynamoDB Local data, demo credentials, pepper)
 bench: ## DynamoDB calls per request, hot-path latency, release zip sizes
 	scripts/bench.sh
 
+faults: ## the fault drill alone, with its figures: DynamoDB Local stopped and started mid-run (also part of make test)
+	scripts/test.sh faults:: --no-capture
+
 lint: ## formatting and clippy, as CI runs them
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-template-check: ## cfn-lint and sam validate on template.yaml, openapi-spec-validator on openapi.yaml
+template-check: ## cfn-lint, sam validate and checkov on template.yaml, openapi-spec-validator on openapi.yaml
 	scripts/template-check.sh
 
 server-checks: ## against a fresh local server: examples/partner_client.py, /docs in headless Chromium, schemathesis

@@ -18,8 +18,12 @@ UNKNOWN_SESSION = "pps_0r7BMhWsz1jg9YSkYrutfVZp3KYEp7Ipu4a0mlpcD074arTUw"
 BAD_CHECKSUM_SESSION = SESSION_TOKEN[:-1] + ("A" if SESSION_TOKEN[-1] != "A" else "B")
 ORG_ID = "6f1c2a52-3b1d-4c44-9a55-0d2f3c4b5a61"
 PARTNERSHIP_ID = "8e2b1c0d-7a6f-4e5d-8c3b-2a1f0e9d8c7b"
-ADMIN_CLAIMS = {"sub": "admin-1", "email": "admin@fixture.example", "custom:organization_id": ORG_ID, "cognito:groups": "[partner-admin]"}
-VIEWER_CLAIMS = {**ADMIN_CLAIMS, "cognito:groups": "[viewer]"}
+ADMIN_ISSUER = "https://idp.fixture.example/pool"
+# Admins are memberships (portalctl add-admin) of the token's issuer and subject: the
+# fixtures make "admin-1" an admin of ORG_ID. A signed-in user without a membership gets 403,
+# whatever organization his token claims.
+ADMIN_CLAIMS = {"iss": ADMIN_ISSUER, "sub": "admin-1", "email": "admin@fixture.example"}
+VIEWER_CLAIMS = {"iss": ADMIN_ISSUER, "sub": "someone-else", "email": "v@fixture.example", "custom:organization_id": ORG_ID}
 CLIENT_IP = "203.0.113.10"
 OTHER_IP = "198.51.100.77"
 

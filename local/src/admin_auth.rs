@@ -61,22 +61,20 @@ impl LocalJwt {
         Ok(Self::new(secret.as_bytes()))
     }
 
-    /// A token for an admin of `org_id`, valid for `ttl_seconds`.
+    /// A token of the user `subject`, valid for `ttl_seconds`. What the user may do comes
+    /// from his membership (`portalctl add-admin`), not from the token.
     pub fn admin_token(
         &self,
-        org_id: &str,
+        subject: &str,
         email: &str,
-        groups: &[&str],
         now_seconds: i64,
         ttl_seconds: i64,
     ) -> String {
         let claims = json!({
             "iss": self.issuer,
             "aud": self.audience,
-            "sub": uuid::Uuid::new_v4().to_string(),
+            "sub": subject,
             "email": email,
-            "custom:organization_id": org_id,
-            "cognito:groups": groups,
             "iat": now_seconds,
             "exp": now_seconds + ttl_seconds,
         });

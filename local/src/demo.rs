@@ -109,6 +109,7 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
         };
         let seeder = Actor {
             id: "seed".into(),
+            label: None,
             ip: None,
         };
         let (secret, record) = api_keys::create_key(app, &org, spec, &seeder).await?;
@@ -149,6 +150,37 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
     })
 }
 
+/// The demo organization's admin, as the local identity provider names it.
+pub const DEMO_ADMIN_SUBJECT: &str = "demo-admin";
+const DEMO_ADMIN_EMAIL: &str = "admin@northwind.example";
+
+/// Makes the local identity provider's demo admin an admin of the demo organization, as an
+/// operator would with `portalctl add-admin` (kept if it is one already).
+async fn ensure_demo_admin(app: &App, org_id: &str) -> Result<(), DemoError> {
+    let identity = shared::admin::Identity {
+        issuer: crate::admin_auth::LOCAL_ISSUER.into(),
+        subject: DEMO_ADMIN_SUBJECT.into(),
+    };
+    let operator = Actor {
+        id: "operator:make-run".into(),
+        label: None,
+        ip: None,
+    };
+    match shared::admin::add_admin(
+        &app.store,
+        app.clock.now_ms(),
+        org_id,
+        &identity,
+        Some(DEMO_ADMIN_EMAIL.into()),
+        &operator,
+    )
+    .await
+    {
+        Ok(_) | Err(shared::ApiError::Conflict(_)) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Reuses the demo partner described in `path` if the table still has it, else seeds a
 /// new one; writes `path` either way (the base URL may have changed). Returns whether it seeded.
 pub async fn load_or_seed(
@@ -165,11 +197,11 @@ pub async fn load_or_seed(
         _ => (seed(app, base_url).await?, true),
     };
     demo.base_url = base_url.to_owned();
+    ensure_demo_admin(app, &demo.organization_id).await?;
     let now_seconds = app.clock.now_ms() / 1000;
     demo.admin_token = Some(jwt.admin_token(
-        &demo.organization_id,
-        "admin@northwind.example",
-        &["partner-admin"],
+        DEMO_ADMIN_SUBJECT,
+        DEMO_ADMIN_EMAIL,
         now_seconds,
         7 * 24 * 3600,
     ));

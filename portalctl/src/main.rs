@@ -6,13 +6,17 @@
 //! portalctl --table T create-org --name "Northwind Security AB" --partnership "Northwind MSSP=mssp"
 //! portalctl --table T list-orgs
 //! portalctl --table T show-org <organization id>
+//! portalctl --table T add-admin <organization id> --issuer <token iss> --subject <token sub>
+//! portalctl --table T list-admins <organization id>
+//! portalctl --table T remove-admin --issuer <token iss> --subject <token sub>
 //! ```
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use shared::admin::Identity;
+use shared::api_keys::Actor;
 use shared::clock::{Clock, SystemClock};
 use shared::commitments::{self, CommitmentChange};
-use shared::config::AdminClaims;
 use shared::onboarding::{self, NewPartnership};
 use shared::storage::Store;
 use shared::storage::records::{OrganizationRecord, PartnershipType};
@@ -50,8 +54,35 @@ enum Command {
     },
     /// List every organization.
     ListOrgs,
-    /// Show an organization and the claim its admins' tokens must carry.
+    /// Show an organization, its partnerships and its admins.
     ShowOrg { org_id: String },
+    /// Make a signed-in identity (its token's issuer and subject) an admin of an
+    /// organization. Audited in the organization's trail.
+    AddAdmin {
+        org_id: String,
+        /// The token's `iss`, e.g. https://cognito-idp.eu-north-1.amazonaws.com/<pool id>.
+        #[arg(long)]
+        issuer: String,
+        /// The token's `sub` (Cognito: the user's sub attribute, not the user name).
+        #[arg(long)]
+        subject: String,
+        /// A label for the audit trail; never used to decide anything.
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, env = "PORTAL_OPERATOR", default_value = "portalctl")]
+        operator: String,
+    },
+    /// End an identity's admin membership: its tokens open no admin route from then on.
+    RemoveAdmin {
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        subject: String,
+        #[arg(long, env = "PORTAL_OPERATOR", default_value = "portalctl")]
+        operator: String,
+    },
+    /// List an organization's admins.
+    ListAdmins { org_id: String },
     /// Set a partnership's minimum commitment for one product from a date on (units 0 ends
     /// it). Audited in the organization's trail. A change may not reach a closed period.
     SetCommitment {
@@ -125,7 +156,6 @@ fn parse_partnership(text: &str) -> Result<NewPartnership, String> {
 }
 
 async fn describe(store: &Store, org: &OrganizationRecord) -> Result<serde_json::Value, String> {
-    let claims = AdminClaims::default();
     let mut partnerships = Vec::new();
     for partnership in &org.partnerships {
         let commitments = store
@@ -141,13 +171,42 @@ async fn describe(store: &Store, org: &OrganizationRecord) -> Result<serde_json:
         "name": org.name,
         "partnerships": partnerships,
         "api_access_enabled": org.organization_key.is_some(),
-        "identity_provider": {
-            "claim": claims.organization_claim,
-            "value": org.org_id,
-            "admin_role": { "claim": claims.role_claim, "value": claims.admin_role },
-            "note": "admins' tokens must carry these claims (claim names are the stack's AdminOrgClaim/AdminRoleClaim/AdminRole parameters)",
-        },
+        "admins": admins(store, &org.org_id).await?,
     }))
+}
+
+async fn admins(store: &Store, org_id: &str) -> Result<serde_json::Value, String> {
+    let admins = store
+        .organization_admins(org_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(json!(
+        admins.iter().map(membership_view).collect::<Vec<_>>()
+    ))
+}
+
+fn membership_view(m: &shared::storage::records::AdminMembership) -> serde_json::Value {
+    json!({
+        "organization_id": m.org_id,
+        "issuer": m.issuer,
+        "subject": m.subject,
+        "role": m.role,
+        "email": m.email,
+        "added_at": shared::clock::iso8601(m.added_at_ms),
+        "added_by": m.added_by,
+    })
+}
+
+fn operator(name: &str) -> Actor {
+    Actor {
+        id: format!("operator:{name}"),
+        label: None,
+        ip: None,
+    }
+}
+
+fn refusal(e: &shared::ApiError) -> String {
+    format!("{}: {}", e.description(), e.detail())
 }
 
 fn date(text: &str, flag: &str) -> Result<chrono::NaiveDate, String> {
@@ -188,6 +247,39 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no organization {org_id}"))?;
             describe(&store, &org).await
+        }
+        Command::AddAdmin {
+            org_id,
+            issuer,
+            subject,
+            email,
+            operator: name,
+        } => {
+            let identity = Identity { issuer, subject };
+            let membership =
+                shared::admin::add_admin(&store, now, &org_id, &identity, email, &operator(&name))
+                    .await
+                    .map_err(|e| refusal(&e))?;
+            Ok(membership_view(&membership))
+        }
+        Command::RemoveAdmin {
+            issuer,
+            subject,
+            operator: name,
+        } => {
+            let identity = Identity { issuer, subject };
+            let membership = shared::admin::remove_admin(&store, now, &identity, &operator(&name))
+                .await
+                .map_err(|e| refusal(&e))?;
+            Ok(json!({ "removed": membership_view(&membership) }))
+        }
+        Command::ListAdmins { org_id } => {
+            store
+                .organization(&org_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no organization {org_id}"))?;
+            admins(&store, &org_id).await
         }
         Command::SetCommitment {
             org_id,

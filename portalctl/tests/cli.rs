@@ -25,6 +25,102 @@ fn portalctl(table: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
 
 use shared::calendar::{Period, PeriodKind};
 
+/// Operators make a token identity (issuer + subject) an admin, list and remove it; each
+/// change is in the organization's audit trail, with the operator as its actor.
+#[tokio::test]
+async fn operators_add_list_and_remove_admins() {
+    let store = api_tests::fresh_store().await;
+    let table = store.table_name().to_owned();
+    let (ok, created, err) = portalctl(
+        &table,
+        &[
+            "create-org",
+            "--name",
+            "Fabrikam",
+            "--partnership",
+            "F=mssp",
+        ],
+    );
+    assert!(ok, "{err}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let issuer = "https://cognito-idp.eu-north-1.amazonaws.com/eu-north-1_abc";
+    let add = |subject: &str| {
+        let mut args = vec!["add-admin", &id, "--issuer", issuer, "--subject"];
+        args.push(subject);
+        args.extend([
+            "--email",
+            "anna@fabrikam.example",
+            "--operator",
+            "ops@vendor.example",
+        ]);
+        portalctl(&table, &args)
+    };
+    let (ok, added, err) = add("sub-anna");
+    assert!(ok, "{err}");
+    assert_eq!(added["organization_id"], id);
+    assert_eq!(added["role"], "admin");
+    assert_eq!(added["added_by"], "operator:ops@vendor.example");
+    // An identity administers one organization: adding it again is refused.
+    let (ok, _, err) = add("sub-anna");
+    assert!(!ok && err.contains("an admin already"), "{err}");
+    let (ok, listed, _) = portalctl(&table, &["list-admins", &id]);
+    assert!(ok);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["subject"], "sub-anna");
+    assert_eq!(listed[0]["issuer"], issuer);
+    let (ok, shown, _) = portalctl(&table, &["show-org", &id]);
+    assert!(ok);
+    assert_eq!(shown["admins"][0]["subject"], "sub-anna");
+    let membership = store.admin_membership(issuer, "sub-anna").await.unwrap();
+    assert_eq!(membership.unwrap().org_id, id);
+    let (ok, removed, err) = portalctl(
+        &table,
+        &[
+            "remove-admin",
+            "--issuer",
+            issuer,
+            "--subject",
+            "sub-anna",
+            "--operator",
+            "ops@vendor.example",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(removed["removed"]["subject"], "sub-anna");
+    assert!(
+        store
+            .admin_membership(issuer, "sub-anna")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (ok, listed, _) = portalctl(&table, &["list-admins", &id]);
+    assert!(ok);
+    assert_eq!(listed, serde_json::json!([]));
+    let (ok, _, err) = portalctl(
+        &table,
+        &["remove-admin", "--issuer", issuer, "--subject", "sub-anna"],
+    );
+    assert!(!ok && err.contains("Object not found"), "{err}");
+    let (ok, _, err) = portalctl(
+        &table,
+        &["add-admin", "nope", "--issuer", issuer, "--subject", "x"],
+    );
+    assert!(!ok && err.contains("Object not found"), "{err}");
+    let trail = store.audit_entries(&id, 0, 10).await.unwrap();
+    let actions: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|e| (e.action.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("admin.removed", "operator:ops@vendor.example"),
+            ("admin.added", "operator:ops@vendor.example"),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn operators_create_list_and_show_organizations() {
     let store = api_tests::fresh_store().await;
@@ -60,11 +156,7 @@ async fn operators_create_list_and_show_organizations() {
         created["partnerships"][1]["skus"],
         serde_json::json!(["SNS", "DA", "WAS", "CS", "PAT"])
     );
-    assert_eq!(
-        created["identity_provider"]["claim"],
-        "custom:organization_id"
-    );
-    assert_eq!(created["identity_provider"]["value"], id);
+    assert_eq!(created["admins"], serde_json::json!([]));
 
     let (ok, listed, _) = portalctl(&table, &["list-orgs"]);
     assert!(ok);

@@ -1,14 +1,22 @@
-//! Admins are people signed in to the portal: API Gateway's JWT authorizer verifies their
-//! token, and the handler reads the organization and role from the verified claims in the
-//! request context — never from anything the request itself says.
+//! Admins are people signed in to the portal. API Gateway's JWT authorizer verifies their
+//! token; the handler takes the token's issuer and subject — the identity the identity
+//! provider vouches for — and reads the membership item operators created for it
+//! (`portalctl add-admin`). The organization and role come from that item only: no claim
+//! the user could write to himself (`custom:organization_id` and the like) grants anything.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
+use serde_json::json;
+
+use crate::App;
 use crate::api_keys::Actor;
-use crate::config::AdminClaims;
+use crate::audit::{self, action};
+use crate::clock::EpochMillis;
 use crate::error::ApiError;
 use crate::request::RequestInfo;
+use crate::storage::records::{AdminMembership, AdminRole};
+use crate::storage::{AddOutcome, Store};
 
 /// A verified admin of one organization.
 #[derive(Debug, Clone)]
@@ -17,13 +25,23 @@ pub struct Admin {
     pub actor: Actor,
 }
 
-/// The admin behind `req`: 401 without verified claims (only possible when the function
-/// is invoked around the authorizer), 403 for a signed-in user without the admin role.
-pub fn admin_from_request(
-    req: &Request,
-    info: &RequestInfo,
-    claims_config: &AdminClaims,
-) -> Result<Admin, ApiError> {
+/// Who a token says the user is: what a membership is keyed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The token's `iss`: one identity provider's subjects never match another's.
+    pub issuer: String,
+    /// The token's `sub`: stable for the user's life, unlike the e-mail.
+    pub subject: String,
+}
+
+/// Longest issuer and subject taken from a token (Cognito's are far shorter); longer ones
+/// cannot be members, and must not make the membership key exceed DynamoDB's limits.
+const MAX_IDENTITY_PART: usize = 512;
+
+/// The signed-in identity behind `req`, from the verified claims (no database call): 401
+/// without claims (only possible when the function is invoked around the authorizer),
+/// 403 (12007) without an issuer and subject.
+pub fn identity_from_request(req: &Request) -> Result<SignedIn, ApiError> {
     let claims = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context
             .authorizer
@@ -37,57 +55,126 @@ pub fn admin_from_request(
             "sign in: send Authorization: Bearer <admin token>",
         ));
     };
-    let roles = claims
-        .get(&claims_config.role_claim)
-        .map(String::as_str)
-        .unwrap_or("");
-    if !claim_values(roles).any(|role| role == claims_config.admin_role) {
+    let part = |name: &str| {
+        claims
+            .get(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty() && value.len() <= MAX_IDENTITY_PART)
+    };
+    let (Some(issuer), Some(subject)) = (part("iss"), part("sub")) else {
         return Err(ApiError::AdminRoleRequired);
-    }
-    let org_id = claims
-        .get(&claims_config.organization_claim)
-        .map(|id| id.trim().to_owned())
-        .filter(|id| !id.is_empty())
+    };
+    Ok(SignedIn {
+        identity: Identity { issuer, subject },
+        email: part("email"),
+    })
+}
+
+/// A verified token's identity, and its e-mail as a label.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub identity: Identity,
+    pub email: Option<String>,
+}
+
+/// The admin `signed_in` is: 403 (12007) unless an operator made the identity an admin.
+/// One GetItem. Every membership has the one role there is (`AdminRole::Admin`), which
+/// opens every admin route; a narrower role would be checked here.
+pub async fn admin_of(
+    app: &App,
+    signed_in: SignedIn,
+    info: &RequestInfo,
+) -> Result<Admin, ApiError> {
+    let Identity { issuer, subject } = signed_in.identity;
+    let membership = app
+        .store
+        .admin_membership(&issuer, &subject)
+        .await
+        .map_err(ApiError::internal)?
         .ok_or(ApiError::AdminRoleRequired)?;
-    let who = ["email", "username", "cognito:username", "sub"]
-        .iter()
-        .find_map(|name| claims.get(*name).filter(|v| !v.is_empty()))
-        .cloned()
-        .unwrap_or_else(|| "admin".into());
     Ok(Admin {
-        org_id,
+        org_id: membership.org_id,
         actor: Actor {
-            id: format!("admin:{who}"),
+            id: format!("admin:{subject}"),
+            label: signed_in.email.or(membership.email),
             ip: info.client_ip,
         },
     })
 }
 
-/// The values of a list claim as API Gateway passes them: `[a b c]`, a JSON array, or a
-/// comma- or space-separated string.
-pub fn claim_values(raw: &str) -> impl Iterator<Item = &str> {
-    raw.trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .split([',', ' '])
-        .map(|value| value.trim().trim_matches('"'))
-        .filter(|value| !value.is_empty())
+/// Makes `identity` an admin of `org_id` (operators only, through `portalctl`); audited in
+/// the organization's trail. 409 if the identity is an admin already.
+pub async fn add_admin(
+    store: &Store,
+    now: EpochMillis,
+    org_id: &str,
+    identity: &Identity,
+    email: Option<String>,
+    operator: &Actor,
+) -> Result<AdminMembership, ApiError> {
+    for (name, value) in [("issuer", &identity.issuer), ("subject", &identity.subject)] {
+        if value.trim().is_empty() || value.len() > MAX_IDENTITY_PART || value.contains('#') {
+            return Err(ApiError::InvalidParameters(format!(
+                "the {name} must be 1 to {MAX_IDENTITY_PART} characters without `#`"
+            )));
+        }
+    }
+    crate::onboarding::organization(store, org_id).await?;
+    let membership = AdminMembership {
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+        org_id: org_id.to_owned(),
+        role: AdminRole::Admin,
+        email,
+        added_at_ms: now,
+        added_by: operator.id.clone(),
+    };
+    let entry = audit::by(
+        operator,
+        now,
+        action::ADMIN_ADDED,
+        format!("admin:{}", identity.subject),
+        json!({ "issuer": identity.issuer, "role": membership.role, "email": membership.email }),
+    );
+    match store
+        .add_admin(&membership, &entry)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        AddOutcome::Added => Ok(membership),
+        AddOutcome::AlreadyMember => Err(ApiError::Conflict(
+            "this identity is an admin already (remove it first to move it)".into(),
+        )),
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_claims_in_every_shape_are_read() {
-        for raw in [
-            "[partner-admin viewer]",
-            r#"["viewer","partner-admin"]"#,
-            "viewer, partner-admin",
-            "partner-admin",
-        ] {
-            assert!(claim_values(raw).any(|v| v == "partner-admin"), "{raw}");
-        }
-        assert!(!claim_values("[partner-admins]").any(|v| v == "partner-admin"));
+/// Ends `identity`'s membership: from then on its tokens open no admin route. Audited in
+/// the organization's trail; 404 if it is no admin.
+pub async fn remove_admin(
+    store: &Store,
+    now: EpochMillis,
+    identity: &Identity,
+    operator: &Actor,
+) -> Result<AdminMembership, ApiError> {
+    let membership = store
+        .admin_membership(&identity.issuer, &identity.subject)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::ObjectNotFound)?;
+    let entry = audit::by(
+        operator,
+        now,
+        action::ADMIN_REMOVED,
+        format!("admin:{}", identity.subject),
+        json!({ "issuer": identity.issuer }),
+    );
+    if store
+        .remove_admin(&membership, &entry)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(membership)
+    } else {
+        Err(ApiError::ObjectNotFound)
     }
 }

@@ -1,6 +1,7 @@
 //! The API-key lifecycle admins drive: create (the secret is shown once), edit allowed
-//! origins, rotate, revoke. Every change that can affect sessions is applied together
-//! with them (`Store::apply_access_change`), so it is in force when the call answers.
+//! origins, rotate, revoke. Every change commits first (from then on no session can be
+//! claimed under the old state), then settles the live sessions it affects
+//! (`storage::access`), so it is in force for every session when the call answers.
 
 use std::net::IpAddr;
 
@@ -17,7 +18,7 @@ use crate::storage::records::{
     ANY_ADDRESS, ApiKeyRecord, KeyRecord, KeyStatus, OrganizationRecord, PartnershipType,
     SlotRecord,
 };
-use crate::storage::{AccessChange, AccessOutcome, SessionPlan, Store};
+use crate::storage::{AccessChange, AccessOutcome, KeyWrite, OrgGuard, SessionPlan, Store};
 
 /// Scopes an admin may add to a key; the report scope follows from the partnership type.
 pub const OPTIONAL_SCOPES: &[&str] = &["customers:read", "accounts:read", "accounts:write"];
@@ -47,7 +48,10 @@ pub struct OriginsUpdate {
 /// Who does something, for the audit trail.
 #[derive(Debug, Clone)]
 pub struct Actor {
+    /// `admin:<token subject>`, `operator:<name>`, …
     pub id: String,
+    /// An admin's e-mail, shown beside the id; never used to decide anything.
+    pub label: Option<String>,
     pub ip: Option<IpAddr>,
 }
 
@@ -129,6 +133,7 @@ fn lookup_item(
         status: record.status,
         created_at_ms: record.created_at_ms,
         expires_at_ms: record.expires_at_ms,
+        access_version: record.access_version,
     }
 }
 
@@ -197,13 +202,13 @@ pub async fn create_key(
         revoked_reason: None,
         replaced_by: None,
         rotated_from: None,
+        access_version: 0,
     };
-    let entry = audit::entry(
+    let entry = audit::by(
+        actor,
         now,
-        &actor.id,
         action::KEY_CREATED,
         format!("api_key:{}", record.key_id),
-        actor.ip,
         json!({ "name": record.name, "prefix": record.prefix, "scopes": record.scopes, "allowed_origins": record.allowed_origins }),
     );
     let change = AccessChange {
@@ -213,13 +218,11 @@ pub async fn create_key(
             lookup_item(org, &record, &org_key_hash),
             record.clone(),
         )),
+        org_guard: Some(enabled_with(org)?),
         audit: vec![entry],
         ..AccessChange::default()
     };
-    store
-        .apply_access_change(&change, now, None, false)
-        .await
-        .map_err(ApiError::internal)?;
+    commit(store, &change).await?;
     Ok((secret, record))
 }
 
@@ -262,29 +265,52 @@ fn ends_sessions_of(key_id: String) -> impl Fn(&SlotRecord) -> SessionPlan {
     }
 }
 
-/// Applies `change` with `plan` for the organization's live sessions; the ids of the
-/// sessions it ended.
-async fn apply(
-    app: &App,
-    change: &AccessChange,
-    plan: &(dyn Fn(&SlotRecord) -> SessionPlan + Sync),
-) -> Result<Vec<String>, ApiError> {
-    let outcome = app
-        .store
-        .apply_access_change(change, app.clock.now_ms(), Some(plan), false)
+/// The organization's access state a key creation requires: enabled with the key read.
+fn enabled_with(org: &OrganizationRecord) -> Result<OrgGuard, ApiError> {
+    org.organization_key
+        .clone()
+        .map(OrgGuard::KeyIs)
+        .ok_or_else(|| {
+            ApiError::Conflict(
+                "API access is not enabled for this organization; enable it first".into(),
+            )
+        })
+}
+
+/// Phase one of a key change: 409 if the key or the organization's access changed since
+/// they were read.
+async fn commit(store: &Store, change: &AccessChange) -> Result<(), ApiError> {
+    match store
+        .commit_access_change(change)
         .await
-        .map_err(ApiError::internal)?;
-    match outcome {
-        AccessOutcome::Applied { ended } => Ok(ended),
-        AccessOutcome::KeyNotActive => Err(ApiError::Conflict(
-            "the API key was revoked meanwhile".into(),
+        .map_err(ApiError::internal)?
+    {
+        AccessOutcome::Applied => Ok(()),
+        AccessOutcome::KeyChanged => Err(ApiError::Conflict(
+            "the API key was revoked or changed meanwhile; read it again".into(),
         )),
-        AccessOutcome::NoSessionAffected => Err(ApiError::ObjectNotFound),
+        AccessOutcome::OrganizationChanged => Err(ApiError::Conflict(
+            "API access was disabled or re-enabled meanwhile; read the organization again".into(),
+        )),
     }
 }
 
-/// Revokes a key and ends its sessions, atomically. Returns the revoked record and the ids
-/// of the ended sessions.
+/// Phase two: `plan` applied to the organization's live sessions; the ids of those ended.
+pub(crate) async fn settle(
+    app: &App,
+    org_id: &str,
+    plan: &(dyn Fn(&SlotRecord) -> SessionPlan + Sync),
+) -> Result<Vec<String>, ApiError> {
+    app.store
+        .settle_sessions(org_id, app.clock.now_ms(), plan)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// Revokes a key, then ends its sessions; answers once no session of the key can make a
+/// request. Returns the revoked record and the ids of the ended sessions. Revoking a key
+/// that is revoked already is a 409 — after ending any session of it a revocation cut
+/// short left behind.
 pub async fn revoke_key(
     app: &App,
     org_id: &str,
@@ -293,31 +319,36 @@ pub async fn revoke_key(
     actor: &Actor,
 ) -> Result<(KeyRecord, Vec<String>), ApiError> {
     let (store, now) = (&app.store, app.clock.now_ms());
-    let record = active_key(store, org_id, key_id).await?;
+    let record = match active_key(store, org_id, key_id).await {
+        Err(ApiError::Conflict(message)) => {
+            settle(app, org_id, &ends_sessions_of(key_id.to_owned())).await?;
+            return Err(ApiError::Conflict(message));
+        }
+        other => other?,
+    };
     let hash = CredentialHash(record.key_hash.clone());
     let record = revoked(record, now, reason, None);
-    let entry = audit::entry(
+    let entry = audit::by(
+        actor,
         now,
-        &actor.id,
         action::KEY_REVOKED,
         format!("api_key:{key_id}"),
-        actor.ip,
         json!({ "reason": reason }),
     );
     let change = AccessChange {
         org_id: org_id.to_owned(),
-        update_records: vec![record.clone()],
+        update_records: vec![KeyWrite::unchanged_version(record.clone())],
         delete_lookups: vec![hash],
         audit: vec![entry],
         ..AccessChange::default()
     };
-    let plan = ends_sessions_of(key_id.to_owned());
-    let ended = apply(app, &change, &plan).await?;
+    commit(store, &change).await?;
+    let ended = settle(app, org_id, &ends_sessions_of(key_id.to_owned())).await?;
     Ok((record, ended))
 }
 
 /// Replaces a key by a new one with the same name, partnership, scopes, origins and expiry;
-/// the old key is revoked and its sessions end, in the same transaction.
+/// the old key is revoked in the same transaction, then its sessions end.
 pub async fn rotate_key(
     app: &App,
     org: &OrganizationRecord,
@@ -341,28 +372,29 @@ pub async fn rotate_key(
         revoked_reason: None,
         replaced_by: None,
         rotated_from: Some(old.key_id.clone()),
+        access_version: 0,
         ..old.clone()
     };
     let old_hash = CredentialHash(old.key_hash.clone());
     let old = revoked(old, now, "rotated", Some(new.key_id.clone()));
-    let entry = audit::entry(
+    let entry = audit::by(
+        actor,
         now,
-        &actor.id,
         action::KEY_ROTATED,
         format!("api_key:{key_id}"),
-        actor.ip,
         json!({ "replaced_by": new.key_id, "prefix": new.prefix }),
     );
     let change = AccessChange {
         org_id: org.org_id.clone(),
         create: Some((hash, lookup_item(org, &new, &org_key_hash), new.clone())),
-        update_records: vec![old],
+        update_records: vec![KeyWrite::unchanged_version(old)],
         delete_lookups: vec![old_hash],
+        org_guard: Some(enabled_with(org)?),
         audit: vec![entry],
         ..AccessChange::default()
     };
-    let plan = ends_sessions_of(key_id.to_owned());
-    apply(app, &change, &plan).await?;
+    commit(store, &change).await?;
+    settle(app, &org.org_id, &ends_sessions_of(key_id.to_owned())).await?;
     Ok((secret, new))
 }
 
@@ -389,7 +421,8 @@ pub fn rebind(allowed: &[String], locked_to: &str) -> SessionPlan {
     }
 }
 
-/// Changes a key's allowed origins; its live sessions follow at once.
+/// Changes a key's allowed origins (a new access version: a session being created under
+/// the old origins is refused its slot); its live sessions follow before it answers.
 pub async fn update_origins(
     app: &App,
     org: &OrganizationRecord,
@@ -406,20 +439,24 @@ pub async fn update_origins(
     let allow_any_origin = origins
         .allow_any_origin
         .unwrap_or(allowed_origins.is_empty() && record.allow_any_origin);
+    let read_version = record.access_version;
     record.allowed_origins = validate_origins(&allowed_origins, allow_any_origin)?;
     record.allow_any_origin = allow_any_origin;
+    record.access_version = read_version.wrapping_add(1);
     let org_key_hash = organization_key_hash(pepper, org)?;
-    let entry = audit::entry(
+    let entry = audit::by(
+        actor,
         now,
-        &actor.id,
         action::KEY_UPDATED,
         format!("api_key:{key_id}"),
-        actor.ip,
         json!({ "allowed_origins": record.allowed_origins, "allow_any_origin": allow_any_origin }),
     );
     let change = AccessChange {
         org_id: org.org_id.clone(),
-        update_records: vec![record.clone()],
+        update_records: vec![KeyWrite {
+            record: record.clone(),
+            read_version,
+        }],
         put_lookups: vec![(
             CredentialHash(record.key_hash.clone()),
             lookup_item(org, &record, &org_key_hash),
@@ -436,7 +473,8 @@ pub async fn update_origins(
             SessionPlan::Keep
         }
     };
-    apply(app, &change, &plan).await?;
+    commit(store, &change).await?;
+    settle(app, &org.org_id, &plan).await?;
     Ok(record)
 }
 

@@ -12,6 +12,10 @@ pub enum PepperSource {
     SecretsManager { secret_id: String },
     /// `PEPPER`: local runs only; refused inside Lambda.
     Environment(String),
+    /// `HASHES_CREDENTIALS=false`: a function that hashes no credential (usage-ingest,
+    /// rotation-check) and so has no access to the pepper's secret. It gets a random
+    /// pepper, so that a hash made by mistake matches nothing stored: it fails closed.
+    NotNeeded,
 }
 
 impl fmt::Debug for PepperSource {
@@ -19,6 +23,7 @@ impl fmt::Debug for PepperSource {
         match self {
             Self::SecretsManager { secret_id } => write!(f, "SecretsManager({secret_id})"),
             Self::Environment(_) => f.write_str("Environment(redacted)"),
+            Self::NotNeeded => f.write_str("NotNeeded"),
         }
     }
 }
@@ -31,39 +36,27 @@ pub struct Config {
     /// `TRUSTED_PROXY_CIDRS` (comma-separated): only requests arriving from these addresses
     /// may name the client in `X-Forwarded-For`. Empty by default: the source IP is the client.
     pub trusted_proxies: Vec<IpNet>,
-    /// Which verified JWT claims identify an admin's organization and role.
-    pub admin_claims: AdminClaims,
     /// Least time between two requests of one session (the rate limit): 1,000 ms.
     /// `LOCAL_REQUEST_SPACING_MS` changes it for local fuzzing only; refused inside Lambda.
     pub request_spacing_ms: i64,
     /// `REPORT_GRACE_DAYS` (default 3, at most 28): days a report period stays `closing`
     /// after its last day, taking late platform records, before it is `closed` for good.
     pub report_grace_days: u32,
+    /// `SESSION_CREATES_PER_KEY_PER_MINUTE` (default 10) and
+    /// `SESSION_CREATES_PER_ADDRESS_PER_MINUTE` (default 60): session creations allowed in
+    /// one minute per API key and per client address (wrong keys count too).
+    pub session_creates_per_key: u32,
+    pub session_creates_per_address: u32,
 }
+
+/// Session creations a minute per API key and per client address, unless configured.
+pub const DEFAULT_SESSION_CREATES_PER_KEY: u32 = 10;
+pub const DEFAULT_SESSION_CREATES_PER_ADDRESS: u32 = 60;
+const MAX_SESSION_CREATES: u32 = 100_000;
 
 /// Grace days of a report period when `REPORT_GRACE_DAYS` is not set.
 pub const DEFAULT_REPORT_GRACE_DAYS: u32 = 3;
 const MAX_REPORT_GRACE_DAYS: u32 = 28;
-
-/// Claim names of the admin JWT (`ADMIN_ORG_CLAIM`, `ADMIN_ROLE_CLAIM`, `ADMIN_ROLE`),
-/// with Cognito-friendly defaults: a custom attribute for the organization id and a
-/// Cognito group for the role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminClaims {
-    pub organization_claim: String,
-    pub role_claim: String,
-    pub admin_role: String,
-}
-
-impl Default for AdminClaims {
-    fn default() -> Self {
-        Self {
-            organization_claim: "custom:organization_id".into(),
-            role_claim: "cognito:groups".into(),
-            admin_role: "partner-admin".into(),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -84,7 +77,9 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let table_name = lookup("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
         let in_lambda = lookup("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let hashes_credentials = lookup("HASHES_CREDENTIALS").as_deref() != Some("false");
         let pepper_source = match (lookup("PEPPER_SECRET_ARN"), lookup("PEPPER")) {
+            _ if !hashes_credentials => PepperSource::NotNeeded,
             (Some(secret_id), _) => PepperSource::SecretsManager { secret_id },
             (None, Some(_)) if in_lambda => {
                 return Err(ConfigError::Invalid {
@@ -113,12 +108,6 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let defaults = AdminClaims::default();
-        let admin_claims = AdminClaims {
-            organization_claim: lookup("ADMIN_ORG_CLAIM").unwrap_or(defaults.organization_claim),
-            role_claim: lookup("ADMIN_ROLE_CLAIM").unwrap_or(defaults.role_claim),
-            admin_role: lookup("ADMIN_ROLE").unwrap_or(defaults.admin_role),
-        };
         let request_spacing_ms = match lookup("LOCAL_REQUEST_SPACING_MS") {
             None => crate::sessions::REQUEST_SPACING_MS,
             Some(_) if in_lambda => {
@@ -143,13 +132,31 @@ impl Config {
                     reason: format!("a whole number of days from 0 to {MAX_REPORT_GRACE_DAYS}"),
                 })?,
         };
+        let per_minute = |name: &'static str, default: u32| match lookup(name) {
+            None => Ok(default),
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_SESSION_CREATES).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name,
+                    reason: format!("a whole number from 1 to {MAX_SESSION_CREATES}"),
+                }),
+        };
         Ok(Self {
             table_name,
             pepper_source,
             trusted_proxies,
-            admin_claims,
             request_spacing_ms,
             report_grace_days,
+            session_creates_per_key: per_minute(
+                "SESSION_CREATES_PER_KEY_PER_MINUTE",
+                DEFAULT_SESSION_CREATES_PER_KEY,
+            )?,
+            session_creates_per_address: per_minute(
+                "SESSION_CREATES_PER_ADDRESS_PER_MINUTE",
+                DEFAULT_SESSION_CREATES_PER_ADDRESS,
+            )?,
         })
     }
 }
@@ -193,6 +200,47 @@ mod tests {
             .is_err()
         );
         assert!(local(&[("LOCAL_REQUEST_SPACING_MS", "soon")]).is_err());
+    }
+
+    #[test]
+    fn functions_that_hash_nothing_need_no_pepper() {
+        let config = config(&[("TABLE_NAME", "t"), ("HASHES_CREDENTIALS", "false")]).unwrap();
+        assert!(matches!(config.pepper_source, PepperSource::NotNeeded));
+    }
+
+    #[test]
+    fn session_creation_limits_default_and_are_checked() {
+        let base = [("TABLE_NAME", "t"), ("PEPPER", "p")];
+        let defaults = config(&base).unwrap();
+        assert_eq!(
+            (
+                defaults.session_creates_per_key,
+                defaults.session_creates_per_address
+            ),
+            (10, 60)
+        );
+        let set = config(&[
+            base[0],
+            base[1],
+            ("SESSION_CREATES_PER_KEY_PER_MINUTE", "3"),
+            ("SESSION_CREATES_PER_ADDRESS_PER_MINUTE", "500"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (set.session_creates_per_key, set.session_creates_per_address),
+            (3, 500)
+        );
+        for bad in ["0", "-1", "ten", "100001"] {
+            assert!(
+                config(&[
+                    base[0],
+                    base[1],
+                    ("SESSION_CREATES_PER_KEY_PER_MINUTE", bad)
+                ])
+                .is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

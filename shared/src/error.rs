@@ -53,17 +53,23 @@ pub enum ApiError {
     Conflict(String),
     #[error("admin role required")]
     AdminRoleRequired,
+    /// Too many session creations in a minute, for one API key or one client address.
+    #[error("session creation rate exceeded")]
+    SessionCreationLimited {
+        limit: crate::sessions::CreationLimit,
+        retry_after_ms: u64,
+    },
 }
 
 impl ApiError {
-    /// A server-side failure. Contention the store could not get past is no fault: it is
-    /// 503 (10101) with a retry hint, not 500.
+    /// A server-side failure. Contention the store could not get past, and a database out
+    /// of reach for the moment, are no fault: 503 (10101) with a retry hint, not 500.
     pub fn internal(cause: impl Into<Cause>) -> Self {
         let cause = cause.into();
-        if matches!(
-            cause.downcast_ref::<crate::storage::StoreError>(),
-            Some(crate::storage::StoreError::Contention { .. })
-        ) {
+        if let Some(store) = cause.downcast_ref::<crate::storage::StoreError>()
+            && store.is_transient()
+        {
+            tracing::warn!(error = %store, "answering 503");
             return Self::ServiceBusy {
                 retry_after_ms: 1000,
             };
@@ -87,9 +93,9 @@ impl ApiError {
             }
             Self::UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::SessionLimitReached { .. } | Self::RateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::SessionLimitReached { .. }
+            | Self::RateLimited { .. }
+            | Self::SessionCreationLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::OriginNotAllowed
             | Self::WrongClientAddress
             | Self::ClientAddressUnknown
@@ -122,6 +128,7 @@ impl ApiError {
             Self::ClientAddressUnknown => 12005,
             Self::Conflict(_) => 12006,
             Self::AdminRoleRequired => 12007,
+            Self::SessionCreationLimited { .. } => 12008,
         }
     }
 
@@ -149,6 +156,7 @@ impl ApiError {
             Self::ClientAddressUnknown => "Client address unknown",
             Self::Conflict(_) => "Conflict with the current state",
             Self::AdminRoleRequired => "Admin role required",
+            Self::SessionCreationLimited { .. } => "Too many session creations",
         }
     }
 
@@ -168,7 +176,9 @@ impl ApiError {
             | Self::InvalidParameters(detail)
             | Self::UnsupportedContentType(detail) => detail.clone(),
             Self::Internal(_) => "the request could not be completed; retry later".into(),
-            Self::ServiceBusy { .. } => "too much contention right now; retry later".into(),
+            Self::ServiceBusy { .. } => {
+                "the service is busy or its database briefly out of reach; retry after retry_after_ms".into()
+            }
             Self::ObjectNotFound | Self::PermissionDenied => "no such object".into(),
             Self::AuthRequired(detail)
             | Self::InvalidCredentials(detail)
@@ -187,11 +197,16 @@ impl ApiError {
                 "this session is locked to the IP address that created it".into()
             }
             Self::AdminRoleRequired => {
-                "this route is for partner admins: the token lacks the admin role or the organization".into()
+                "this route is for partner admins: the token's identity is no admin of any organization (an operator adds admins)".into()
             }
             Self::ClientAddressUnknown => {
                 "the API key has allowed origins but the client address could not be determined".into()
             }
+            Self::SessionCreationLimited { limit, .. } => format!(
+                "at most {} session creations a minute {}; reuse the session you have (it lasts an hour)",
+                limit.per_minute,
+                limit.scope.describe()
+            ),
         }
     }
 
@@ -230,6 +245,10 @@ impl ApiError {
             Self::ClientAddressUnknown,
             Self::Conflict(String::new()),
             Self::AdminRoleRequired,
+            Self::SessionCreationLimited {
+                limit: crate::sessions::CreationLimit::per_key(10),
+                retry_after_ms: 1,
+            },
         ]
     }
 
@@ -238,7 +257,8 @@ impl ApiError {
         match self {
             Self::SessionLimitReached { retry_after_ms }
             | Self::RateLimited { retry_after_ms }
-            | Self::ServiceBusy { retry_after_ms } => Some(*retry_after_ms),
+            | Self::ServiceBusy { retry_after_ms }
+            | Self::SessionCreationLimited { retry_after_ms, .. } => Some(*retry_after_ms),
             _ => None,
         }
     }

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::storage::records::{
     KeyRecord, KeyStatus, OrganizationRecord, Partnership, PartnershipType,
 };
-use crate::storage::{AccessChange, AccessOutcome, SessionPlan, Store};
+use crate::storage::{AccessChange, AccessOutcome, KeyWrite, OrgGuard, SessionPlan, Store};
 
 /// A partnership to onboard. Without SKUs it sells every product; commitments are per
 /// product code it sells.
@@ -168,6 +168,27 @@ pub async fn organization(store: &Store, org_id: &str) -> Result<OrganizationRec
         .ok_or(ApiError::ObjectNotFound)
 }
 
+/// The organization as its admin reads it, organization key included: a read of the key
+/// is a security event in the trail (once per admin and minute).
+pub async fn read_api_access(
+    app: &crate::App,
+    org_id: &str,
+    admin: &Actor,
+) -> Result<OrganizationRecord, ApiError> {
+    let org = organization(&app.store, org_id).await?;
+    if org.organization_key.is_some() {
+        let entry = audit::by(
+            admin,
+            app.clock.now_ms(),
+            action::ORGANIZATION_KEY_READ,
+            format!("organization:{org_id}"),
+            json!({}),
+        );
+        audit::record_event(app, org_id, entry).await;
+    }
+    Ok(org)
+}
+
 /// Enables API access with a new organization key; 409 if it is enabled already.
 pub async fn enable_api_access(
     store: &Store,
@@ -180,110 +201,139 @@ pub async fn enable_api_access(
         return Err(ApiError::Conflict("API access is already enabled".into()));
     }
     with_new_organization_key(&mut org, now)?;
-    let entry = audit::entry(
+    let entry = audit::by(
+        actor,
         now,
-        &actor.id,
         action::API_ACCESS_ENABLED,
         format!("organization:{org_id}"),
-        actor.ip,
         json!({}),
     );
     let change = AccessChange {
         org_id: org_id.to_owned(),
         organization: Some(org.clone()),
+        org_guard: Some(OrgGuard::Disabled),
         audit: vec![entry],
         ..AccessChange::default()
     };
-    store
-        .apply_access_change(&change, now, None, false)
+    match store
+        .commit_access_change(&change)
         .await
-        .map_err(ApiError::internal)?;
-    Ok(org)
+        .map_err(ApiError::internal)?
+    {
+        AccessOutcome::Applied => Ok(org),
+        _ => Err(ApiError::Conflict("API access is already enabled".into())),
+    }
 }
 
-/// Keys revoked per transaction while disabling (each takes two items of the 100 allowed,
-/// next to up to 15 for the slots, sessions, organization and audit entry).
+/// Keys revoked per transaction while disabling (each takes two items of the 100 allowed).
 const KEYS_PER_TRANSACTION: usize = 40;
-/// Rounds of disabling started over after a key was revoked meanwhile.
+/// Rounds of revoking what is still active, when keys change while access is disabled.
 const DISABLE_ATTEMPTS: usize = 5;
 /// `revoked_reason` of the keys disabling API access revokes.
 const DISABLED_REASON: &str = "api access disabled";
 
-/// Disables API access: revokes every active API key (their records stay, revoked, for the
-/// audit trail, as a revocation leaves them) and ends every live session before it answers;
-/// the organization key is gone (enabling again creates a new one). Returns how many keys it
-/// revoked.
+/// Disables API access, in three steps: the organization key goes (and with it every key
+/// creation and rotation, which require it); then every active API key is revoked (their
+/// records stay, revoked, for the audit trail, as a revocation leaves them); then every live
+/// session ends — all before it answers. Returns how many keys it revoked. A disable cut
+/// short is completed by the next one (which then answers as the first would have).
 pub async fn disable_api_access(
     store: &Store,
     now: EpochMillis,
     org_id: &str,
     actor: &Actor,
 ) -> Result<usize, ApiError> {
-    'attempt: for _ in 0..DISABLE_ATTEMPTS {
-        let mut org = organization(store, org_id).await?;
-        if org.organization_key.is_none() {
-            return Err(ApiError::Conflict("API access is not enabled".into()));
-        }
-        let active: Vec<KeyRecord> = store
-            .key_records(org_id)
-            .await
-            .map_err(ApiError::internal)?
-            .into_iter()
-            .filter(|k| k.status == KeyStatus::Active)
-            .collect();
-        let revoked = active.len();
-        org.organization_key = None;
-        org.api_access_enabled_at_ms = None;
-        let revocation = |batch: &[KeyRecord]| AccessChange {
-            org_id: org_id.to_owned(),
-            update_records: batch
-                .iter()
-                .map(|k| api_keys::revoked(k.clone(), now, DISABLED_REASON, None))
-                .collect(),
-            delete_lookups: batch
-                .iter()
-                .map(|k| CredentialHash(k.key_hash.clone()))
-                .collect(),
-            ..AccessChange::default()
-        };
-        let mut batches: Vec<&[KeyRecord]> = active.chunks(KEYS_PER_TRANSACTION).collect();
-        // The last transaction also switches the organization off and ends every session;
-        // the earlier ones only revoke keys (each revocation alone already stops new
-        // sessions). A key revoked meanwhile by someone else: read again and start over.
-        let last = batches.pop().unwrap_or_default();
-        for batch in batches {
-            match store
-                .apply_access_change(&revocation(batch), now, None, false)
+    let mut org = organization(store, org_id).await?;
+    match org.organization_key.take() {
+        Some(key) => {
+            org.api_access_enabled_at_ms = None;
+            let entry = audit::by(
+                actor,
+                now,
+                action::API_ACCESS_DISABLED,
+                format!("organization:{org_id}"),
+                json!({}),
+            );
+            let change = AccessChange {
+                org_id: org_id.to_owned(),
+                organization: Some(org),
+                org_guard: Some(OrgGuard::KeyIs(key)),
+                audit: vec![entry],
+                ..AccessChange::default()
+            };
+            if store
+                .commit_access_change(&change)
                 .await
                 .map_err(ApiError::internal)?
+                != AccessOutcome::Applied
             {
-                AccessOutcome::Applied { .. } => {}
-                _ => continue 'attempt,
+                return Err(ApiError::Conflict(
+                    "API access was disabled or re-enabled meanwhile".into(),
+                ));
             }
         }
-        let entry = audit::entry(
-            now,
-            &actor.id,
-            action::API_ACCESS_DISABLED,
-            format!("organization:{org_id}"),
-            actor.ip,
-            json!({ "api_keys_revoked": revoked }),
-        );
-        let change = AccessChange {
-            organization: Some(org),
-            audit: vec![entry],
-            ..revocation(last)
-        };
-        let end_all = |_: &crate::storage::records::SlotRecord| SessionPlan::End;
-        match store
-            .apply_access_change(&change, now, Some(&end_all), false)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            AccessOutcome::Applied { .. } => return Ok(revoked),
-            AccessOutcome::KeyNotActive => continue 'attempt,
-            AccessOutcome::NoSessionAffected => {
-                return Err(ApiError::internal("disabling API access was not applied"));
+        None if active_keys(store, org_id).await?.is_empty() => {
+            return Err(ApiError::Conflict("API access is not enabled".into()));
+        }
+        None => {}
+    }
+    let revoked = revoke_all(store, now, org_id).await?;
+    store
+        .settle_sessions(org_id, now, &|_| SessionPlan::End)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(revoked)
+}
+
+async fn active_keys(store: &Store, org_id: &str) -> Result<Vec<KeyRecord>, ApiError> {
+    Ok(store
+        .key_records(org_id)
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .filter(|k| k.status == KeyStatus::Active)
+        .collect())
+}
+
+/// Revokes every active key of an organization whose access is disabled; how many.
+async fn revoke_all(store: &Store, now: EpochMillis, org_id: &str) -> Result<usize, ApiError> {
+    let mut revoked = 0;
+    for round in 0..=DISABLE_ATTEMPTS {
+        let active = active_keys(store, org_id).await?;
+        if active.is_empty() {
+            return Ok(revoked);
+        }
+        if round == DISABLE_ATTEMPTS {
+            break;
+        }
+        for batch in active.chunks(KEYS_PER_TRANSACTION) {
+            let change = AccessChange {
+                org_id: org_id.to_owned(),
+                update_records: batch
+                    .iter()
+                    .map(|k| {
+                        KeyWrite::unchanged_version(api_keys::revoked(
+                            k.clone(),
+                            now,
+                            DISABLED_REASON,
+                            None,
+                        ))
+                    })
+                    .collect(),
+                delete_lookups: batch
+                    .iter()
+                    .map(|k| CredentialHash(k.key_hash.clone()))
+                    .collect(),
+                ..AccessChange::default()
+            };
+            // A key revoked or edited meanwhile: the next round reads again.
+            if store
+                .commit_access_change(&change)
+                .await
+                .map_err(ApiError::internal)?
+                == AccessOutcome::Applied
+            {
+                revoked += batch.len();
             }
         }
     }

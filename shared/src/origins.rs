@@ -19,14 +19,23 @@ pub enum AllowedOrigin {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not an IP address, a CIDR range or a domain name")]
-pub struct InvalidOrigin(pub String);
+pub enum InvalidOrigin {
+    #[error("`{0}` is not an IP address, a CIDR range or a domain name")]
+    Malformed(String),
+    /// Anyone can register a name under a public suffix (`*.co.uk`, `*.github.io`), and a
+    /// single-label name (`intranet`) is no site on the internet: neither pins an origin.
+    #[error(
+        "`{0}` would admit sites anyone can register: name a domain below a public suffix (e.g. `*.example.co.uk`, not `*.co.uk`)"
+    )]
+    PublicSuffix(String),
+}
 
 impl FromStr for AllowedOrigin {
     type Err = InvalidOrigin;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || InvalidOrigin(text.to_owned());
+        let invalid = || InvalidOrigin::Malformed(text.to_owned());
+        let public = || InvalidOrigin::PublicSuffix(text.to_owned());
         let trimmed = text.trim();
         if let Ok(ip) = trimmed.parse::<IpAddr>() {
             return Ok(Self::Ip(ip));
@@ -40,18 +49,21 @@ impl FromStr for AllowedOrigin {
             return Ok(Self::Range(range));
         }
         let lower = trimmed.to_ascii_lowercase();
-        if let Some(suffix) = lower.strip_prefix("*.") {
-            return if is_domain_name(suffix) && suffix.contains('.') {
-                Ok(Self::Subdomains(suffix.to_owned()))
-            } else {
-                Err(invalid())
-            };
+        let (name, wildcard) = match lower.strip_prefix("*.") {
+            Some(suffix) => (suffix, true),
+            None => (lower.as_str(), false),
+        };
+        if !is_domain_name(name) {
+            return Err(invalid());
         }
-        if is_domain_name(&lower) {
-            Ok(Self::Domain(lower))
+        if !name.contains('.') || is_public_suffix(name) {
+            return Err(public());
+        }
+        Ok(if wildcard {
+            Self::Subdomains(name.to_owned())
         } else {
-            Err(invalid())
-        }
+            Self::Domain(name.to_owned())
+        })
     }
 }
 
@@ -64,6 +76,13 @@ impl fmt::Display for AllowedOrigin {
             Self::Subdomains(suffix) => write!(f, "*.{suffix}"),
         }
     }
+}
+
+/// Is `name` itself on the Public Suffix List (ICANN and private sections, e.g. `co.uk`,
+/// `github.io`)? From the `psl` crate, which compiles the list in.
+fn is_public_suffix(name: &str) -> bool {
+    psl::suffix(name.as_bytes())
+        .is_some_and(|suffix| suffix.is_known() && suffix.as_bytes().len() == name.len())
 }
 
 fn is_domain_name(text: &str) -> bool {
@@ -136,14 +155,44 @@ pub fn host_patterns(host: &str) -> Vec<String> {
     patterns
 }
 
-/// The host of the `Origin` header, else of the `Referer` header, lowercase, without port.
-pub fn request_host(headers: &http::HeaderMap) -> Option<String> {
-    ["origin", "referer"].iter().find_map(|name| {
+/// Longest host name DNS allows.
+pub const MAX_HOST_CHARS: usize = 253;
+/// Most labels a request's origin host may have. DNS allows 127, real hosts have a handful;
+/// each label beyond the first costs one `contains` term in the hot path's condition, whose
+/// expression DynamoDB caps at 4 KB (a 127-label host would exceed it: a test shows it).
+pub const MAX_HOST_LABELS: usize = 32;
+
+/// An `Origin`/`Referer` host that no allowed origin can match: too long, too many labels,
+/// or a label that is empty or over 63 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the Origin/Referer host cannot be a valid host name")]
+pub struct InvalidHost;
+
+/// The host of the `Origin` header, else of the `Referer` header, lowercase, without port;
+/// `None` when neither names one. A host that cannot be valid is an error, refused (403)
+/// before it reaches the database.
+pub fn request_host(headers: &http::HeaderMap) -> Result<Option<String>, InvalidHost> {
+    let host = ["origin", "referer"].iter().find_map(|name| {
         let value = headers.get(*name)?.to_str().ok()?;
         let uri: http::Uri = value.parse().ok()?;
         uri.host()
             .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
-    })
+    });
+    match host {
+        Some(host) if !plausible_host(&host) => Err(InvalidHost),
+        host => Ok(host),
+    }
+}
+
+fn plausible_host(host: &str) -> bool {
+    if host.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    host.len() <= MAX_HOST_CHARS
+        && host.split('.').count() <= MAX_HOST_LABELS
+        && host
+            .split('.')
+            .all(|label| !label.is_empty() && label.len() <= 63)
 }
 
 #[cfg(test)]
@@ -239,11 +288,84 @@ mod tests {
             "referer",
             "https://ref.example.com/page?q=1".parse().unwrap(),
         );
-        assert_eq!(request_host(&headers).as_deref(), Some("ref.example.com"));
+        assert_eq!(
+            request_host(&headers).unwrap().as_deref(),
+            Some("ref.example.com")
+        );
         headers.insert("origin", "https://Portal.Example.com:8443".parse().unwrap());
         assert_eq!(
-            request_host(&headers).as_deref(),
+            request_host(&headers).unwrap().as_deref(),
             Some("portal.example.com")
         );
+    }
+
+    fn origin(host: &str) -> Result<Option<String>, InvalidHost> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("origin", format!("https://{host}").parse().unwrap());
+        request_host(&headers)
+    }
+
+    #[test]
+    fn public_suffixes_and_single_labels_are_refused() {
+        for entry in [
+            "*.com",
+            "*.co.uk",
+            "co.uk",
+            "*.github.io",
+            "*.s3.amazonaws.com",
+            "intranet",
+            "*.localhost",
+            "*.ck",
+            "anything.ck",
+        ] {
+            assert!(
+                matches!(
+                    entry.parse::<AllowedOrigin>(),
+                    Err(InvalidOrigin::PublicSuffix(_))
+                ),
+                "{entry}"
+            );
+        }
+        for entry in [
+            "*.example.co.uk",
+            "partner.example.com",
+            "*.partner.github.io",
+            "*.example.internal",
+            // The list's exception rule: `*.ck` is public, `www.ck` is not.
+            "www.ck",
+        ] {
+            assert!(entry.parse::<AllowedOrigin>().is_ok(), "{entry}");
+        }
+        assert_eq!(
+            "*.co.uk".parse::<AllowedOrigin>().unwrap_err().to_string(),
+            "`*.co.uk` would admit sites anyone can register: name a domain below a public suffix (e.g. `*.example.co.uk`, not `*.co.uk`)"
+        );
+    }
+
+    #[test]
+    fn hosts_that_cannot_be_valid_are_refused_at_the_caps() {
+        let labels = |n: usize| vec!["a"; n].join(".");
+        assert_eq!(origin(&labels(32)).unwrap().unwrap().len(), 63);
+        assert_eq!(origin(&labels(33)), Err(InvalidHost));
+        let long = |chars: usize| format!("{}.example.com", "a".repeat(chars - 12));
+        // 253 characters in labels of at most 63.
+        let at_cap = format!(
+            "{}.{}.{}.{}",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61)
+        );
+        assert_eq!(at_cap.len(), 253);
+        assert!(origin(&at_cap).unwrap().is_some());
+        assert_eq!(origin(&format!("{at_cap}e")), Err(InvalidHost));
+        assert_eq!(origin(&long(76)), Err(InvalidHost), "a 64-character label");
+        assert!(origin(&long(75)).unwrap().is_some());
+        assert_eq!(origin("a..example.com"), Err(InvalidHost));
+        assert_eq!(
+            origin("[2001:db8::1]").unwrap().as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(request_host(&http::HeaderMap::new()), Ok(None));
     }
 }

@@ -31,6 +31,9 @@ pub struct RequestInfo {
     pub client_ip: Option<IpAddr>,
     /// Host of `Origin`, else of `Referer`.
     pub origin_host: Option<String>,
+    /// The request named an origin host that cannot be valid (`origins::request_host`):
+    /// session creation and every authenticated request refuse it (403 12003).
+    pub origin_refused: bool,
 }
 
 impl RequestInfo {
@@ -66,13 +69,15 @@ impl RequestInfo {
             None => raw_path,
         };
         let source_ip = context.and_then(|c| c.http.source_ip.as_deref());
+        let origin = origins::request_host(req.headers());
         Self {
             request_id,
             method: req.method().clone(),
             path: path.to_owned(),
             base_url,
             client_ip: client_address(source_ip, req.headers(), trusted_proxies),
-            origin_host: origins::request_host(req.headers()),
+            origin_refused: origin.is_err(),
+            origin_host: origin.ok().flatten(),
         }
     }
 

@@ -9,6 +9,11 @@ pub async fn load_pepper(
     source: &PepperSource,
 ) -> Result<Pepper, ConfigError> {
     let text = match source {
+        PepperSource::NotNeeded => {
+            let mut random = [0u8; 32];
+            getrandom::fill(&mut random).map_err(|e| ConfigError::Pepper(e.to_string()))?;
+            return Pepper::new(&random).map_err(|e| ConfigError::Pepper(e.to_string()));
+        }
         PepperSource::Environment(text) => text.clone(),
         PepperSource::SecretsManager { secret_id } => {
             let client = aws_sdk_secretsmanager::Client::new(sdk_config);

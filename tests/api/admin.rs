@@ -38,14 +38,119 @@ async fn admin_routes_need_verified_claims_with_the_admin_role() {
     t.call(Call::get("/v1/admin/keys"))
         .await
         .assert_error(401, 11000);
-    let viewer = Call::get("/v1/admin/keys").claims(&[
+    // A signed-in user without a membership gets nothing, whatever his token claims.
+    let claims_alone = Call::get("/v1/admin/keys").claims(&[
+        ("iss", api_tests::ADMIN_ISSUER),
+        ("sub", "self-made-admin"),
         ("custom:organization_id", &t.org.org_id),
-        ("cognito:groups", "[viewer]"),
+        ("cognito:groups", "[partner-admin]"),
     ]);
-    t.call(viewer).await.assert_error(403, 12007);
-    let no_org = Call::get("/v1/admin/keys").claims(&[("cognito:groups", "[partner-admin]")]);
-    t.call(no_org).await.assert_error(403, 12007);
+    t.call(claims_alone).await.assert_error(403, 12007);
+    // The same subject from another identity provider is someone else.
+    let other_issuer = Call::get("/v1/admin/keys").claims(&[
+        ("iss", "https://idp.other.example"),
+        ("sub", &api_tests::admin_subject(&t.org.org_id)),
+    ]);
+    t.call(other_issuer).await.assert_error(403, 12007);
+    let no_subject = Call::get("/v1/admin/keys").claims(&[("iss", api_tests::ADMIN_ISSUER)]);
+    t.call(no_subject).await.assert_error(403, 12007);
     assert_eq!(t.call(t.admin("GET", "/v1/admin/keys")).await.status, 200);
+}
+
+/// An admin whose token names another organization (a claim he could write himself)
+/// still acts on his own organization only.
+#[tokio::test]
+async fn an_admin_cannot_name_another_organization() {
+    let t = TestApp::spawn().await;
+    let other = shared::onboarding::create_organization(
+        &t.app.store,
+        T0,
+        "Victim AB",
+        &[shared::onboarding::NewPartnership::new(
+            "Victim MSSP",
+            PartnershipType::Mssp,
+        )],
+        true,
+    )
+    .await
+    .unwrap();
+    let forged = t.admin("GET", "/v1/admin/api-access").claims(&[
+        ("iss", api_tests::ADMIN_ISSUER),
+        ("sub", &api_tests::admin_subject(&t.org.org_id)),
+        ("custom:organization_id", &other.org_id),
+    ]);
+    let seen = t.call(forged).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(
+        seen.body["_data"][0]["organization_key"],
+        t.organization_key()
+    );
+    assert_ne!(
+        seen.body["_data"][0]["organization_key"].as_str(),
+        other.organization_key.as_deref()
+    );
+}
+
+/// Removing a membership is in force for the very next request of a token still valid.
+#[tokio::test]
+async fn a_removed_admin_is_refused_at_once_and_both_changes_are_audited() {
+    let t = TestApp::spawn().await;
+    assert_eq!(t.call(t.admin("GET", "/v1/admin/keys")).await.status, 200);
+    let identity = shared::admin::Identity {
+        issuer: api_tests::ADMIN_ISSUER.into(),
+        subject: api_tests::admin_subject(&t.org.org_id),
+    };
+    let operator = shared::api_keys::Actor {
+        id: "operator:ops@vendor.example".into(),
+        label: None,
+        ip: None,
+    };
+    let removed = shared::admin::remove_admin(&t.app.store, T0 + 1000, &identity, &operator)
+        .await
+        .unwrap();
+    assert_eq!(removed.org_id, t.org.org_id);
+    t.call(t.admin("GET", "/v1/admin/keys"))
+        .await
+        .assert_error(403, 12007);
+    assert!(matches!(
+        shared::admin::remove_admin(&t.app.store, T0 + 2000, &identity, &operator).await,
+        Err(shared::ApiError::ObjectNotFound)
+    ));
+    assert!(
+        t.app
+            .store
+            .organization_admins(&t.org.org_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Added back (another organization cannot take him while he is a member).
+    api_tests::make_admin(&t.app.store, &t.org.org_id).await;
+    let again = shared::admin::add_admin(
+        &t.app.store,
+        T0 + 3000,
+        &t.org.org_id,
+        &identity,
+        None,
+        &operator,
+    )
+    .await;
+    assert!(matches!(again, Err(shared::ApiError::Conflict(_))));
+    let trail = t.call(t.admin("GET", "/v1/admin/audit")).await;
+    let actions: Vec<(&str, &str)> = trail.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("admin.removed", "operator:ops@vendor.example"),
+            ("admin.added", "test"),
+            ("admin.added", "test"),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -598,6 +703,7 @@ async fn another_organizations_admin_sees_and_changes_nothing() {
     )
     .await
     .unwrap();
+    api_tests::make_admin(&a.app.store, &b_org.org_id).await;
     let as_b = |method: &str, path: &str| Call::new(method, path).as_admin(&b_org.org_id);
     let id = key["id"].as_str().unwrap();
     a.call(as_b("GET", &format!("/v1/admin/keys/{id}")))
@@ -757,6 +863,7 @@ async fn rotation_is_due_after_exactly_six_calendar_months() {
 #[tokio::test]
 async fn the_audit_trail_records_admin_actions_and_security_events_newest_first() {
     let t = TestApp::spawn().await;
+    t.clock.advance_ms(1000);
     let key = create_key(&t, json!({ "name": "Restricted", "partnership_id": t.partnership_id(PartnershipType::Mssp), "allowed_origins": ["192.0.2.1"] })).await;
     t.clock.advance_ms(1000);
     session_with(&t, key["api_key"].as_str().unwrap(), "198.51.100.5")
@@ -791,13 +898,19 @@ async fn the_audit_trail_records_admin_actions_and_security_events_newest_first(
             "session.wrong_ip",
             "session.created",
             "session.origin_refused",
-            "api_key.created"
+            "api_key.created",
+            "admin.added"
         ]
     );
     let revoked = &trail.body["_data"][0];
-    assert_eq!(revoked["actor"], "admin:admin@partner.example");
+    // The actor is the token's subject; the e-mail only labels it.
+    assert_eq!(
+        revoked["actor"],
+        format!("admin:{}", api_tests::admin_subject(&t.org.org_id))
+    );
+    assert_eq!(revoked["actor_label"], "admin@partner.example");
     assert_eq!(revoked["target"], format!("api_key:{id}"));
-    assert_eq!(revoked["at"], "2026-11-22T20:30:49Z");
+    assert_eq!(revoked["at"], "2026-11-22T20:30:50Z");
     assert_eq!(trail.body["_data"][1]["ip"], "198.51.100.5");
     let page = t
         .call(t.admin("GET", "/v1/admin/audit?limit=2&offset=2"))

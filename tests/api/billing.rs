@@ -4,8 +4,6 @@
 //! arrival order, and figures that reconcile. The test clock starts at 2026-11-22 21:30 in
 //! Stockholm: MSSP period 2026-11 (2026-10-26 to 2026-11-25) is open, 2026-10 closed.
 
-use std::sync::Arc;
-
 use api_tests::{Call, Partner, T0, TestApp, usage_observed, usage_record};
 use serde_json::{Value, json};
 use shared::calendar::{Period, PeriodKind, parse_date};
@@ -440,15 +438,7 @@ async fn concurrent_deliveries_from_separate_instances_converge_to_the_newest() 
     let a = account(&p, "Alpha", "paying", "2026-09-01").await;
     let partnership = t.partnership_id(Mssp);
     // Four Lambda instances, each delivering every version of days 1–10, in its own order.
-    let instances: Vec<shared::App> = (0..4)
-        .map(|_| {
-            let store = shared::Store::new(
-                shared::storage::local_client(&api_tests::dynamodb_endpoint()),
-                t.app.store.table_name(),
-            );
-            api_tests::app_with(store, Arc::new(t.clock.clone()))
-        })
-        .collect();
+    let instances: Vec<shared::App> = (0..4).map(|_| t.instance()).collect();
     let batch = |instance: usize| -> Vec<Value> {
         let mut records = Vec::new();
         for day in 1..=10 {

@@ -3,16 +3,20 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod bad_input;
 mod billing;
 mod contract;
 mod customers;
 mod events;
+mod faults;
+mod iam;
 mod logs;
 mod me;
 mod origins;
 mod rate_limit;
 mod reports;
+mod revocation;
 mod rotation;
 mod secrets;
 mod server;

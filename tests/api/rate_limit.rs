@@ -2,6 +2,7 @@
 
 use api_tests::{Call, TestApp};
 use futures::future::join_all;
+use shared::clock::Clock;
 
 #[tokio::test]
 async fn fifty_concurrent_requests_in_the_same_second_give_exactly_one_200() {
@@ -74,4 +75,129 @@ async fn a_request_with_an_unknown_address_is_refused_on_a_locked_session() {
         .await
         .assert_error(403, 12004);
     assert_eq!(t.call(Call::me(&token)).await.status, 200);
+}
+
+/// Milliseconds from the test clock's time to the end of its minute.
+fn rest_of_minute(t: &TestApp) -> u64 {
+    let now = t.clock.now_ms();
+    u64::try_from(60_000 - now.rem_euclid(60_000)).unwrap()
+}
+
+fn with_default_creation_limits(mut t: TestApp) -> TestApp {
+    t.app.config.session_creates_per_key = shared::config::DEFAULT_SESSION_CREATES_PER_KEY;
+    t.app.config.session_creates_per_address = shared::config::DEFAULT_SESSION_CREATES_PER_ADDRESS;
+    t
+}
+
+async fn create(t: &TestApp, key: &str, ip: &str) -> api_tests::TestResponse {
+    t.call(Call::create_session(t.organization_key(), key).from_ip(ip))
+        .await
+}
+
+/// Creates and ends a session; the answer of the creation.
+async fn create_and_end(t: &TestApp, key: &str, ip: &str) -> api_tests::TestResponse {
+    let created = create(t, key, ip).await;
+    if created.status == 201 {
+        let token = created.body["_data"][0]["session_token"].as_str().unwrap();
+        let ended = t.call(Call::end_session(token).from_ip(ip)).await;
+        assert_eq!(ended.status, 200, "{}", ended.body);
+    }
+    created
+}
+
+#[tokio::test]
+async fn an_api_key_creates_at_most_ten_sessions_a_minute() {
+    let t = with_default_creation_limits(TestApp::spawn().await);
+    let key = t.api_key(&[]).await;
+    for i in 0..10 {
+        let created = create_and_end(&t, &key, "203.0.113.10").await;
+        assert_eq!(created.status, 201, "creation {i}: {}", created.body);
+    }
+    let refused = create(&t, &key, "203.0.113.11").await;
+    refused.assert_error(429, 12008);
+    assert_eq!(
+        refused.body["additional_info"]["detail"],
+        "at most 10 session creations a minute per API key; reuse the session you have (it lasts an hour)"
+    );
+    assert_eq!(refused.retry_after_ms(), rest_of_minute(&t));
+    assert_eq!(t.live_slots().await, 0, "a refused creation holds no slot");
+    let trail = t.call(t.admin("GET", "/v1/admin/audit?limit=100")).await;
+    let limited: Vec<&serde_json::Value> = trail.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "session.creation_limited")
+        .collect();
+    assert_eq!(limited.len(), 1);
+    assert_eq!(limited[0]["detail"]["per_minute"], 10);
+    // Another key of the same organization is not held back; the key is again next minute.
+    let other = t.api_key(&[]).await;
+    assert_eq!(create(&t, &other, "203.0.113.10").await.status, 201);
+    t.clock
+        .advance_ms(i64::try_from(rest_of_minute(&t)).unwrap());
+    assert_eq!(create(&t, &key, "203.0.113.10").await.status, 201);
+}
+
+#[tokio::test]
+async fn wrong_keys_count_against_the_client_address() {
+    let t = with_default_creation_limits(TestApp::spawn().await);
+    let key = t.api_key(&[]).await;
+    let unknown = api_tests::fixtures::OPEN_KEY;
+    for _ in 0..60 {
+        create(&t, unknown, "198.51.100.66")
+            .await
+            .assert_error(401, 11001);
+    }
+    // The 61st attempt from that address is refused before its key is even looked at.
+    let calls = t.app.store.calls();
+    let refused = create(&t, &key, "198.51.100.66").await;
+    refused.assert_error(429, 12008);
+    assert_eq!(
+        t.app.store.calls() - calls,
+        1,
+        "one UpdateItem, nothing else"
+    );
+    assert!(
+        refused.body["additional_info"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("60 session creations a minute per client address")
+    );
+    assert_eq!(refused.retry_after_ms(), rest_of_minute(&t));
+    // Another address behind which the right integration runs is unaffected.
+    assert_eq!(create(&t, &key, "203.0.113.10").await.status, 201);
+}
+
+/// Four Lambda instances create and end sessions with one key at once: exactly ten get
+/// through in the minute, every other attempt is a failed condition answered 429 (12008).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_key_limit_is_exact_across_instances() {
+    let t = with_default_creation_limits(TestApp::spawn().await);
+    let key = t.api_key(&[]).await;
+    let instances: Vec<TestApp> = (0..4)
+        .map(|_| TestApp {
+            app: t.instance(),
+            clock: t.clock.clone(),
+            org: t.org.clone(),
+        })
+        .collect();
+    let runs = instances.iter().enumerate().map(|(i, instance)| {
+        let key = key.clone();
+        async move {
+            let mut statuses = Vec::new();
+            for _ in 0..6 {
+                let created =
+                    create_and_end(instance, &key, &format!("203.0.113.{}", 20 + i)).await;
+                if created.status != 201 {
+                    created.assert_error(429, 12008);
+                }
+                statuses.push(created.status);
+            }
+            statuses
+        }
+    });
+    let statuses: Vec<u16> = join_all(runs).await.into_iter().flatten().collect();
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((created, refused), (10, 14), "{statuses:?}");
 }

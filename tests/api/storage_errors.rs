@@ -42,6 +42,7 @@ fn fixture_key_item() -> std::collections::HashMap<String, AttributeValue> {
         status: KeyStatus::Active,
         created_at_ms: T0,
         expires_at_ms: None,
+        access_version: 0,
     };
     serde_dynamo::to_item(&record).unwrap()
 }
@@ -57,8 +58,13 @@ fn cancelled(code: &str) -> TransactWriteItemsError {
 }
 
 /// An app whose table holds the fixture key and no sessions, and whose slot claims are
-/// answered by `claim`.
+/// answered by `claim` (the address counter always counts).
 fn app_with_claims(claim: &aws_smithy_mocks::Rule) -> (shared::App, aws_smithy_mocks::Rule) {
+    let counted = mock!(Client::update_item)
+        .sequence()
+        .output(|| aws_sdk_dynamodb::operation::update_item::UpdateItemOutput::builder().build())
+        .repeatedly()
+        .build();
     let get_key = mock!(Client::get_item).then_output(|| {
         GetItemOutput::builder()
             .set_item(Some(fixture_key_item()))
@@ -72,7 +78,7 @@ fn app_with_claims(claim: &aws_smithy_mocks::Rule) -> (shared::App, aws_smithy_m
     let client = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
-        [&get_key, &no_slots, claim]
+        [&counted, &get_key, &no_slots, claim]
     );
     (
         app_with(Store::new(client, "mocked"), Arc::new(ManualClock::at(T0))),
@@ -225,6 +231,15 @@ fn key_spec() -> shared::api_keys::ApiKeySpec {
     }
 }
 
+/// Every transaction cancelled by another one.
+fn always_conflicting() -> aws_smithy_mocks::Rule {
+    mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled("TransactionConflict"))
+        .repeatedly()
+        .build()
+}
+
 #[tokio::test]
 async fn a_transaction_conflict_on_key_creation_is_retried_then_a_503() {
     let conflicted_twice = mock!(Client::transact_write_items)
@@ -240,11 +255,7 @@ async fn a_transaction_conflict_on_key_creation_is_retried_then_a_503() {
     assert!(created.is_ok(), "{:?}", created.err());
     assert_eq!(conflicted_twice.num_calls(), 3);
 
-    let always = mock!(Client::transact_write_items)
-        .sequence()
-        .error(|| cancelled("TransactionConflict"))
-        .repeatedly()
-        .build();
+    let always = always_conflicting();
     let app = app_with_transactions(&always);
     let err =
         shared::api_keys::create_key(&app, &organization(), key_spec(), &api_tests::test_actor())
@@ -271,11 +282,7 @@ async fn a_transaction_conflict_on_account_creation_is_retried_then_a_503() {
     app.store.create_account(&account).await.unwrap();
     assert_eq!(conflicted_once.num_calls(), 2);
 
-    let always = mock!(Client::transact_write_items)
-        .sequence()
-        .error(|| cancelled("TransactionConflict"))
-        .repeatedly()
-        .build();
+    let always = always_conflicting();
     let app = app_with_transactions(&always);
     let err = shared::ApiError::internal(app.store.create_account(&account).await.unwrap_err());
     assert_eq!((err.status().as_u16(), err.code()), (503, 10101));

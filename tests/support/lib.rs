@@ -43,10 +43,15 @@ pub fn test_pepper() -> Pepper {
     Pepper::new(fixtures::PEPPER.as_bytes()).unwrap()
 }
 
+/// An app on `store` and `clock`. Session-creation limits are set far out of the way (tests
+/// create many sessions within one frozen minute); `rate_limit.rs` tests the real ones.
 pub fn app_with(store: Store, clock: Arc<dyn Clock>) -> App {
     let config = Config::from_lookup(|name| match name {
         "TABLE_NAME" => Some(store.table_name().to_owned()),
         "PEPPER" => Some(fixtures::PEPPER.to_owned()),
+        "SESSION_CREATES_PER_KEY_PER_MINUTE" | "SESSION_CREATES_PER_ADDRESS_PER_MINUTE" => {
+            Some("100000".to_owned())
+        }
         _ => None,
     })
     .unwrap();
@@ -83,6 +88,7 @@ impl TestApp {
             onboarding::create_organization(&app.store, T0, "Test Partner AB", partnerships, true)
                 .await
                 .unwrap();
+        make_admin(&app.store, &org.org_id).await;
         Self { app, clock, org }
     }
 
@@ -168,6 +174,18 @@ impl TestApp {
 
     pub async fn call(&self, call: Call) -> TestResponse {
         call.send(&self.app).await
+    }
+
+    /// Another Lambda instance: its own DynamoDB client on the same table, with the same
+    /// clock and configuration (races are tested between instances, as production runs them).
+    pub fn instance(&self) -> App {
+        App {
+            store: Store::new(
+                local_client(&dynamodb_endpoint()),
+                self.app.store.table_name(),
+            ),
+            ..self.app.clone()
+        }
     }
 
     /// Creates a session from `ip` with a new open key; returns its token.
@@ -379,13 +397,14 @@ impl Call {
         self
     }
 
-    /// As a signed-in admin of `org_id` (default claim names).
+    /// As the signed-in admin of `org_id` (`make_admin` gives him the membership; the
+    /// `TestApp`'s own organization has it from the start).
     pub fn as_admin(self, org_id: &str) -> Self {
+        let subject = admin_subject(org_id);
         self.claims(&[
-            ("sub", "admin-1"),
+            ("iss", ADMIN_ISSUER),
+            ("sub", &subject),
             ("email", "admin@partner.example"),
-            ("custom:organization_id", org_id),
-            ("cognito:groups", "[partner-admin]"),
         ])
     }
 
@@ -481,11 +500,48 @@ impl TestResponse {
 /// Stores the fixture key pair (`fixtures::OPEN_KEY`, `fixtures::RESTRICTED_KEY` with
 /// allowed origin 127.0.0.1, both under `fixtures::ORG_KEY`) and the fixture session
 /// (`fixtures::SESSION_TOKEN`, locked to `fixtures::CLIENT_IP`), as the events expect.
+/// A session-creation counter for claims made directly in tests, out of the way.
+pub fn unlimited_counter(key_id: &str) -> shared::storage::CreationCounter {
+    shared::storage::CreationCounter {
+        key: shared::storage::keys::creation_counter("KEY", key_id, 0),
+        max: u32::MAX,
+        window_end_ms: 60_000,
+    }
+}
+
 pub fn test_actor() -> Actor {
     Actor {
         id: "test".into(),
+        label: None,
         ip: None,
     }
+}
+
+/// Issuer of the tests' admin tokens.
+pub const ADMIN_ISSUER: &str = "https://idp.test.example/pool";
+
+/// The token subject of the admin `Call::as_admin(org_id)` acts as.
+pub fn admin_subject(org_id: &str) -> String {
+    format!("admin-of-{org_id}")
+}
+
+/// Makes the admin `Call::as_admin(org_id)` acts as an admin of `org_id`, as an operator
+/// would with `portalctl add-admin`.
+pub async fn make_admin(store: &Store, org_id: &str) {
+    let identity = shared::admin::Identity {
+        issuer: ADMIN_ISSUER.into(),
+        subject: admin_subject(org_id),
+    };
+    shared::admin::add_admin(
+        store,
+        T0,
+        org_id,
+        &identity,
+        Some("admin@partner.example".into()),
+        &test_actor(),
+    )
+    .await
+    .unwrap();
 }
 
 /// Stores the fixture key pair (`fixtures::OPEN_KEY`, `fixtures::RESTRICTED_KEY` with
@@ -511,6 +567,20 @@ pub async fn seed_fixtures(app: &App) {
         created_at_ms: T0,
     };
     app.store.put_organization(&org).await.unwrap();
+    // The admin of the events (`ADMIN_CLAIMS` of scripts/generate-events.py).
+    shared::admin::add_admin(
+        &app.store,
+        T0,
+        &org.org_id,
+        &shared::admin::Identity {
+            issuer: "https://idp.fixture.example/pool".into(),
+            subject: "admin-1".into(),
+        },
+        None,
+        &test_actor(),
+    )
+    .await
+    .unwrap();
     let now = app.clock.now_ms();
     let org_key_hash = app
         .pepper
@@ -548,6 +618,7 @@ pub async fn seed_fixtures(app: &App) {
             status: KeyStatus::Active,
             created_at_ms: now,
             expires_at_ms: None,
+            access_version: 0,
         };
         let record = KeyRecord {
             key_id,
@@ -568,16 +639,14 @@ pub async fn seed_fixtures(app: &App) {
             revoked_reason: None,
             replaced_by: None,
             rotated_from: None,
+            access_version: 0,
         };
         let change = AccessChange {
             org_id: org.org_id.clone(),
             create: Some((hash, lookup, record)),
             ..AccessChange::default()
         };
-        app.store
-            .apply_access_change(&change, now, None, false)
-            .await
-            .unwrap();
+        app.store.commit_access_change(&change).await.unwrap();
     }
     let token = Credential::parse(CredentialKind::SessionToken, fixtures::SESSION_TOKEN).unwrap();
     let expires_at_ms = now + shared::sessions::SESSION_LIFETIME_MS;
@@ -611,7 +680,14 @@ pub async fn seed_fixtures(app: &App) {
     );
     let outcome = app
         .store
-        .claim_slot(now, &app.pepper.hash(&token), &session, &created)
+        .claim_slot(
+            now,
+            &app.pepper.hash(&token),
+            &session,
+            0,
+            &unlimited_counter(&session.api_key.id),
+            &created,
+        )
         .await
         .unwrap();
     assert_eq!(outcome, shared::storage::ClaimOutcome::Claimed);

@@ -8,7 +8,7 @@ use chrono::DateTime;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::admin::{Admin, admin_from_request};
+use shared::admin::{Admin, admin_of, identity_from_request};
 use shared::api_keys::{self, ApiKeySpec, OriginsUpdate};
 use shared::clock::{EpochMillis, iso8601};
 use shared::envelope::Extent;
@@ -22,13 +22,29 @@ use shared::{ApiError, App, Reply, envelope, sessions};
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
     let result = match routes::route_for(Function::AdminApi, &info) {
-        Ok((route, params)) => match admin_from_request(&req, &info, &app.config.admin_claims) {
-            Ok(admin) => dispatch(app, &info, &req, &admin, route, &params).await,
-            Err(err) => Err(err),
-        },
+        Ok((route, params)) => authorized(app, &info, &req, route, &params).await,
         Err(err) => Err(err),
     };
     envelope::respond(&info, result)
+}
+
+/// The signed-in identity, then the path id, then the admin's membership: key and session
+/// ids are UUIDs, and anything else (an id of a kilobyte included) is 404 before any
+/// database call, the membership read included.
+async fn authorized(
+    app: &App,
+    info: &RequestInfo,
+    req: &Request,
+    route: RouteId,
+    params: &PathParams,
+) -> Result<Reply, ApiError> {
+    let signed_in = identity_from_request(req)?;
+    let id = match params.get("id") {
+        Some(id) => request::object_id(id)?,
+        None => "",
+    };
+    let admin = admin_of(app, signed_in, info).await?;
+    dispatch(app, info, req, &admin, route, id).await
 }
 
 async fn dispatch(
@@ -37,14 +53,8 @@ async fn dispatch(
     req: &Request,
     admin: &Admin,
     route: RouteId,
-    params: &PathParams,
+    id: &str,
 ) -> Result<Reply, ApiError> {
-    // Key and session ids are UUIDs: anything else (an id of a kilobyte included) is 404
-    // before any database call.
-    let id = match params.get("id") {
-        Some(id) => request::object_id(id)?,
-        None => "",
-    };
     match route {
         RouteId::GetApiAccess
         | RouteId::ListPartnerships
@@ -92,7 +102,7 @@ fn api_access_view(org: &OrganizationRecord) -> Value {
 }
 
 async fn api_access(app: &App, info: &RequestInfo, admin: &Admin) -> Result<Reply, ApiError> {
-    let org = organization(app, admin).await?;
+    let org = onboarding::read_api_access(app, &admin.org_id, &admin.actor).await?;
     Ok(Reply::ok(vec![api_access_view(&org)]).link("keys", info.link("/v1/admin/keys")))
 }
 
@@ -465,7 +475,7 @@ async fn audit(
     entries.truncate(page.limit);
     let items = entries
         .iter()
-        .map(|e| json!({ "at": iso8601(e.at_ms), "actor": e.actor, "action": e.action, "target": e.target, "ip": e.ip, "detail": e.detail }))
+        .map(|e| json!({ "at": iso8601(e.at_ms), "occurrences": e.occurrences.unwrap_or(1), "last_at": e.last_at_ms.map(iso8601), "actor": e.actor, "actor_label": e.actor_label, "action": e.action, "target": e.target, "ip": e.ip, "detail": e.detail }))
         .collect();
     Ok(Reply::page(
         info,

@@ -1,12 +1,14 @@
-//! Changes to an organization's API access that must take effect on its live sessions in
-//! the same transaction: creating, revoking, rotating and editing keys, ending sessions,
-//! disabling access. Every change re-reads the five slots (strongly consistent) and
-//! conditions the transaction on each slot being as it was read, so a session created
-//! concurrently either is seen and handled, or makes the transaction fail and be retried;
-//! session creation in turn requires its key record to be active. No session of an
-//! affected key survives a change that has answered.
+//! Changes to an organization's API access — creating, revoking, rotating and editing keys,
+//! enabling and disabling access, ending sessions — in two phases.
+//!
+//! Phase one commits the key and organization writes in one transaction. From then on no
+//! session can be claimed under the old state: a claim requires its key record active and
+//! at the access version its creator read (`claim_slot`). Phase two settles the live
+//! sessions the change affects, each on its own, guarding only that session's slot, retried
+//! until done. A holder of a leaked key who creates and ends sessions in a loop cannot keep
+//! a revocation from completing: after phase one he can create none, and his logouts only
+//! touch slots phase two does not guard.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 use super::records::{
@@ -19,7 +21,7 @@ use super::{
 use crate::clock::EpochMillis;
 use crate::credentials::CredentialHash;
 
-/// What happens to one live session when an access change is applied.
+/// What happens to one live session when an access change is settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionPlan {
     Keep,
@@ -28,127 +30,176 @@ pub enum SessionPlan {
     Rebind(Option<Vec<String>>),
 }
 
-/// The key and organization writes of one change; applied together with the session plan.
+/// A key record to overwrite, on condition that it is still active at the version read.
+#[derive(Debug, Clone)]
+pub struct KeyWrite {
+    pub record: KeyRecord,
+    pub read_version: u32,
+}
+
+impl KeyWrite {
+    /// `record` written over itself as read (its version unchanged).
+    pub fn unchanged_version(record: KeyRecord) -> Self {
+        let read_version = record.access_version;
+        Self {
+            record,
+            read_version,
+        }
+    }
+}
+
+/// What the organization item must be for a change to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgGuard {
+    /// API access is enabled with this organization key (not disabled or re-enabled since).
+    KeyIs(String),
+    /// API access is disabled.
+    Disabled,
+}
+
+/// The key and organization writes of one change (phase one).
 #[derive(Debug, Clone, Default)]
 pub struct AccessChange {
     pub org_id: String,
     /// A new key: its lookup item (under the secret's HMAC) and its record.
     pub create: Option<(CredentialHash, ApiKeyRecord, KeyRecord)>,
-    /// Key records to overwrite; each must still be active when the change applies.
-    pub update_records: Vec<KeyRecord>,
+    pub update_records: Vec<KeyWrite>,
     /// Lookup items to overwrite (origins edited).
     pub put_lookups: Vec<(CredentialHash, ApiKeyRecord)>,
     /// Lookup items to delete (key revoked): the key stops opening sessions.
     pub delete_lookups: Vec<CredentialHash>,
     pub organization: Option<OrganizationRecord>,
+    /// Condition on the organization item (on its write when there is one).
+    pub org_guard: Option<OrgGuard>,
     pub audit: Vec<AuditRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessOutcome {
-    /// Applied; the ids of the sessions it ended.
-    Applied { ended: Vec<String> },
-    /// A key record in `update_records` is no longer active (revoked meanwhile).
-    KeyNotActive,
-    /// `require_session_change` was set and no live session was affected: nothing written.
-    NoSessionAffected,
+    Applied,
+    /// A record of `update_records` was revoked or edited since it was read.
+    KeyChanged,
+    /// The organization's access state is no longer what `org_guard` requires.
+    OrganizationChanged,
 }
 
-/// Changes retried after a concurrent session change before giving up.
+/// What an item of the phase-one transaction is, to read its cancellation reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    KeyRecord,
+    Organization,
+    Other,
+}
+
+/// Phase-one transactions retried after a transaction conflict before giving up (503).
 const ATTEMPTS: usize = 8;
+/// Phase-two rounds per session before giving up (503; the change itself stands, and
+/// repeating the call settles the rest). Only conflicts with a write on that very
+/// session or slot cost a round, so this is never reached without a fault.
+pub(super) const SETTLE_ATTEMPTS: usize = 30;
+const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 
 impl Store {
-    /// Applies `change` and, in the same transaction, `plan` to each live session of the
-    /// organization. With `require_session_change`, writes nothing unless a session is
-    /// ended or rebound.
-    pub async fn apply_access_change(
+    /// Phase one: the key, organization and audit writes of `change`, in one transaction.
+    pub async fn commit_access_change(
         &self,
         change: &AccessChange,
-        now_ms: EpochMillis,
-        plan: Option<&(dyn Fn(&SlotRecord) -> SessionPlan + Sync)>,
-        require_session_change: bool,
     ) -> Result<AccessOutcome, StoreError> {
         for round in 0..ATTEMPTS {
-            let mut items = self.change_items(change)?;
-            let Some(plan) = plan else {
-                // No session can be affected (a new key): the key items alone; a conflict
-                // with another transaction is retried.
-                match self.transact(items).await? {
-                    Ok(()) => return Ok(AccessOutcome::Applied { ended: Vec::new() }),
-                    Err(codes) if super::conflicted(&codes) => {
-                        super::backoff(round).await;
-                        continue;
-                    }
-                    Err(codes) => {
-                        return Err(StoreError::Sdk {
-                            operation: "TransactWriteItems",
-                            message: format!("access change refused: {codes:?}"),
-                        });
-                    }
-                }
+            let (items, roles) = self.change_items(change)?;
+            let codes = match self.transact(items).await? {
+                Ok(()) => return Ok(AccessOutcome::Applied),
+                Err(codes) => codes,
             };
-            let slots = self.session_slots(&change.org_id).await?;
-            let record_items = change.update_records.len();
-            let mut ended = Vec::new();
-            let mut changed_sessions = 0;
-            for slot_number in 0..crate::sessions::MAX_LIVE_SESSIONS {
-                let observed = slots
+            let failed = |role: Role| {
+                codes
                     .iter()
-                    .find(|(n, _)| *n == slot_number)
-                    .map(|(_, s)| s);
-                let live = observed.filter(|slot| slot.expires_at_ms > now_ms);
-                match live.map(|slot| (slot, plan(slot))) {
-                    Some((slot, SessionPlan::End)) => {
-                        items.push(self.delete_session_item(&slot.session_hash)?);
-                        items.push(self.delete_slot_item(&change.org_id, slot_number, slot)?);
+                    .zip(&roles)
+                    .any(|(code, r)| *r == role && code == CONDITION_FAILED)
+            };
+            if failed(Role::KeyRecord) {
+                return Ok(AccessOutcome::KeyChanged);
+            }
+            if failed(Role::Organization) {
+                return Ok(AccessOutcome::OrganizationChanged);
+            }
+            if !super::conflicted(&codes) {
+                return Err(StoreError::Sdk {
+                    operation: "TransactWriteItems",
+                    message: format!("access change refused: {codes:?}"),
+                });
+            }
+            super::backoff(round).await;
+        }
+        Err(StoreError::Contention {
+            operation: "TransactWriteItems",
+        })
+    }
+
+    /// Phase two: applies `plan` to each live session of the organization, one at a time,
+    /// guarding only that session's own slot. Read after phase one committed, the slots
+    /// show every session claimed under the old state. Returns the ids of the sessions it
+    /// ended.
+    pub async fn settle_sessions(
+        &self,
+        org_id: &str,
+        now_ms: EpochMillis,
+        plan: &(dyn Fn(&SlotRecord) -> SessionPlan + Sync),
+    ) -> Result<Vec<String>, StoreError> {
+        let slots = self.session_slots(org_id).await?;
+        let mut ended = Vec::new();
+        for (number, slot) in slots.iter().filter(|(_, slot)| slot.expires_at_ms > now_ms) {
+            match plan(slot) {
+                SessionPlan::Keep => {}
+                SessionPlan::End => {
+                    if self.end_slot_session(org_id, *number, slot).await? {
                         ended.push(slot.session_id.clone());
-                        changed_sessions += 1;
-                    }
-                    Some((slot, SessionPlan::Rebind(hosts))) => {
-                        items.push(self.rebind_session_item(&slot.session_hash, hosts.as_deref())?);
-                        items.push(self.slot_guard_item(&change.org_id, slot_number, observed)?);
-                        changed_sessions += 1;
-                    }
-                    Some((_, SessionPlan::Keep)) | None => {
-                        items.push(self.slot_guard_item(&change.org_id, slot_number, observed)?);
                     }
                 }
+                SessionPlan::Rebind(hosts) => {
+                    self.rebind_session(&slot.session_hash, hosts.as_deref())
+                        .await?;
+                }
             }
-            if require_session_change && changed_sessions == 0 {
-                return Ok(AccessOutcome::NoSessionAffected);
+        }
+        Ok(ended)
+    }
+
+    /// Deletes the session in `slot` and frees the slot while it still holds that session.
+    /// True if this call deleted the session (false: it had ended already).
+    async fn end_slot_session(
+        &self,
+        org_id: &str,
+        number: u8,
+        slot: &SlotRecord,
+    ) -> Result<bool, StoreError> {
+        let session_key = keys::session(&CredentialHash(slot.session_hash.clone()));
+        let (mut session_present, mut slot_held) = (true, true);
+        for round in 0..SETTLE_ATTEMPTS {
+            let mut items = Vec::new();
+            if session_present {
+                items.push(self.delete_item(session_key.clone(), Some("attribute_exists(pk)"))?);
             }
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(AccessOutcome::Applied { ended }),
-                Err(err) => match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                        let reasons: Vec<&str> = cancelled
-                            .cancellation_reasons()
-                            .iter()
-                            .map(|r| r.code().unwrap_or("None"))
-                            .collect();
-                        let record_failed = reasons
-                            .iter()
-                            .skip(self.record_offset(change))
-                            .take(record_items)
-                            .any(|code| *code == "ConditionalCheckFailed");
-                        if record_failed {
-                            return Ok(AccessOutcome::KeyNotActive);
-                        }
-                        if reasons.iter().any(|code| {
-                            *code == "ConditionalCheckFailed" || *code == "TransactionConflict"
-                        }) {
-                            continue;
-                        }
-                        return Err(StoreError::sdk("TransactWriteItems", err));
+            if slot_held {
+                items.push(self.delete_slot_item(org_id, number, &slot.session_hash)?);
+            }
+            if items.is_empty() {
+                return Ok(false);
+            }
+            match self.transact(items).await? {
+                Ok(()) => return Ok(session_present),
+                Err(codes) if super::conflicted(&codes) => super::backoff(round).await,
+                Err(codes) => {
+                    // The session ended (logout, another admin) or its slot moved on: do
+                    // what is left without it.
+                    let mut codes = codes.iter();
+                    if session_present {
+                        session_present = codes.next().is_none_or(|c| c != CONDITION_FAILED);
                     }
-                    _ => return Err(StoreError::sdk("TransactWriteItems", err)),
-                },
+                    if slot_held {
+                        slot_held = codes.next().is_none_or(|c| c != CONDITION_FAILED);
+                    }
+                }
             }
         }
         Err(StoreError::Contention {
@@ -156,13 +207,31 @@ impl Store {
         })
     }
 
-    /// Index of the first `update_records` item in the transaction.
-    fn record_offset(&self, change: &AccessChange) -> usize {
-        usize::from(change.create.is_some()) * 2
+    /// Sets a live session's origin-host requirement (nothing if it has ended).
+    async fn rebind_session(
+        &self,
+        session_hash: &str,
+        hosts: Option<&[String]>,
+    ) -> Result<(), StoreError> {
+        for round in 0..SETTLE_ATTEMPTS {
+            let item = self.rebind_session_item(session_hash, hosts)?;
+            match self.transact(vec![item]).await? {
+                Ok(()) => return Ok(()),
+                Err(codes) if super::conflicted(&codes) => super::backoff(round).await,
+                Err(_) => return Ok(()),
+            }
+        }
+        Err(StoreError::Contention {
+            operation: "TransactWriteItems",
+        })
     }
 
-    fn change_items(&self, change: &AccessChange) -> Result<Vec<TransactWriteItem>, StoreError> {
+    fn change_items(
+        &self,
+        change: &AccessChange,
+    ) -> Result<(Vec<TransactWriteItem>, Vec<Role>), StoreError> {
         let mut items = Vec::new();
+        let mut roles = Vec::new();
         if let Some((hash, lookup, record)) = &change.create {
             items.push(self.put_item(
                 encode(lookup, keys::api_key(hash))?,
@@ -172,29 +241,69 @@ impl Store {
                 encode_key_record(&change.org_id, record)?,
                 Some("attribute_not_exists(pk)"),
             )?);
+            roles.extend([Role::Other, Role::Other]);
         }
-        for record in &change.update_records {
+        for write in &change.update_records {
             let put = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(encode_key_record(&change.org_id, record)?))
-                .condition_expression("#status = :active")
+                .set_item(Some(encode_key_record(&change.org_id, &write.record)?))
+                .condition_expression(format!(
+                    "#status = :active AND {}",
+                    version_condition(write.read_version)
+                ))
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(
                     ":active",
                     serde_dynamo::to_attribute_value(KeyStatus::Active)?,
                 )
+                .expression_attribute_values(":version", super::n(i64::from(write.read_version)))
                 .build()
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
+            roles.push(Role::KeyRecord);
         }
         for (hash, lookup) in &change.put_lookups {
             items.push(self.put_item(encode(lookup, keys::api_key(hash))?, None)?);
+            roles.push(Role::Other);
         }
         for hash in &change.delete_lookups {
             items.push(self.delete_item(keys::api_key(hash), None)?);
+            roles.push(Role::Other);
         }
-        if let Some(organization) = &change.organization {
-            items.push(self.put_item(encode_organization(organization)?, None)?);
+        let guard = change.org_guard.as_ref().map(org_condition);
+        match (&change.organization, guard) {
+            (Some(organization), guard) => {
+                let (condition, value) = guard.unzip();
+                let put =
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(encode_organization(organization)?))
+                        .set_condition_expression(condition)
+                        .set_expression_attribute_values(value.flatten().map(|v| {
+                            std::collections::HashMap::from([(":org_key".to_owned(), s(v))])
+                        }))
+                        .build()
+                        .map_err(build_error)?;
+                items.push(TransactWriteItem::builder().put(put).build());
+                roles.push(Role::Organization);
+            }
+            (None, Some((condition, value))) => {
+                let key = keys::organization(&change.org_id);
+                let check =
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(key.pk))
+                        .key("sk", s(key.sk))
+                        .condition_expression(condition)
+                        .set_expression_attribute_values(value.map(|v| {
+                            std::collections::HashMap::from([(":org_key".to_owned(), s(v))])
+                        }))
+                        .build()
+                        .map_err(build_error)?;
+                items.push(TransactWriteItem::builder().condition_check(check).build());
+                roles.push(Role::Organization);
+            }
+            (None, None) => {}
         }
         for entry in &change.audit {
             items.push(self.put_item(
@@ -204,8 +313,9 @@ impl Store {
                 )?,
                 None,
             )?);
+            roles.push(Role::Other);
         }
-        Ok(items)
+        Ok((items, roles))
     }
 
     pub(super) fn put_item(
@@ -237,19 +347,12 @@ impl Store {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    fn delete_session_item(&self, session_hash: &str) -> Result<TransactWriteItem, StoreError> {
-        self.delete_item(
-            keys::session(&CredentialHash(session_hash.to_owned())),
-            None,
-        )
-    }
-
     /// Frees a slot only if it still holds the session that was read.
-    fn delete_slot_item(
+    pub(super) fn delete_slot_item(
         &self,
         org_id: &str,
         slot: u8,
-        observed: &SlotRecord,
+        session_hash: &str,
     ) -> Result<TransactWriteItem, StoreError> {
         let key = keys::slot(org_id, slot);
         let delete = Delete::builder()
@@ -257,33 +360,10 @@ impl Store {
             .key("pk", s(key.pk))
             .key("sk", s(key.sk))
             .condition_expression("session_hash = :hash")
-            .expression_attribute_values(":hash", s(&observed.session_hash))
+            .expression_attribute_values(":hash", s(session_hash))
             .build()
             .map_err(build_error)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
-    }
-
-    /// Fails the transaction if the slot changed since it was read.
-    fn slot_guard_item(
-        &self,
-        org_id: &str,
-        slot: u8,
-        observed: Option<&SlotRecord>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let key = keys::slot(org_id, slot);
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk));
-        let check = match observed {
-            None => check.condition_expression("attribute_not_exists(pk)"),
-            Some(slot) => check
-                .condition_expression("session_hash = :hash")
-                .expression_attribute_values(":hash", s(&slot.session_hash)),
-        };
-        Ok(TransactWriteItem::builder()
-            .condition_check(check.build().map_err(build_error)?)
-            .build())
     }
 
     fn rebind_session_item(
@@ -323,37 +403,9 @@ impl Store {
             .await
     }
 
-    /// Newest-first audit entries, at most `limit` after skipping `offset`.
-    pub async fn audit_entries(
-        &self,
-        org_id: &str,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        let entries: Vec<AuditRecord> = self
-            .query_prefix(org_id, keys::AUDIT_PREFIX, false, Some(offset + limit))
-            .await?;
-        Ok(entries.into_iter().skip(offset).take(limit).collect())
-    }
-
-    /// Records one audit entry on its own (security events outside a transaction).
-    pub async fn put_audit(&self, org_id: &str, entry: &AuditRecord) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(
-                entry,
-                keys::audit(org_id, entry.at_ms, &entry.audit_id),
-            )?))
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("PutItem", e))?;
-        Ok(())
-    }
-
     /// Items of the organization's partition whose sort key starts with `prefix`, all pages
     /// (or the first `max` items), strongly consistent.
-    async fn query_prefix<T: serde::de::DeserializeOwned>(
+    pub(super) async fn query_prefix<T: serde::de::DeserializeOwned>(
         &self,
         org_id: &str,
         prefix: &str,
@@ -396,5 +448,26 @@ impl Store {
             .into_iter()
             .map(super::sessions::decode_session)
             .collect()
+    }
+}
+
+/// The condition that a key record's `access_version` is `:version` (records from before
+/// versioning have none and count as 0).
+pub(super) fn version_condition(version: u32) -> &'static str {
+    if version == 0 {
+        "(attribute_not_exists(access_version) OR access_version = :version)"
+    } else {
+        "access_version = :version"
+    }
+}
+
+/// Condition (and its `:org_key` value) on the organization item for `guard`.
+fn org_condition(guard: &OrgGuard) -> (String, Option<String>) {
+    match guard {
+        OrgGuard::KeyIs(key) => ("organization_key = :org_key".into(), Some(key.clone())),
+        OrgGuard::Disabled => (
+            "attribute_exists(pk) AND attribute_not_exists(organization_key)".into(),
+            None,
+        ),
     }
 }

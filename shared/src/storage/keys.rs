@@ -6,6 +6,7 @@
 //! | session slot    | `ORG#<org id>`      | `SLOT#<0..4>`      |
 //! | key (admin)     | `ORG#<org id>`      | `KEY#<key id>`     |
 //! | audit entry     | `ORG#<org id>`      | `AUDIT#<ms>#<id>`  |
+//! | security event of a minute | `ORG#<org id>` | `EVENT#<kind>#<subject>#<minute ms>` |
 //! | API key         | `APIKEY#<hmac>`     | `APIKEY`           |
 //! | session         | `SESSION#<hmac>`    | `SESSION`          |
 //! | account         | `PARTNER#<p id>`    | `ACCOUNT#<id>`     |
@@ -17,6 +18,9 @@
 //! | period ledger   | `PARTNER#<p id>`    | `MSSP#<period>#!LEDGER`, `RESELLER#<month>#!LEDGER` |
 //! | closed month's subscriptions | `PARTNER#<p id>` | `RESELLER#<month>#SNAP#<acct>` |
 //! | commitments     | `PARTNER#<p id>`    | `COMMITMENTS`      |
+//! | admin membership | `ADMIN#<issuer>#<subject>` | `ADMIN`      |
+//! | admin (listing) | `ORG#<org id>`      | `ADMIN#<issuer>#<subject>` |
+//! | session creations of a minute | `CREATES#KEY#<key id>`, `CREATES#ADDR#<ip>` | `<minute start ms>` |
 //!
 //! Everything a partnership's reports read lives in its `PARTNER#` partition, so every
 //! report is one Query there; subscriptions live inside their account's item.
@@ -83,6 +87,15 @@ pub fn audit(org_id: &str, at_ms: i64, audit_id: &str) -> Key {
     Key {
         pk: org_partition(org_id),
         sk: format!("{AUDIT_PREFIX}{at_ms:013}#{audit_id}"),
+    }
+}
+
+/// Marks that a security event of `dedupe` (kind and subject) was recorded in the minute
+/// starting at `minute_ms`; names the entry that counts the repeats.
+pub fn event_marker(org_id: &str, dedupe: &str, minute_ms: i64) -> Key {
+    Key {
+        pk: org_partition(org_id),
+        sk: format!("EVENT#{dedupe}#{minute_ms:013}"),
     }
 }
 
@@ -160,6 +173,33 @@ pub fn commitments(partnership_id: &str) -> Key {
     Key {
         pk: partner_partition(partnership_id),
         sk: "COMMITMENTS".into(),
+    }
+}
+
+pub const ADMIN_PREFIX: &str = "ADMIN#";
+
+/// An admin membership, by the identity every admin request presents.
+pub fn admin_membership(issuer: &str, subject: &str) -> Key {
+    Key {
+        pk: format!("{ADMIN_PREFIX}{issuer}#{subject}"),
+        sk: "ADMIN".into(),
+    }
+}
+
+/// The copy of a membership in its organization's partition, for listing its admins.
+pub fn organization_admin(org_id: &str, issuer: &str, subject: &str) -> Key {
+    Key {
+        pk: org_partition(org_id),
+        sk: format!("{ADMIN_PREFIX}{issuer}#{subject}"),
+    }
+}
+
+/// The counter of session creations of one API key (`KEY`) or client address (`ADDR`) in
+/// the minute starting at `window_start_ms`.
+pub fn creation_counter(scope: &str, subject: &str, window_start_ms: i64) -> Key {
+    Key {
+        pk: format!("CREATES#{scope}#{subject}"),
+        sk: format!("{window_start_ms:013}"),
     }
 }
 

@@ -105,6 +105,37 @@ pub struct KeyRecord {
     pub replaced_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_from: Option<String>,
+    /// Version of the settings a session is bound by (allowed origins): every edit adds
+    /// one, and a session is claimed only under the version its creator read, so an edit
+    /// committed meanwhile cannot leave a session bound to the old settings. Records from
+    /// before versioning read as 0.
+    #[serde(default)]
+    pub access_version: u32,
+}
+
+/// What an admin may do in the organization of a membership. One role today; stored so a
+/// narrower one can come without migrating memberships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminRole {
+    /// Every admin route: API access, keys, sessions, audit.
+    Admin,
+}
+
+/// A signed-in identity (token issuer and subject) that administers one organization.
+/// Created and removed by operators (`portalctl add-admin` / `remove-admin`); the only
+/// thing that makes someone an admin — no token claim does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminMembership {
+    pub issuer: String,
+    pub subject: String,
+    pub org_id: String,
+    pub role: AdminRole,
+    /// A label for people reading the trail; never used to decide anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub added_at_ms: EpochMillis,
+    pub added_by: String,
 }
 
 /// An entry of the audit trail: admin actions and security events.
@@ -112,8 +143,11 @@ pub struct KeyRecord {
 pub struct AuditRecord {
     pub audit_id: String,
     pub at_ms: EpochMillis,
-    /// Who acted: the admin's identity from the token, `api_key:<id>`, or `system`.
+    /// Who acted: `admin:<token subject>`, `api_key:<id>`, `operator:<name>` or `system`.
     pub actor: String,
+    /// The admin's e-mail when the actor is an admin: a label, not an identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_label: Option<String>,
     pub action: String,
     /// What was acted on, e.g. `api_key:<id>` or `session:<id>`.
     pub target: String,
@@ -121,6 +155,12 @@ pub struct AuditRecord {
     pub ip: Option<String>,
     pub detail: serde_json::Value,
     pub ttl_epoch_seconds: i64,
+    /// A security event repeated within its minute is counted here (absent: once) rather
+    /// than written again; `last_at_ms` is the latest repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrences: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at_ms: Option<EpochMillis>,
 }
 
 /// The lookup copy of an active API key, stored under the HMAC of its secret: everything
@@ -144,6 +184,9 @@ pub struct ApiKeyRecord {
     pub created_at_ms: EpochMillis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at_ms: Option<EpochMillis>,
+    /// `KeyRecord::access_version` these settings are: the claim requires it unchanged.
+    #[serde(default)]
+    pub access_version: u32,
 }
 
 /// The identity of the key behind a session, as `GET /v1/me` shows it.

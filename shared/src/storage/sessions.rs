@@ -1,11 +1,10 @@
 //! Session storage: the slot-claiming transaction (exact five-session cap), the hot-path
 //! UpdateItem (verify + rate limit + record use in one round trip) and logout.
 
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use super::records::{ANY_ADDRESS, AuditRecord, KeyStatus, SessionRecord, SlotRecord};
@@ -23,6 +22,35 @@ pub enum ClaimOutcome {
     Conflict,
     /// The key was revoked (or removed) after it was read.
     KeyNotActive,
+    /// The key's session creations of this minute are at their maximum.
+    KeyLimitReached,
+}
+
+/// A counter of session creations in one minute, counted only below `max`.
+#[derive(Debug, Clone)]
+pub struct CreationCounter {
+    pub key: keys::Key,
+    pub max: u32,
+    /// When the minute ends (the item's TTL follows).
+    pub window_end_ms: EpochMillis,
+}
+
+const COUNT_ONE: &str =
+    "SET creations = if_not_exists(creations, :zero) + :one, ttl_epoch_seconds = :ttl";
+const BELOW_MAX: &str = "attribute_not_exists(creations) OR creations < :max";
+
+impl CreationCounter {
+    fn values(&self) -> [(&'static str, aws_sdk_dynamodb::types::AttributeValue); 4] {
+        [
+            (":zero", n(0)),
+            (":one", n(1)),
+            (":max", n(i64::from(self.max))),
+            (
+                ":ttl",
+                n(super::records::ttl_for(self.window_end_ms + 60_000)),
+            ),
+        ]
+    }
 }
 
 /// What the hot path needs to know about the request.
@@ -42,6 +70,10 @@ pub enum TouchOutcome {
     Allowed(SessionRecord),
     /// A condition failed; the session as stored (`None`: no such session) tells which.
     Refused(Option<SessionRecord>),
+    /// DynamoDB refused the request itself (ValidationException) while it carried origin
+    /// patterns: the origin host made it unusable. Request hosts are capped so that this
+    /// cannot happen; should DynamoDB's limits ever shrink, it is still a refusal, not a 500.
+    OriginUnusable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +83,27 @@ pub enum EndOutcome {
 }
 
 impl Store {
+    /// Counts one session creation attempt on `counter`, in one conditional UpdateItem;
+    /// false (and nothing counted) when the minute's maximum is reached.
+    pub async fn count_creation(&self, counter: &CreationCounter) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(counter.key.pk.clone()))
+            .key("sk", s(counter.key.sk.clone()))
+            .update_expression(COUNT_ONE)
+            .condition_expression(BELOW_MAX);
+        for (name, value) in counter.values() {
+            update = update.expression_attribute_values(name, value);
+        }
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if super::is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(StoreError::sdk("UpdateItem", err)),
+        }
+    }
+
     /// The organization's slot items, strongly consistent (a slot claimed a moment ago counts).
     pub async fn session_slots(&self, org_id: &str) -> Result<Vec<(u8, SlotRecord)>, StoreError> {
         let output = self
@@ -79,13 +132,16 @@ impl Store {
 
     /// One transaction: take `session.slot` if it is free or its session has expired,
     /// store the session, record the key's last use — on condition that the key record is
-    /// still active, so a key revoked meanwhile opens no session — and write the audit entry.
+    /// still active and at `access_version` (the settings the session was bound by), so a
+    /// key revoked or edited meanwhile opens no session — and write the audit entry.
     /// Either all happen or none does.
     pub async fn claim_slot(
         &self,
         now_ms: EpochMillis,
         session_hash: &CredentialHash,
         session: &SessionRecord,
+        access_version: u32,
+        key_counter: &CreationCounter,
         audit: &AuditRecord,
     ) -> Result<ClaimOutcome, StoreError> {
         let slot_record = SlotRecord {
@@ -121,13 +177,17 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(key.pk))
             .key("sk", s(key.sk))
-            .condition_expression("#status = :active")
+            .condition_expression(format!(
+                "#status = :active AND {}",
+                super::access::version_condition(access_version)
+            ))
             .update_expression("SET last_used_at_ms = :now")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(
                 ":active",
                 serde_dynamo::to_attribute_value(KeyStatus::Active)?,
             )
+            .expression_attribute_values(":version", n(i64::from(access_version)))
             .expression_attribute_values(":now", n(now_ms))
             .build()
             .map_err(build_error)?;
@@ -139,6 +199,16 @@ impl Store {
             )?))
             .build()
             .map_err(build_error)?;
+        let mut count_creation = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(key_counter.key.pk.clone()))
+            .key("sk", s(key_counter.key.sk.clone()))
+            .update_expression(COUNT_ONE)
+            .condition_expression(BELOW_MAX);
+        for (name, value) in key_counter.values() {
+            count_creation = count_creation.expression_attribute_values(name, value);
+        }
+        let count_creation = count_creation.build().map_err(build_error)?;
         let result = self
             .client
             .transact_write_items()
@@ -146,6 +216,7 @@ impl Store {
             .transact_items(TransactWriteItem::builder().put(put_session).build())
             .transact_items(TransactWriteItem::builder().update(mark_key_used).build())
             .transact_items(TransactWriteItem::builder().put(put_audit).build())
+            .transact_items(TransactWriteItem::builder().update(count_creation).build())
             .send()
             .await;
         match result {
@@ -159,6 +230,8 @@ impl Store {
                         .collect();
                     if codes.get(2) == Some(&"ConditionalCheckFailed") {
                         Ok(ClaimOutcome::KeyNotActive)
+                    } else if codes.get(4) == Some(&"ConditionalCheckFailed") {
+                        Ok(ClaimOutcome::KeyLimitReached)
                     } else if codes.contains(&"TransactionConflict") {
                         Ok(ClaimOutcome::Conflict)
                     } else if codes.first() == Some(&"ConditionalCheckFailed") {
@@ -219,76 +292,81 @@ impl Store {
                     let old = failed.item().cloned().map(decode_session).transpose()?;
                     Ok(TouchOutcome::Refused(old))
                 }
+                Some(service)
+                    if !request.origin_patterns.is_empty()
+                        && aws_sdk_dynamodb::error::ProvideErrorMetadata::code(service)
+                            == Some("ValidationException") =>
+                {
+                    tracing::error!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), patterns = request.origin_patterns.len(), "DynamoDB refused the hot path with these origin patterns");
+                    Ok(TouchOutcome::OriginUnusable)
+                }
                 _ => Err(StoreError::sdk("UpdateItem", err)),
             },
         }
     }
 
-    /// Logout: deletes a live session (from its own address where locked) and frees its
-    /// slot. Never rate limited.
+    /// Logout, in one transaction: deletes the live session (used from its own address
+    /// where locked), frees its slot and writes the audit entry `audit` makes of it. Never
+    /// rate limited. Two calls: the session is read first, for its slot and its audit entry.
     pub async fn end_session(
         &self,
         session_hash: &CredentialHash,
         now_ms: EpochMillis,
         client_ip: Option<&str>,
+        audit: &(dyn Fn(&SessionRecord) -> AuditRecord + Sync),
     ) -> Result<EndOutcome, StoreError> {
         let key = keys::session(session_hash);
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .condition_expression("expires_at_ms > :now AND locked_to IN (:ip, :any)")
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":ip", s(client_ip.unwrap_or("")))
-            .expression_attribute_values(":any", s(ANY_ADDRESS))
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let session: SessionRecord = match result {
-            Ok(output) => decode_session(output.attributes.unwrap_or_default())?,
-            Err(err) => {
-                return match err.as_service_error() {
-                    Some(DeleteItemError::ConditionalCheckFailedException(failed)) => {
-                        let old = failed.item().cloned().map(decode_session).transpose()?;
-                        Ok(EndOutcome::Refused(old))
-                    }
-                    _ => Err(StoreError::sdk("DeleteItem", err)),
-                };
+        let mut slot_held = true;
+        for round in 0..super::access::SETTLE_ATTEMPTS {
+            let stored = self
+                .get_item(key.clone())
+                .await?
+                .map(decode_session)
+                .transpose()?;
+            let Some(session) = stored
+                .as_ref()
+                .filter(|s| s.expires_at_ms > now_ms && s.admits_address(client_ip))
+            else {
+                return Ok(EndOutcome::Refused(stored));
+            };
+            let entry = audit(session);
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(key.pk.clone()))
+                .key("sk", s(key.sk.clone()))
+                .condition_expression("expires_at_ms > :now AND locked_to IN (:ip, :any)")
+                .expression_attribute_values(":now", n(now_ms))
+                .expression_attribute_values(":ip", s(client_ip.unwrap_or("")))
+                .expression_attribute_values(":any", s(ANY_ADDRESS))
+                .build()
+                .map_err(super::build_error)?;
+            let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+            if slot_held {
+                items.push(self.delete_slot_item(
+                    &session.org_id,
+                    session.slot,
+                    &session_hash.0,
+                )?);
             }
-        };
-        self.free_slot(&session.org_id, session.slot, session_hash)
-            .await?;
-        Ok(EndOutcome::Ended(session))
-    }
-
-    /// Frees `slot` if `session_hash` still holds it (a newer session may own it already).
-    pub async fn free_slot(
-        &self,
-        org_id: &str,
-        slot: u8,
-        session_hash: &CredentialHash,
-    ) -> Result<(), StoreError> {
-        let key = keys::slot(org_id, slot);
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .condition_expression("session_hash = :hash")
-            .expression_attribute_values(":hash", s(session_hash.as_str()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(()),
-                _ => Err(StoreError::sdk("DeleteItem", err)),
-            },
+            items.push(self.put_item(
+                encode(
+                    &entry,
+                    keys::audit(&session.org_id, entry.at_ms, &entry.audit_id),
+                )?,
+                None,
+            )?);
+            match self.transact(items).await? {
+                Ok(()) => return Ok(EndOutcome::Ended(session.clone())),
+                Err(codes) if super::conflicted(&codes) => super::backoff(round).await,
+                // The session changed meanwhile (ended by an admin): read it again.
+                Err(codes) if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") => {}
+                // Its slot no longer holds it (freed already): end the session alone.
+                Err(_) => slot_held = false,
+            }
         }
+        Err(StoreError::Contention {
+            operation: "TransactWriteItems",
+        })
     }
 }
 
