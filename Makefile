@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test reset bench faults lint template-check server-checks sam-build ci rotation-check
+.PHONY: run test reset bench faults clients lint template-check server-checks sam-build ci rotation-check
 
 run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
 	scripts/run-local.sh
@@ -19,14 +19,17 @@ bench: ## DynamoDB calls per request, hot-path latency, release zip sizes
 faults: ## the fault drill alone, with its figures: DynamoDB Local stopped and started mid-run (also part of make test)
 	scripts/test.sh faults:: --no-capture
 
+clients: ## generate the Python client and the TypeScript types (openapi-fetch) from openapi.yaml into clients/
+	scripts/clients.sh
+
 lint: ## formatting and clippy, as CI runs them
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-template-check: ## cfn-lint, sam validate and checkov on template.yaml, openapi-spec-validator on openapi.yaml
+template-check: ## cfn-lint, sam validate and checkov on template.yaml; openapi-spec-validator, Spectral and Redocly on openapi.yaml
 	scripts/template-check.sh
 
-server-checks: ## against a fresh local server: examples/partner_client.py, /docs in headless Chromium, schemathesis
+server-checks: ## against a fresh local server: examples/partner_client.py, both generated clients' partner flow, /docs in headless Chromium, schemathesis
 	scripts/server-checks.sh
 
 sam-build: ## sam build (cargo-lambda, arm64) of every function, as a deployer runs it

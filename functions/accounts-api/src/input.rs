@@ -2,11 +2,11 @@
 //! refused; every refusal says what to fix.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use shared::ApiError;
 use shared::calendar::{self, format_date, parse_date};
 use shared::catalogue;
-use shared::request::printable_text;
+use shared::request::{body_field, printable_text};
 use shared::storage::records::{
     AccountRecord, AccountState, Money, Partnership, StateChange, SubscriptionRecord,
 };
@@ -20,13 +20,6 @@ const MAX_QUANTITY: u64 = 10_000_000;
 /// The largest contract value (10^13 minor units): sums over an account's subscriptions
 /// stay far inside an i64.
 const MAX_AMOUNT_MINOR: i64 = 10_000_000_000_000;
-
-/// A field that may be absent, explicitly `null`, or a value (PATCH tells them apart).
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
 
 pub fn parse_state(text: &str) -> Result<AccountState, ApiError> {
     AccountState::ALL
@@ -54,11 +47,11 @@ fn country(code: &str) -> Result<String, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct AccountBody {
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     state: Option<AccountState>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     state_since: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     trial_ends_at: Option<String>,
     country: String,
 }
@@ -233,15 +226,15 @@ impl AccountBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     state: Option<AccountState>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     state_since: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "body_field::nullable")]
     trial_ends_at: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     country: Option<String>,
 }
 
@@ -413,19 +406,19 @@ impl SubscriptionBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     sku: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     quantity: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     start_date: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     end_date: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body_field::present")]
     evaluation: Option<bool>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "body_field::nullable")]
     order_number: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "body_field::nullable")]
     acv: Option<Option<MoneyBody>>,
 }
 

@@ -13,7 +13,7 @@ use shared::api_keys::{self, ApiKeySpec, OriginsUpdate};
 use shared::clock::{EpochMillis, iso8601};
 use shared::envelope::Extent;
 use shared::onboarding;
-use shared::request::{self, Page, RequestInfo};
+use shared::request::{self, Page, RequestInfo, body_field};
 use shared::rotation;
 use shared::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{KeyRecord, KeyStatus, OrganizationRecord, SessionRecord};
@@ -212,7 +212,9 @@ fn new_key_reply(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateKeyBody {
+    #[serde(default, deserialize_with = "body_field::present")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "body_field::present")]
     partnership_id: Option<String>,
     #[serde(default)]
     optional_scopes: Vec<String>,
@@ -220,6 +222,7 @@ struct CreateKeyBody {
     allowed_origins: Vec<String>,
     #[serde(default)]
     allow_any_origin: bool,
+    #[serde(default, deserialize_with = "body_field::present")]
     expires_at: Option<String>,
 }
 
@@ -397,6 +400,7 @@ async fn rotate_key(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RevokeBody {
+    #[serde(default, deserialize_with = "body_field::present")]
     reason: Option<String>,
 }
 

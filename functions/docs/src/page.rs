@@ -113,6 +113,39 @@ finally:
     call("DELETE", "/v1/auth/session", token)</code></pre>
 <p>The repository's <code>examples/partner_client.py</code> does all of this and also creates a
 new session when the API answers 401 (the session expired or an admin ended it).</p>
+<h3>Generated clients</h3>
+<p>Clients generated from <a href="/openapi.json">the OpenAPI document</a> work as they are,
+with one setting: the session scheme's prefix is <code>Session</code>, where generators default
+to <code>Bearer</code>. Python, with <code>openapi-python-client generate --path openapi.yaml</code>:</p>
+<pre><code>from partner_portal_api_client import AuthenticatedClient, Client
+from partner_portal_api_client.api.customers import list_customers
+from partner_portal_api_client.api.sessions import create_session, end_session
+from partner_portal_api_client.models import CreateSessionRequest
+
+created = create_session.sync(client=Client(base_url=BASE),
+                              body=CreateSessionRequest(organization_key=ORG_KEY, api_key=API_KEY))
+client = AuthenticatedClient(base_url=BASE, token=created.field_data[0].session_token,
+                             prefix="Session")
+page = list_customers.sync(client=client, limit=100)   # a CustomerList, or an Error
+for customer in page.field_data:
+    print(customer.name, customer.churn_risk.level)
+end_session.sync(client=client)</code></pre>
+<p>TypeScript, with <code>openapi-typescript openapi.yaml -o schema.d.ts</code> and
+<code>openapi-fetch</code>:</p>
+<pre><code>import createClient from "openapi-fetch";
+import type { paths } from "./schema";
+
+const api = createClient&lt;paths&gt;({ baseUrl: BASE });
+const { data: created } = await api.POST("/v1/auth/session",
+  { body: { organization_key: ORG_KEY, api_key: API_KEY } });
+const token = created!._data[0]!.session_token;
+api.use({ onRequest: ({ request }) =&gt; {
+  request.headers.set("Authorization", `Session ${token}`);
+  return request;
+} });
+const { data: page, error } = await api.GET("/v1/customers", { params: { query: { limit: 100 } } });
+// error is the typed error body; on 429 wait error.retry_after_ms and send again.
+await api.DELETE("/v1/auth/session");</code></pre>
 "#;
 
 const RULES: &str = r#"<h2 id="rules">Rules every integration can rely on</h2>
