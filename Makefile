@@ -1,10 +1,10 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test reset bench faults clients lint template-check server-checks sam-build ci rotation-check
+.PHONY: run test reset bench faults clients screenshots lint template-check server-checks sam-build ci rotation-check
 
 run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
 	scripts/run-local.sh
 
-test: ## every test, against its own DynamoDB Local
+test: ## every test, against its own DynamoDB Local, then the console in headless Chromium
 	scripts/test.sh
 
 rotation-check: ## run the daily rotation check now, against the running `make run` server
@@ -21,6 +21,9 @@ faults: ## the fault drill alone, with its figures: DynamoDB Local stopped and s
 
 clients: ## generate the Python client and the TypeScript types (openapi-fetch) from openapi.yaml into clients/
 	scripts/clients.sh
+
+screenshots: ## PNGs of the console's states (locked, keys, created modal, sessions, audit) into docs/console/
+	SCREENSHOT_DIR=$(CURDIR)/docs/console scripts/browser-tests.sh
 
 lint: ## formatting and clippy, as CI runs them
 	cargo fmt --all --check

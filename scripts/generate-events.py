@@ -127,6 +127,7 @@ EVENTS = {
         "api-access.200": event("GET", "/v1/admin/api-access", claims=ADMIN_CLAIMS),
         "api-access-enable-when-enabled.409": event("POST", "/v1/admin/api-access", claims=ADMIN_CLAIMS),
         "partnerships.200": event("GET", "/v1/admin/partnerships", claims=ADMIN_CLAIMS),
+        "client-address.200": event("GET", "/v1/admin/client-address", claims=ADMIN_CLAIMS),
         "keys-list.200": event("GET", "/v1/admin/keys", claims=ADMIN_CLAIMS),
         "key-create.201": event("POST", "/v1/admin/keys", JSON, {"name": "Billing sync", "partnership_id": PARTNERSHIP_ID, "allow_any_origin": True}, claims=ADMIN_CLAIMS),
         "key-create-no-origins-acknowledgement.400": event("POST", "/v1/admin/keys", JSON, {"name": "Billing sync", "partnership_id": PARTNERSHIP_ID}, claims=ADMIN_CLAIMS),
@@ -183,6 +184,10 @@ EVENTS = {
         "docs.200": event("GET", "/docs", route="GET /docs"),
         "openapi.200": event("GET", "/openapi.json", route="GET /openapi.json"),
         "docs-post.405": event("POST", "/docs", JSON, {}),
+    },
+    "console": {
+        "console.200": event("GET", "/console", route="GET /console"),
+        "console-post.405": event("POST", "/console", JSON, {}),
     },
     "fallback-api": {
         "unknown-path.404": event("GET", "/v1/nothing-here"),

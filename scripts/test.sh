@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: every test of the workspace against its own in-memory DynamoDB Local and a
-# moto Secrets Manager, both stopped again however the run ends.
+# moto Secrets Manager, both stopped again however the run ends; then (without a filter)
+# the console's browser tests against a fresh local server (scripts/browser-tests.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -27,3 +28,7 @@ done
 DYNAMODB_ENDPOINT="http://127.0.0.1:$dynamodb_port" \
 SECRETSMANAGER_ENDPOINT="http://127.0.0.1:$moto_port" \
     cargo nextest run --workspace --no-fail-fast --cargo-quiet "$@"
+# The whole suite (no filter given) includes the console in a real browser.
+if [ $# -eq 0 ]; then
+    scripts/browser-tests.sh
+fi

@@ -152,7 +152,7 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
 
 /// The demo organization's admin, as the local identity provider names it.
 pub const DEMO_ADMIN_SUBJECT: &str = "demo-admin";
-const DEMO_ADMIN_EMAIL: &str = "admin@northwind.example";
+pub const DEMO_ADMIN_EMAIL: &str = "admin@northwind.example";
 
 /// Makes the local identity provider's demo admin an admin of the demo organization, as an
 /// operator would with `portalctl add-admin` (kept if it is one already).

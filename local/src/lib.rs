@@ -7,6 +7,7 @@ pub mod admin_auth;
 pub mod demo;
 pub mod demo_data;
 pub mod event;
+pub mod oidc;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
             Function::ReportsApi => reports_api::handle(app, req).await,
             Function::CustomersApi => customers_api::handle(app, req).await,
             Function::Docs => docs::handle(&req),
+            Function::Console => console::handle(&req),
         },
         Err(_) => fallback_api::handle(&req),
     }
@@ -47,6 +49,8 @@ pub struct LocalApi {
     /// Where `POST /_local/rotation-check` appends its notifications (the deployed check
     /// publishes to SNS); `None` only logs them.
     pub notifications_log: Option<std::path::PathBuf>,
+    /// The console's sign-in provider (`/_local/oidc/…`).
+    pub oidc: oidc::Provider,
 }
 
 /// Local-only routes (not in template.yaml): run what EventBridge or SQS would trigger.
@@ -132,6 +136,26 @@ async fn handle_http(
     }
     if parts.uri.path() == LOCAL_USAGE_INGEST && parts.method == http::Method::POST {
         return local_usage_ingest(api, body).await;
+    }
+    if parts.uri.path().starts_with(oidc::PREFIX) {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let body = Limited::new(body, 64 * 1024)
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        return api.oidc.handle(
+            &api.jwt,
+            &parts.method,
+            parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+            &format!("http://{host}"),
+            &body,
+            api.app.clock.now_ms(),
+        );
     }
     // Admin routes sit behind the JWT authorizer: API Gateway refuses a missing or bad
     // token itself, before any function runs.

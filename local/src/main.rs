@@ -57,10 +57,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     print_walkthrough(&base_url, &demo_path, seeded);
     let notifications_log = Some(local_dir.join("notifications.log"));
+    // LOCAL_CONSOLE_TOKEN_TTL_SECONDS: a short console sign-in, to see it expire.
+    let oidc = local_server::oidc::Provider::with_token_ttl(
+        std::env::var("LOCAL_CONSOLE_TOKEN_TTL_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    );
     let api = Arc::new(local_server::LocalApi {
         app,
         jwt,
         notifications_log,
+        oidc,
     });
     local_server::serve(listener, api, shutdown_signal()).await?;
     Ok(())
@@ -88,6 +95,9 @@ fn print_walkthrough(base_url: &str, demo_path: &std::path::Path, seeded: bool) 
     println!(
         r#"
 Partner Portal API listening on {base_url} ({state}; credentials in {demo})
+
+  API settings console (partner admins): {base_url}/console   (signs in as the demo admin)
+  API guide:                             {base_url}/docs
 
 Try it (the secrets stay in {demo}):
 

@@ -24,6 +24,7 @@ pub enum RouteId {
     ListSessions,
     InvalidateSession,
     ListAudit,
+    GetClientAddress,
     ListSkus,
     ListAccounts,
     CreateAccount,
@@ -47,6 +48,7 @@ pub enum RouteId {
     GetCustomer,
     GetDocs,
     GetOpenApi,
+    GetConsole,
 }
 
 /// The Lambda function (package name) serving a route.
@@ -59,6 +61,7 @@ pub enum Function {
     ReportsApi,
     CustomersApi,
     Docs,
+    Console,
 }
 
 impl Function {
@@ -71,6 +74,7 @@ impl Function {
             Self::ReportsApi => "reports-api",
             Self::CustomersApi => "customers-api",
             Self::Docs => "docs",
+            Self::Console => "console",
         }
     }
 }
@@ -121,12 +125,12 @@ const fn listing(id: RouteId, path: &'static str, function: Function) -> Route {
     }
 }
 
-const fn public(id: RouteId, path: &'static str) -> Route {
+const fn public(id: RouteId, path: &'static str, function: Function) -> Route {
     Route {
         id,
         method: Method::GET,
         path,
-        function: Function::Docs,
+        function,
         access: Access::Public,
         collection: false,
     }
@@ -205,6 +209,11 @@ pub const ROUTES: &[Route] = &[
         "/v1/admin/sessions/{id}",
     ),
     admin_listing(RouteId::ListAudit, "/v1/admin/audit"),
+    admin(
+        RouteId::GetClientAddress,
+        Method::GET,
+        "/v1/admin/client-address",
+    ),
     listing(RouteId::ListSkus, "/v1/skus", Function::AccountsApi),
     listing(RouteId::ListAccounts, "/v1/accounts", Function::AccountsApi),
     partner(
@@ -313,8 +322,9 @@ pub const ROUTES: &[Route] = &[
         "/v1/customers/{id}",
         Function::CustomersApi,
     ),
-    public(RouteId::GetDocs, "/docs"),
-    public(RouteId::GetOpenApi, "/openapi.json"),
+    public(RouteId::GetDocs, "/docs", Function::Docs),
+    public(RouteId::GetOpenApi, "/openapi.json", Function::Docs),
+    public(RouteId::GetConsole, "/console", Function::Console),
 ];
 
 /// Values of `{name}` segments of the matched route.

@@ -28,6 +28,7 @@ impl Server {
             app: t.app.clone(),
             jwt: local_server::admin_auth::LocalJwt::new(SERVER_JWT_SECRET),
             notifications_log: None,
+            oidc: local_server::oidc::Provider::default(),
         });
         tokio::spawn(local_server::serve(listener, api, async move {
             let _ = stopped.await;

@@ -59,7 +59,8 @@ async fn dispatch(
         RouteId::GetApiAccess
         | RouteId::ListPartnerships
         | RouteId::GetKey
-        | RouteId::ListSessions => {
+        | RouteId::ListSessions
+        | RouteId::GetClientAddress => {
             request::expect_no_body(req)?;
             request::query(req, &[])?;
         }
@@ -80,6 +81,10 @@ async fn dispatch(
         RouteId::ListSessions => list_sessions(app, info, admin).await,
         RouteId::InvalidateSession => invalidate_session(app, info, admin, id).await,
         RouteId::ListAudit => audit(app, info, req, admin).await,
+        // The address the API sees (the console's "My IP" for allowed origins).
+        RouteId::GetClientAddress => Ok(Reply::ok(vec![
+            json!({ "ip": info.client_ip.map(|ip| ip.to_string()) }),
+        ])),
         _ => Err(ApiError::RouteNotFound),
     }
 }
