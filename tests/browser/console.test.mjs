@@ -155,7 +155,11 @@ test("create a key with the keyboard only; empty origins need the acknowledgemen
   assert.equal(await page.evaluate(() => document.activeElement.id), "key-ack");
   await page.keyboard.press("Space");
   assert.equal(await create.isDisabled(), false);
-  await create.focus();
+  await page.keyboard.press("Tab"); // expiry (a date field: three parts)
+  while ((await page.evaluate(() => document.activeElement.id)) === "key-expiry") await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "create-cancel");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "create-submit");
   await page.keyboard.press("Enter");
   const { apiKey, organizationKey } = await takeCreatedKeys();
   assert.equal(organizationKey, demo.organization_key);
@@ -254,8 +258,9 @@ test("an expired sign-in goes through sign-in again and keeps the form being fil
   await page.locator("#key-name").fill("Draft kept");
   // The token expires (or is refused): the next call signs in again.
   await page.evaluate(() => sessionStorage.setItem("console.token", JSON.stringify({ token: "expired", expiresAt: Date.now() + 600000 })));
+  const signedInAgain = page.waitForResponse((r) => r.url().endsWith("/_local/oidc/token") && r.status() === 200);
   await page.getByRole("button", { name: "My IP" }).click();
-  await page.waitForURL(/\/console$/);
+  await signedInAgain;
   await page.locator("#create-dialog").waitFor({ state: "visible" });
   assert.equal(await page.locator("#key-name").inputValue(), "Draft kept");
   await page.locator("#create-cancel").click();
@@ -263,6 +268,7 @@ test("an expired sign-in goes through sign-in again and keeps the form being fil
 
 test("disable after a confirmation that says what happens; the locked tab enables access again", async () => {
   await fresh();
+  // The delete icon, named for assistive technology.
   await page.getByRole("button", { name: "Disable API access" }).click();
   assert.match(await page.locator("#confirm-text").textContent(), /every active API key is revoked and every live session ends/);
   await confirm("Disable API access");
