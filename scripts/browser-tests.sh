@@ -7,28 +7,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-cargo build --quiet -p local-server
-node_bin=$(scripts/node-tools.sh)
+scripts/node-tools.sh >/dev/null
 chromium=$(scripts/chromium.sh)
-run_dir=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-cleanup() {
-    [ -f "$run_dir/server.pid" ] && kill "$(cat "$run_dir/server.pid")" 2>/dev/null || true
-    scripts/dynamodb-local.sh stop "$run_dir/dynamodb.pid"
-    rm -rf "$run_dir"
-}
-trap cleanup EXIT
-export DYNAMODB_PORT PORT
-DYNAMODB_PORT=$(free_port)
-PORT=$(free_port)
-scripts/dynamodb-local.sh start "$DYNAMODB_PORT" "$run_dir/dynamodb.pid"
-PEPPER=browser-tests-pepper-0123456789abcdef-0123 LOCAL_DIR="$run_dir" RUST_LOG=warn \
-    target/debug/local-server >"$run_dir/server.log" 2>&1 &
-echo $! >"$run_dir/server.pid"
-for _ in $(seq 1 300); do
-    grep -q "listening on" "$run_dir/server.log" && break
-    kill -0 "$(cat "$run_dir/server.pid")" 2>/dev/null || { cat "$run_dir/server.log" >&2; exit 1; }
-    sleep 0.5
-done
-CONSOLE_BASE_URL="http://127.0.0.1:$PORT" DEMO_FILE="$run_dir/demo.json" CHROMIUM="$chromium" \
+# shellcheck source=scripts/fresh-server.sh
+source scripts/fresh-server.sh
+start_server
+CONSOLE_BASE_URL="$base" DEMO_FILE="$run_dir/demo.json" CHROMIUM="$chromium" \
     NODE_PATH="$ROOT/node_modules" node --test --test-reporter=spec tests/browser/

@@ -7,36 +7,11 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-cargo build --quiet -p local-server
 echo "-- make clients (generated from openapi.yaml; a generator warning fails)"
 scripts/clients.sh
-run_dir=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-cleanup() {
-    [ -f "$run_dir/server.pid" ] && kill "$(cat "$run_dir/server.pid")" 2>/dev/null || true
-    scripts/dynamodb-local.sh stop "$run_dir/dynamodb.pid"
-    rm -rf "$run_dir"
-}
-trap cleanup EXIT
-export DYNAMODB_PORT PORT
-DYNAMODB_PORT=$(free_port)
-PORT=$(free_port)
-scripts/dynamodb-local.sh start "$DYNAMODB_PORT" "$run_dir/dynamodb.pid"
-start_server() {
-    PEPPER=server-checks-pepper-0123456789abcdef-0123 LOCAL_DIR="$run_dir" RUST_LOG=warn \
-        target/debug/local-server >"$run_dir/server.log" 2>&1 &
-    echo $! >"$run_dir/server.pid"
-    for _ in $(seq 1 300); do
-        grep -q "listening on" "$run_dir/server.log" && return 0
-        kill -0 "$(cat "$run_dir/server.pid")" 2>/dev/null || { cat "$run_dir/server.log" >&2; exit 1; }
-        sleep 0.5
-    done
-    echo "the local server did not start" >&2
-    exit 1
-}
-stop_server() { kill "$(cat "$run_dir/server.pid")"; wait "$(cat "$run_dir/server.pid")" 2>/dev/null || true; }
+# shellcheck source=scripts/fresh-server.sh
+source scripts/fresh-server.sh
 start_server
-base="http://127.0.0.1:$PORT"
 
 echo "-- examples/partner_client.py (its tests against a scripted server, then the real one)"
 PYTHONDONTWRITEBYTECODE=1 python3 examples/test_partner_client.py
