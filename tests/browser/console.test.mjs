@@ -116,6 +116,14 @@ test("an unsigned visitor sees only the sign-in, and the page loads nothing from
   assert.equal(await page.getByRole("link", { name: "API guide" }).getAttribute("href"), "/docs");
 });
 
+test("a stale or forged sign-in answer is refused and the sign-in is offered again", async () => {
+  await page.goto(base + "/console?code=forged&state=forged");
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  assert.match(await page.locator("#error").textContent(), /does not match this page/);
+  assert.equal(page.url(), base + "/console");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("console.token")), null);
+});
+
 test("sign-in runs the OIDC code flow with PKCE and keeps the token out of localStorage and cookies", async () => {
   const authorizeRequests = [];
   page.on("request", (r) => r.url().includes("/_local/oidc/authorize") && authorizeRequests.push(r.url()));

@@ -487,5 +487,8 @@
       if (saved.creating) await openCreate(saved.draft);
     }
   }
-  run(start);
+  // Whatever went wrong on the way in (a stale sign-in answer, say), offer the sign-in again.
+  run(start).then(() => {
+    if (["signin", "locked", "access"].every((name) => $("view-" + name).hidden)) show("signin");
+  });
 })();
