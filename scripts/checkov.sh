@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # checkov (PyPI, in its own venv .tools/checkov-venv: its dependencies would clash with the
-# other tools' pins) on template.yaml. The checks in scripts/checkov-skips.txt are skipped,
+# other tools' pins) on template.yaml and deploy/edge-waf.yaml. The checks in scripts/checkov-skips.txt are skipped,
 # each with its reason there; every other failing check fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +15,6 @@ if [ ! -f "$venv/.installed-$version" ]; then
     touch "$venv/.installed-$version"
 fi
 skips=$(grep -v '^#' scripts/checkov-skips.txt | awk 'NF {print $1}' | paste -sd, -)
-"$venv/bin/checkov" --file template.yaml --framework cloudformation --compact --quiet --skip-download \
+"$venv/bin/checkov" --file template.yaml --file deploy/edge-waf.yaml --framework cloudformation --compact --quiet --skip-download \
     --skip-check "$skips"
-echo "checkov: template.yaml passed (skipped with reasons: $skips)"
+echo "checkov: template.yaml and deploy/edge-waf.yaml passed (skipped with reasons: $skips)"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# make template-check: cfn-lint, `sam validate --lint` and checkov on template.yaml, and
+# make template-check: cfn-lint, `sam validate --lint` and checkov on template.yaml (cfn-lint
+# and checkov on deploy/edge-waf.yaml too), and
 # openapi-spec-validator, Spectral and Redocly on openapi.yaml.
 # All work offline without an AWS account.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 bin=$(scripts/tools-venv.sh)
-"$bin/cfn-lint" template.yaml
-echo "cfn-lint: template.yaml passed"
+"$bin/cfn-lint" template.yaml deploy/edge-waf.yaml
+echo "cfn-lint: template.yaml and deploy/edge-waf.yaml passed"
 # Dummy credentials: validation is offline, but the CLI wants a credential chain to exist.
 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline SAM_CLI_TELEMETRY=0 \
     "$bin/sam" validate --lint --region us-east-1 --template-file template.yaml

@@ -35,10 +35,10 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
             Function::AccountsApi => accounts_api::handle(app, req).await,
             Function::ReportsApi => reports_api::handle(app, req).await,
             Function::CustomersApi => customers_api::handle(app, req).await,
-            Function::Docs => docs::handle(&req),
-            Function::Console => console::handle(&req),
+            Function::Docs => docs::handle(&app.config.addressing, &req),
+            Function::Console => console::handle(&app.config.addressing, &req),
         },
-        Err(_) => fallback_api::handle(&req),
+        Err(_) => fallback_api::handle(&app.config.addressing, &req),
     }
 }
 
@@ -124,7 +124,10 @@ async fn handle_http(
         }));
         let response = match request {
             Ok(request) => {
-                let info = shared::request::RequestInfo::from_request(&request, &[]);
+                let info = shared::request::RequestInfo::from_request(
+                    &request,
+                    &api.app.config.addressing,
+                );
                 let result = rotation_check::handle(&api.app, &notifier, serde_json::Value::Null)
                     .await
                     .map(|report| shared::Reply::ok(vec![report]));
@@ -193,7 +196,8 @@ async fn handle_http(
     };
     let response = match event::to_request(&event::api_gateway_event(&call)) {
         Ok(request) if too_large => {
-            let info = shared::request::RequestInfo::from_request(&request, &[]);
+            let info =
+                shared::request::RequestInfo::from_request(&request, &api.app.config.addressing);
             shared::envelope::error_response(
                 &info,
                 &shared::ApiError::PayloadTooLarge {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use ipnet::IpNet;
+use crate::edge::Addressing;
 
 /// Where the credential pepper comes from.
 #[derive(Clone)]
@@ -33,9 +33,8 @@ pub struct Config {
     /// `TABLE_NAME`: the single DynamoDB table.
     pub table_name: String,
     pub pepper_source: PepperSource,
-    /// `TRUSTED_PROXY_CIDRS` (comma-separated): only requests arriving from these addresses
-    /// may name the client in `X-Forwarded-For`. Empty by default: the source IP is the client.
-    pub trusted_proxies: Vec<IpNet>,
+    /// Trusted proxies and the edge in front of API Gateway (`edge::Addressing`).
+    pub addressing: Addressing,
     /// Least time between two requests of one session (the rate limit): 1,000 ms.
     /// `LOCAL_REQUEST_SPACING_MS` changes it for local fuzzing only; refused inside Lambda.
     pub request_spacing_ms: i64,
@@ -94,20 +93,7 @@ impl Config {
                 ));
             }
         };
-        let trusted_proxies = match lookup("TRUSTED_PROXY_CIDRS") {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|entry| !entry.is_empty())
-                .map(|entry| {
-                    entry.parse::<IpNet>().map_err(|e| ConfigError::Invalid {
-                        name: "TRUSTED_PROXY_CIDRS",
-                        reason: format!("`{entry}`: {e}"),
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        };
+        let addressing = Addressing::from_lookup(&lookup)?;
         let request_spacing_ms = match lookup("LOCAL_REQUEST_SPACING_MS") {
             None => crate::sessions::REQUEST_SPACING_MS,
             Some(_) if in_lambda => {
@@ -146,7 +132,7 @@ impl Config {
         Ok(Self {
             table_name,
             pepper_source,
-            trusted_proxies,
+            addressing,
             request_spacing_ms,
             report_grace_days,
             session_creates_per_key: per_minute(
@@ -292,7 +278,7 @@ mod tests {
             ("TRUSTED_PROXY_CIDRS", "10.0.0.0/8"),
         ])
         .unwrap();
-        assert_eq!(c.trusted_proxies.len(), 1);
+        assert_eq!(c.addressing.trusted_proxies.len(), 1);
     }
 
     #[test]

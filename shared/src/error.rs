@@ -53,6 +53,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("admin role required")]
     AdminRoleRequired,
+    /// The edge firewall is deployed and the request went around it (`edge`).
+    #[error("request did not come through the published URL")]
+    EdgeBypassed,
     /// Too many session creations in a minute, for one API key or one client address.
     #[error("session creation rate exceeded")]
     SessionCreationLimited {
@@ -99,7 +102,8 @@ impl ApiError {
             Self::OriginNotAllowed
             | Self::WrongClientAddress
             | Self::ClientAddressUnknown
-            | Self::AdminRoleRequired => StatusCode::FORBIDDEN,
+            | Self::AdminRoleRequired
+            | Self::EdgeBypassed => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
         }
     }
@@ -129,6 +133,7 @@ impl ApiError {
             Self::Conflict(_) => 12006,
             Self::AdminRoleRequired => 12007,
             Self::SessionCreationLimited { .. } => 12008,
+            Self::EdgeBypassed => 12009,
         }
     }
 
@@ -157,6 +162,7 @@ impl ApiError {
             Self::Conflict(_) => "Conflict with the current state",
             Self::AdminRoleRequired => "Admin role required",
             Self::SessionCreationLimited { .. } => "Too many session creations",
+            Self::EdgeBypassed => "Published URL required",
         }
     }
 
@@ -207,6 +213,9 @@ impl ApiError {
                 limit.per_minute,
                 limit.scope.describe()
             ),
+            Self::EdgeBypassed => {
+                "this deployment is called through its published URL (the edge firewall); the API Gateway URL is not served".into()
+            }
         }
     }
 
@@ -249,6 +258,7 @@ impl ApiError {
                 limit: crate::sessions::CreationLimit::per_key(10),
                 retry_after_ms: 1,
             },
+            Self::EdgeBypassed,
         ]
     }
 

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod commitments;
 pub mod config;
 pub mod credentials;
+pub mod edge;
 pub mod envelope;
 pub mod error;
 pub mod onboarding;

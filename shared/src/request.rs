@@ -11,6 +11,7 @@ use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
 
 use crate::credentials::{Credential, CredentialError, CredentialKind};
+use crate::edge::{Addressing, Edge};
 use crate::error::ApiError;
 use crate::origins;
 
@@ -34,10 +35,13 @@ pub struct RequestInfo {
     /// The request named an origin host that cannot be valid (`origins::request_host`):
     /// session creation and every authenticated request refuse it (403 12003).
     pub origin_refused: bool,
+    /// The edge firewall is deployed and this request went around it, straight to API
+    /// Gateway: every route refuses it (403 12009, `routes::route_for`).
+    pub edge_bypassed: bool,
 }
 
 impl RequestInfo {
-    pub fn from_request(req: &Request, trusted_proxies: &[IpNet]) -> Self {
+    pub fn from_request(req: &Request, addressing: &Addressing) -> Self {
         let context = match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(context)) => Some(context),
             _ => None,
@@ -49,12 +53,18 @@ impl RequestInfo {
             .and_then(|c| c.request_id.clone())
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let host = context
-            .and_then(|c| c.domain_name.clone())
+        let edge = addressing.edge(req.headers());
+        let edge_host = match &edge {
+            Edge::Passed { viewer_host, .. } => viewer_host.clone(),
+            Edge::Absent | Edge::Bypassed => None,
+        };
+        let host = edge_host
+            .or_else(|| context.and_then(|c| c.domain_name.clone()))
             .or_else(|| header(req.headers(), "host").map(str::to_owned))
             .unwrap_or_else(|| "localhost".into());
+        // The edge serves HTTPS only, whatever the hop behind it used.
         let scheme = match header(req.headers(), "x-forwarded-proto") {
-            Some("http") => "http",
+            Some("http") if !matches!(edge, Edge::Passed { .. }) => "http",
             _ => "https",
         };
         let base_url = match stage {
@@ -68,15 +78,23 @@ impl RequestInfo {
                 .unwrap_or(raw_path),
             None => raw_path,
         };
-        let source_ip = context.and_then(|c| c.http.source_ip.as_deref());
+        let client_ip = match edge {
+            Edge::Absent => {
+                let source_ip = context.and_then(|c| c.http.source_ip.as_deref());
+                client_address(source_ip, req.headers(), &addressing.trusted_proxies)
+            }
+            Edge::Passed { viewer_ip, .. } => viewer_ip,
+            Edge::Bypassed => None,
+        };
         let origin = origins::request_host(req.headers());
         Self {
             request_id,
             method: req.method().clone(),
             path: path.to_owned(),
             base_url,
-            client_ip: client_address(source_ip, req.headers(), trusted_proxies),
+            client_ip,
             origin_refused: origin.is_err(),
+            edge_bypassed: edge == Edge::Bypassed,
             origin_host: origin.ok().flatten(),
         }
     }

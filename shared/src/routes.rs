@@ -380,10 +380,14 @@ pub fn resolve(method: &Method, path: &str) -> Result<(&'static Route, PathParam
 
 /// The route of `info` if `function` serves it; otherwise the 404/405 answer (a route of
 /// another function reaching this one is a deployment mistake and is answered as unknown).
+/// A request that went around the edge firewall reaches no route at all.
 pub fn route_for(
     function: Function,
     info: &crate::request::RequestInfo,
 ) -> Result<(RouteId, PathParams), ApiError> {
+    if info.edge_bypassed {
+        return Err(ApiError::EdgeBypassed);
+    }
     let (route, params) = resolve(&info.method, &info.path)?;
     if route.function == function {
         Ok((route.id, params))

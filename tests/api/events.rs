@@ -50,9 +50,9 @@ async fn every_event_gets_the_status_in_its_name() {
                 "customers-api" => customers_api::handle(&app, request).await,
                 "docs" | "console" => {
                     let response = if function == "docs" {
-                        docs::handle(&request)
+                        docs::handle(&app.config.addressing, &request)
                     } else {
-                        console::handle(&request)
+                        console::handle(&app.config.addressing, &request)
                     };
                     assert_security_headers(response.headers(), &name);
                     if response.status() == 200 {
@@ -63,7 +63,7 @@ async fn every_event_gets_the_status_in_its_name() {
                     }
                     response
                 }
-                "fallback-api" => fallback_api::handle(&request),
+                "fallback-api" => fallback_api::handle(&app.config.addressing, &request),
                 other => panic!("events/{other}: no such function"),
             };
             assert_security_headers(response.headers(), &name);

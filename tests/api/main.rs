@@ -8,6 +8,7 @@ mod bad_input;
 mod billing;
 mod contract;
 mod customers;
+mod edge;
 mod events;
 mod faults;
 mod iam;

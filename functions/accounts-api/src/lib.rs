@@ -29,7 +29,7 @@ const WRITE: &str = "accounts:write";
 const WRITE_ATTEMPTS: usize = 5;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let info = RequestInfo::from_request(&req, &app.config.addressing);
     let result = match routes::route_for(Function::AccountsApi, &info) {
         Ok((route, params)) => dispatch(app, &info, &req, route, &params).await,
         Err(err) => Err(err),

@@ -20,7 +20,7 @@ use shared::storage::records::{KeyRecord, KeyStatus, OrganizationRecord, Session
 use shared::{ApiError, App, Reply, envelope, sessions};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let info = RequestInfo::from_request(&req, &app.config.addressing);
     let result = match routes::route_for(Function::AdminApi, &info) {
         Ok((route, params)) => authorized(app, &info, &req, route, &params).await,
         Err(err) => Err(err),

@@ -11,7 +11,7 @@ use shared::routes::{self, Function, RouteId};
 use shared::{ApiError, App, Reply, envelope, sessions};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let info = RequestInfo::from_request(&req, &app.config.addressing);
     let result = match routes::route_for(Function::AuthApi, &info) {
         Ok((RouteId::CreateSession, _)) => create_session(app, &info, &req).await,
         Ok((RouteId::EndSession, _)) => end_session(app, &info, &req).await,

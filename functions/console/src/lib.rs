@@ -17,6 +17,7 @@ use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use shared::edge::Addressing;
 use shared::envelope;
 use shared::request::RequestInfo;
 use shared::routes::{self, Function, RouteId};
@@ -114,8 +115,8 @@ pub fn page() -> &'static Page {
     PAGE.get_or_init(|| Page::render(&ConsoleConfig::from_lookup(|n| std::env::var(n).ok())))
 }
 
-pub fn handle(req: &Request) -> Response<Body> {
-    let info = RequestInfo::from_request(req, &[]);
+pub fn handle(addressing: &Addressing, req: &Request) -> Response<Body> {
+    let info = RequestInfo::from_request(req, addressing);
     match routes::route_for(Function::Console, &info) {
         Ok((RouteId::GetConsole, _)) => respond(page()),
         Ok(_) => envelope::error_response(&info, &shared::ApiError::RouteNotFound),

@@ -19,7 +19,7 @@ use shared::{ApiError, App, Reply, envelope, sessions};
 const LEVELS: [&str; 4] = ["high", "medium", "low", "none"];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let info = RequestInfo::from_request(&req, &app.config.addressing);
     let result = match routes::route_for(Function::CustomersApi, &info) {
         Ok((route, params)) => dispatch(app, &info, &req, route, &params).await,
         Err(err) => Err(err),

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use shared::edge::Addressing;
 use shared::envelope;
 use shared::request::RequestInfo;
 use shared::routes::{self, Function, RouteId};
@@ -27,8 +28,8 @@ pub fn page() -> &'static str {
     })
 }
 
-pub fn handle(req: &Request) -> Response<Body> {
-    let info = RequestInfo::from_request(req, &[]);
+pub fn handle(addressing: &Addressing, req: &Request) -> Response<Body> {
+    let info = RequestInfo::from_request(req, addressing);
     match routes::route_for(Function::Docs, &info) {
         Ok((RouteId::GetDocs, _)) => text(page(), "text/html; charset=utf-8"),
         Ok((RouteId::GetOpenApi, _)) => text(OPENAPI_JSON, "application/json"),

@@ -4,14 +4,15 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
+use shared::edge::Addressing;
 use shared::envelope;
 use shared::request::RequestInfo;
 use shared::routes;
 
-pub fn handle(req: &Request) -> Response<Body> {
-    // The client address plays no part here, so no trusted proxies are needed.
-    let info = RequestInfo::from_request(req, &[]);
+pub fn handle(addressing: &Addressing, req: &Request) -> Response<Body> {
+    let info = RequestInfo::from_request(req, addressing);
     let err = match routes::resolve(&info.method, &info.path) {
+        _ if info.edge_bypassed => ApiError::EdgeBypassed,
         Err(err) => err,
         // A route that exists but reached the fallback is missing from the deployment.
         Ok(_) => ApiError::RouteNotFound,

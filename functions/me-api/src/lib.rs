@@ -9,7 +9,7 @@ use shared::routes::{self, Function, RouteId};
 use shared::{ApiError, App, Reply, envelope, sessions};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let info = RequestInfo::from_request(&req, &app.config.addressing);
     let result = match routes::route_for(Function::MeApi, &info) {
         Ok((RouteId::GetMe, _)) => me(app, &info, &req).await,
         Ok(_) => Err(ApiError::RouteNotFound),

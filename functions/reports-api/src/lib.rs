@@ -19,7 +19,7 @@ use shared::storage::records::{PeriodLedger, SessionRecord};
 use shared::{ApiError, App, Reply, envelope, sessions};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let info = RequestInfo::from_request(&req, &app.config.trusted_proxies);
+    let info = RequestInfo::from_request(&req, &app.config.addressing);
     let result = match routes::route_for(Function::ReportsApi, &info) {
         Ok((route, params)) => dispatch(app, &info, &req, route, &params).await,
         Err(err) => Err(err),
