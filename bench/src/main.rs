@@ -2,9 +2,11 @@
 //! request, counted by the store, and the latency of the authenticated hot path in-process
 //! (`GET /v1/me` through its handler) next to a bare conditional UpdateItem on the same
 //! DynamoDB Local, measured interleaved in the same run; admin call counts; and the partner
-//! data reads at 1,000 accounts (`partner_data`). Prints `name: value` lines.
+//! data reads at 1,000 accounts (`partner_data`); the local latency from a provisioning
+//! write to its event (`provisioning_events`). Prints `name: value` lines.
 
 mod partner_data;
+mod provisioning_events;
 
 use std::time::{Duration, Instant};
 
@@ -159,6 +161,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         hot_p50.as_secs_f64() / bare_p50.as_secs_f64()
     );
     admin_figures().await?;
+    provisioning_events::figures().await?;
     partner_data::figures().await
 }
 

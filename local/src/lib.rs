@@ -8,6 +8,7 @@ pub mod demo;
 pub mod demo_data;
 pub mod event;
 pub mod oidc;
+pub mod streams;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -51,6 +52,8 @@ pub struct LocalApi {
     pub notifications_log: Option<std::path::PathBuf>,
     /// The console's sign-in provider (`/_local/oidc/…`).
     pub oidc: oidc::Provider,
+    /// The provisioning events read from the table's stream (`GET /_local/events`).
+    pub events: Arc<streams::EventLog>,
 }
 
 /// Local-only routes (not in template.yaml): run what EventBridge or SQS would trigger.
@@ -58,6 +61,9 @@ pub const LOCAL_ROTATION_CHECK: &str = "/_local/rotation-check";
 /// Takes a JSON array of platform records, hands them to `usage-ingest` as one SQS batch
 /// (message ids are the array positions) and answers with its batch response.
 pub const LOCAL_USAGE_INGEST: &str = "/_local/usage-ingest";
+/// The provisioning events so far (what the deployed function puts on EventBridge), oldest
+/// first; `?after=<n>` skips the first n.
+pub const LOCAL_EVENTS: &str = "/_local/events";
 
 /// Notifications of the local rotation check: a line each in a file, and the log.
 pub struct FileNotifier(pub Option<std::path::PathBuf>);
@@ -140,6 +146,17 @@ async fn handle_http(
     if parts.uri.path() == LOCAL_USAGE_INGEST && parts.method == http::Method::POST {
         return local_usage_ingest(api, body).await;
     }
+    if parts.uri.path() == LOCAL_EVENTS && parts.method == http::Method::GET {
+        let after = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .find(|(name, _)| name == "after")
+            .and_then(|(_, value)| value.parse::<usize>().ok())
+            .unwrap_or(0);
+        let events: Vec<_> = api.events.events().into_iter().skip(after).collect();
+        return local_json(
+            http::StatusCode::OK,
+            serde_json::json!({ "events": events }),
+        );
+    }
     if parts.uri.path().starts_with(oidc::PREFIX) {
         let host = parts
             .headers
@@ -216,16 +233,19 @@ async fn handle_http(
     into_hyper(response)
 }
 
+/// A plain JSON answer of a local-only route.
+fn local_json(status: http::StatusCode, value: serde_json::Value) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(value.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 async fn local_usage_ingest(api: &LocalApi, body: Incoming) -> hyper::Response<Full<Bytes>> {
-    let json = |status: http::StatusCode, value: serde_json::Value| {
-        let mut response = hyper::Response::new(Full::new(Bytes::from(value.to_string())));
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        response
-    };
+    let json = local_json;
     let records = match Limited::new(body, GATEWAY_MAX_BODY_BYTES).collect().await {
         Ok(collected) => serde_json::from_slice::<Vec<serde_json::Value>>(&collected.to_bytes()),
         Err(_) => {

@@ -63,13 +63,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok()
             .and_then(|v| v.parse().ok()),
     );
+    // The event source mapping of provisioning-events: the table's stream, followed.
+    let events = Arc::new(local_server::streams::EventLog::new(Some(
+        local_dir.join("events.log"),
+    )));
+    let follower = local_server::streams::StreamFollower::new(
+        &app,
+        local_server::streams::local_streams_client(&format!("http://127.0.0.1:{dynamodb_port}")),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let (stop_following, stopped) = tokio::sync::oneshot::channel::<()>();
+    let following = {
+        let (app, events) = (app.clone(), Arc::clone(&events));
+        tokio::spawn(async move {
+            local_server::streams::follow(
+                &app,
+                follower,
+                &events,
+                local_server::streams::POLL_INTERVAL,
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await;
+        })
+    };
     let api = Arc::new(local_server::LocalApi {
         app,
         jwt,
         notifications_log,
         oidc,
+        events,
     });
     local_server::serve(listener, api, shutdown_signal()).await?;
+    let _ = stop_following.send(());
+    let _ = following.await;
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
+pub mod batch;
 pub mod calendar;
 pub mod catalogue;
 pub mod clock;
@@ -18,6 +19,7 @@ pub mod envelope;
 pub mod error;
 pub mod onboarding;
 pub mod origins;
+pub mod provisioning;
 pub mod request;
 pub mod rotation;
 pub mod routes;

@@ -18,7 +18,12 @@ async fn every_event_gets_the_status_in_its_name() {
     let mut functions: Vec<_> = std::fs::read_dir(events_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() && !p.ends_with("rotation-check") && !p.ends_with("usage-ingest"))
+        .filter(|p| {
+            p.is_dir()
+                && !p.ends_with("rotation-check")
+                && !p.ends_with("usage-ingest")
+                && !p.ends_with("provisioning-events")
+        })
         .collect();
     functions.sort();
     for folder in functions {
@@ -136,4 +141,32 @@ fn assert_security_headers(headers: &http::HeaderMap, name: &str) {
         Some("max-age=31536000; includeSubDomains"),
         "{name}"
     );
+}
+
+/// `events/provisioning-events/<case>.events-<n>.json`: a DynamoDB Streams batch, and how
+/// many events it makes; delivering it again makes none.
+#[tokio::test]
+async fn every_stream_batch_makes_the_events_in_its_name() {
+    let folder = events_dir().join("provisioning-events");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let file = entry.unwrap().path();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let expected: usize = name
+            .trim_end_matches(".json")
+            .split_once(".events-")
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: name the events it makes, e.g. case.events-2.json"));
+        let app = app_with(fresh_store().await, Arc::new(ManualClock::at(T0)));
+        let batch: shared::provisioning::events::StreamEvent =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let log = local_server::streams::EventLog::new(None);
+        for _ in 0..2 {
+            let response = provisioning_events::handle(&app, &log, batch.clone()).await;
+            assert!(response.batch_item_failures.is_empty(), "{name}");
+        }
+        assert_eq!(log.events().len(), expected, "{name}: {:?}", log.events());
+        checked += 1;
+    }
+    assert!(checked >= 1);
 }

@@ -295,3 +295,53 @@ async fn the_rotation_check_is_allowed_what_it_does() {
         "not allowed by template.yaml: {refused:?}"
     );
 }
+
+/// The stream of an account's life (created, a subscription, changed, deleted) through
+/// provisioning-events: its delivery marks are allowed by its policy.
+#[tokio::test]
+async fn the_provisioning_events_function_is_allowed_what_it_does() {
+    use shared::storage::records::PartnershipType::Mssp;
+    let template = template();
+    let allowed = allowed(&template, "provisioning-events");
+    assert!(allowed.leading_keys.is_some());
+    let t = api_tests::TestApp::spawn().await;
+    let p = t.partner(Mssp, &["accounts:write"]).await;
+    let account = p
+        .expect(
+            201,
+            api_tests::Call::new("POST", "/v1/accounts")
+                .json(&serde_json::json!({ "name": "Acme AB", "country": "SE" })),
+        )
+        .await;
+    let path = format!("/v1/accounts/{}", account["id"].as_str().unwrap());
+    p.expect(200, api_tests::Call::new("DELETE", &path)).await;
+    let (recorded_store, recorder) = recording(&t.app.store);
+    let app = shared::App {
+        store: recorded_store,
+        ..t.app.clone()
+    };
+    let log = local_server::streams::EventLog::new(None);
+    let mut follower = local_server::streams::StreamFollower::new(
+        &app,
+        local_server::streams::local_streams_client(&api_tests::dynamodb_endpoint()),
+    )
+    .await
+    .unwrap();
+    follower.poll(&app, &log).await.unwrap();
+    assert_eq!(log.events().len(), 2);
+    let seen = recorder.0.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|(action, _)| action == "dynamodb:PutItem"),
+        "{seen:?}"
+    );
+    let refused: Vec<&Access> = seen
+        .iter()
+        // DescribeTable is the local follower finding the stream, which the event source
+        // mapping does when deployed.
+        .filter(|a| !allowed.permits(a) && a.0 != "dynamodb:DescribeTable")
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "not allowed by template.yaml: {refused:?}"
+    );
+}

@@ -15,6 +15,7 @@ mod iam;
 mod logs;
 mod me;
 mod origins;
+mod provisioning_events;
 mod rate_limit;
 mod reports;
 mod revocation;

@@ -29,6 +29,7 @@ impl Server {
             jwt: local_server::admin_auth::LocalJwt::new(SERVER_JWT_SECRET),
             notifications_log: None,
             oidc: local_server::oidc::Provider::default(),
+            events: Default::default(),
         });
         tokio::spawn(local_server::serve(listener, api, async move {
             let _ = stopped.await;

@@ -142,4 +142,22 @@ fn the_table_matches_the_one_the_code_creates() {
         .map(|k| k["AttributeName"].as_str().unwrap())
         .collect();
     assert_eq!(keys, ["gsi1pk", "gsi1sk"]);
+    // provisioning-events reads new and old images (`Store::ensure_table` asks the same).
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
+    let stream_source = &template["Resources"]["ProvisioningEventsFunction"]["Properties"]["Events"]
+        ["TableChanges"]["Properties"];
+    assert_eq!(
+        stream_source["FunctionResponseTypes"][0],
+        "ReportBatchItemFailures"
+    );
+    let filter = stream_source["FilterCriteria"]["Filters"][0]["Pattern"]
+        .as_str()
+        .unwrap();
+    assert!(
+        filter.contains(shared::storage::keys::ACCOUNT_PREFIX),
+        "{filter}"
+    );
 }

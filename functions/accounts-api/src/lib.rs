@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::calendar::{self, format_date};
 use shared::catalogue;
-use shared::clock::iso8601;
+use shared::provisioning;
 use shared::request::{self, Page, RequestInfo};
 use shared::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{
@@ -152,43 +152,28 @@ impl Accounts<'_> {
         let href = self
             .info
             .link(&format!("/v1/accounts/{}", account.account_id));
-        json!({
-            "id": account.account_id,
-            "name": account.name,
-            "partnership_id": account.partnership_id,
-            "state": account.state,
-            "state_history": account.state_history.iter().map(|change| json!({
-                "state": change.state,
-                "since": format_date(change.since),
-            })).collect::<Vec<_>>(),
-            "trial_ends_at": account.trial_ends_at.map(format_date),
-            "country": account.country,
-            "created_at": iso8601(account.created_at_ms),
-            "updated_at": iso8601(account.updated_at_ms),
-            "_links": {
+        let mut view = provisioning::account_fields(account);
+        view.insert(
+            "_links".into(),
+            json!({
                 "self": { "href": href },
                 "subscriptions": { "href": format!("{href}/subscriptions") },
-            },
-        })
+            }),
+        );
+        Value::Object(view)
     }
 
     fn subscription_view(&self, account_id: &str, sub: &SubscriptionRecord) -> Value {
-        json!({
-            "id": sub.subscription_id,
-            "account_id": account_id,
-            "sku": sub.sku,
-            "quantity": sub.quantity,
-            "start_date": format_date(sub.start_date),
-            "end_date": format_date(sub.end_date),
-            "evaluation": sub.evaluation,
-            "order_number": sub.order_number,
-            "acv": sub.acv,
-            "active": sub.active_on(self.today),
-            "_links": {
+        let mut view = provisioning::subscription_fields(account_id, sub);
+        view.insert("active".into(), json!(sub.active_on(self.today)));
+        view.insert(
+            "_links".into(),
+            json!({
                 "self": { "href": self.info.link(&format!("/v1/subscriptions/{}", sub.subscription_id)) },
                 "account": { "href": self.info.link(&format!("/v1/accounts/{account_id}")) },
-            },
-        })
+            }),
+        );
+        Value::Object(view)
     }
 
     fn skus(&self, req: &Request) -> Result<Reply, ApiError> {

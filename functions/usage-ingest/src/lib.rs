@@ -3,7 +3,7 @@
 //! that could not be stored are reported as batch item failures — never dropped — so the
 //! queue retries them and finally moves them to its dead-letter queue.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::App;
 use shared::usage::{self, Message};
 
@@ -22,18 +22,7 @@ pub struct SqsMessage {
     pub body: String,
 }
 
-/// The partial batch response (`ReportBatchItemFailures`).
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct BatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
-}
+pub use shared::batch::{BatchResponse, ItemFailure};
 
 pub async fn handle(app: &App, event: SqsEvent) -> BatchResponse {
     let messages: Vec<Message> = event

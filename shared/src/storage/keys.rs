@@ -203,6 +203,14 @@ pub fn creation_counter(scope: &str, subject: &str, window_start_ms: i64) -> Key
     }
 }
 
+/// Marks one provisioning event delivered to the bus.
+pub fn event_delivery(event_id: &str) -> Key {
+    Key {
+        pk: format!("EVENT#{event_id}"),
+        sk: "DELIVERED".into(),
+    }
+}
+
 pub fn account_ref(account_id: &str) -> Key {
     Key {
         pk: format!("ACCOUNTREF#{account_id}"),

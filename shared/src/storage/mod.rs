@@ -7,6 +7,7 @@ mod access;
 mod accounts;
 mod admins;
 mod audit;
+mod delivery;
 pub mod keys;
 mod raw;
 pub mod records;
@@ -334,7 +335,7 @@ where
 
 /// Waits before retry `round` of a write that met another one: exponential from 10 ms, with
 /// a few random milliseconds so colliding writers spread out.
-async fn backoff(round: usize) {
+pub(crate) async fn backoff(round: usize) {
     let jitter = u64::from(getrandom::u32().unwrap_or(0) % 20);
     let wait = 10 * (1u64 << round.min(6)) + jitter;
     tokio::time::sleep(std::time::Duration::from_millis(wait)).await;

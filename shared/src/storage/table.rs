@@ -5,7 +5,8 @@
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    TimeToLiveSpecification,
 };
 
 use super::records::{ApiKeyRecord, OrganizationRecord};
@@ -65,6 +66,14 @@ impl Store {
             .attribute_definitions(attribute("gsi1pk").map_err(build_error)?)
             .attribute_definitions(attribute("gsi1sk").map_err(build_error)?)
             .global_secondary_indexes(index)
+            // Provisioning events are read from the stream (`provisioning::events`).
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(build_error)?,
+            )
             .send()
             .await;
         match result {
@@ -105,6 +114,21 @@ impl Store {
                 .map_err(|e| StoreError::sdk("UpdateTimeToLive", e))?;
         }
         Ok(())
+    }
+
+    /// The ARN of the table's stream (`None` if it has none).
+    pub async fn stream_arn(&self) -> Result<Option<String>, StoreError> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("DescribeTable", e))?;
+        Ok(described
+            .table()
+            .and_then(|t| t.latest_stream_arn())
+            .map(str::to_owned))
     }
 
     pub async fn delete_table(&self) -> Result<(), StoreError> {
