@@ -41,7 +41,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         local_client(&format!("http://127.0.0.1:{dynamodb_port}")),
         &config.table_name,
     );
-    store.ensure_table(TableOptions { ttl: true }).await?;
+    // The stream is turned on after the demo data is in (below): DynamoDB Local would
+    // slow the seeding several times over recording it.
+    store
+        .ensure_table(TableOptions {
+            ttl: true,
+            stream: false,
+        })
+        .await?;
     let app = App {
         store,
         pepper,
@@ -53,6 +60,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base_url = format!("http://127.0.0.1:{port}");
     let demo_path = local_dir.join("demo.json");
     let (_, seeded) = local_server::demo::load_or_seed(&app, &jwt, &base_url, &demo_path).await?;
+    // Provisioning events from here on: changes made through the server (the demo data is
+    // where they start from).
+    app.store.enable_stream().await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     print_walkthrough(&base_url, &demo_path, seeded);
@@ -148,6 +158,10 @@ Admin routes take the demo admin token (a local JWT, valid 7 days, renewed on ev
 The daily rotation check, on demand (notifications go to .local/notifications.log):
 
   make rotation-check
+
+Provisioning events (what the platform receives; also appended to .local/events.log):
+
+  curl -s {base_url}/_local/events
 
 Stop with Ctrl-C.
 "#

@@ -94,7 +94,10 @@ impl Drill {
         let clock = ManualClock::at(T0);
         let store = Store::new(shared::storage::local_client(endpoint), "drill");
         store
-            .ensure_table(TableOptions { ttl: false })
+            .ensure_table(TableOptions {
+                ttl: false,
+                stream: true,
+            })
             .await
             .unwrap();
         let app = api_tests::app_with(store, Arc::new(clock.clone()));

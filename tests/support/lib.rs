@@ -27,15 +27,21 @@ pub fn dynamodb_endpoint() -> String {
     )
 }
 
-/// A store on a new, empty table. Without TTL, so "expired but still stored" is a state
-/// tests can see (DynamoDB Local would otherwise delete such items within seconds).
+/// A store on a new, empty table, with its stream. Without TTL, so "expired but still
+/// stored" is a state tests can see (DynamoDB Local would otherwise delete such items within
+/// seconds).
 pub async fn fresh_store() -> Store {
+    fresh_store_with(TableOptions {
+        ttl: false,
+        stream: true,
+    })
+    .await
+}
+
+pub async fn fresh_store_with(options: TableOptions) -> Store {
     let table = format!("test-{}", uuid::Uuid::new_v4());
     let store = Store::new(local_client(&dynamodb_endpoint()), &table);
-    store
-        .ensure_table(TableOptions { ttl: false })
-        .await
-        .unwrap();
+    store.ensure_table(options).await.unwrap();
     store
 }
 
@@ -82,8 +88,13 @@ impl TestApp {
     /// An organization with these partnerships (the first of each type is the one
     /// [`TestApp::partner`] uses).
     pub async fn spawn_with(partnerships: &[onboarding::NewPartnership]) -> Self {
+        Self::spawn_on(fresh_store().await, partnerships).await
+    }
+
+    /// [`TestApp::spawn_with`] on `store`.
+    pub async fn spawn_on(store: Store, partnerships: &[onboarding::NewPartnership]) -> Self {
         let clock = ManualClock::at(T0);
-        let app = app_with(fresh_store().await, Arc::new(clock.clone()));
+        let app = app_with(store, Arc::new(clock.clone()));
         let org =
             onboarding::create_organization(&app.store, T0, "Test Partner AB", partnerships, true)
                 .await

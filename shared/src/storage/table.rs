@@ -22,6 +22,10 @@ pub const INDEX_GSI1: &str = "gsi1";
 pub struct TableOptions {
     /// Turn TTL on. Tests of "expired but still stored" create tables without it.
     pub ttl: bool,
+    /// Turn the stream on (provisioning events read it). DynamoDB Local records every write
+    /// in it, which makes bulk writes several times slower: the local server turns it on
+    /// after seeding its demo data ([`Store::enable_stream`]).
+    pub stream: bool,
 }
 
 impl Store {
@@ -66,32 +70,26 @@ impl Store {
             .attribute_definitions(attribute("gsi1pk").map_err(build_error)?)
             .attribute_definitions(attribute("gsi1sk").map_err(build_error)?)
             .global_secondary_indexes(index)
-            // Provisioning events are read from the stream (`provisioning::events`).
-            .stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewAndOldImages)
-                    .build()
-                    .map_err(build_error)?,
-            )
+            .set_stream_specification(options.stream.then(stream_specification).transpose()?)
             .send()
             .await;
         match result {
             Ok(_) => {}
             Err(err) => match err.as_service_error() {
-                Some(CreateTableError::ResourceInUseException(_)) => return Ok(()),
+                Some(CreateTableError::ResourceInUseException(_)) => {
+                    // A table made before provisioning events (a kept `.local/`) gets its
+                    // stream now.
+                    if options.stream {
+                        self.enable_stream().await?;
+                    }
+                    return Ok(());
+                }
                 _ => return Err(StoreError::sdk("CreateTable", err)),
             },
         }
         for _ in 0..100 {
-            let described = self
-                .client
-                .describe_table()
-                .table_name(&self.table)
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("DescribeTable", e))?;
-            if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            let described = self.describe().await?;
+            if described.and_then(|t| t.table_status) == Some(TableStatus::Active) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -116,8 +114,29 @@ impl Store {
         Ok(())
     }
 
+    /// Turns the table's stream on (new and old images), unless it is on already.
+    pub async fn enable_stream(&self) -> Result<(), StoreError> {
+        if self.stream_arn().await?.is_some() {
+            return Ok(());
+        }
+        self.client
+            .update_table()
+            .table_name(&self.table)
+            .stream_specification(stream_specification()?)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("UpdateTable", e))?;
+        Ok(())
+    }
+
     /// The ARN of the table's stream (`None` if it has none).
     pub async fn stream_arn(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.describe().await?.and_then(|t| t.latest_stream_arn))
+    }
+
+    async fn describe(
+        &self,
+    ) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>, StoreError> {
         let described = self
             .client
             .describe_table()
@@ -125,10 +144,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::sdk("DescribeTable", e))?;
-        Ok(described
-            .table()
-            .and_then(|t| t.latest_stream_arn())
-            .map(str::to_owned))
+        Ok(described.table)
     }
 
     pub async fn delete_table(&self) -> Result<(), StoreError> {
@@ -164,4 +180,16 @@ impl Store {
     pub async fn api_key(&self, hash: &CredentialHash) -> Result<Option<ApiKeyRecord>, StoreError> {
         self.get_record(keys::api_key(hash)).await
     }
+}
+
+/// Provisioning events are read from the stream (`provisioning::events`): new and old images.
+fn stream_specification() -> Result<StreamSpecification, StoreError> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .map_err(|e| StoreError::Sdk {
+            operation: "CreateTable",
+            message: e.to_string(),
+        })
 }
