@@ -1,10 +1,12 @@
 //! `make bench` (scripts/bench.sh starts DynamoDB Local and calls this): DynamoDB calls per
 //! request, counted by the store, and the latency of the authenticated hot path in-process
 //! (`GET /v1/me` through its handler) next to a bare conditional UpdateItem on the same
-//! DynamoDB Local, measured interleaved in the same run; admin call counts; and the partner
-//! data reads at 1,000 accounts (`partner_data`); the local latency from a provisioning
-//! write to its event (`provisioning_events`). Prints `name: value` lines.
+//! DynamoDB Local, measured interleaved in the same run; admin call counts; the local latency
+//! from a provisioning write to its event (`provisioning_events`); the partner data reads at
+//! 1,000 accounts (`partner_data`); and the account list at 1,000 and 10,000 accounts
+//! (`account_list`). Prints `name: value` lines.
 
+mod account_list;
 mod partner_data;
 mod provisioning_events;
 
@@ -162,7 +164,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     admin_figures().await?;
     provisioning_events::figures().await?;
-    partner_data::figures().await
+    partner_data::figures().await?;
+    account_list::figures_at_10000().await
 }
 
 /// DynamoDB calls per admin call (counted by the store), and the cost of revoking a key

@@ -1,6 +1,6 @@
 //! Partner data at scale: two partnerships of 1,000 accounts using all five products,
 //! with platform records for a whole MSSP period and a whole calendar month, fed through
-//! usage ingestion; then the MSSP usage, reseller usage and customer list reads — DynamoDB
+//! usage ingestion; then the MSSP usage, reseller usage, customer list and account list reads — DynamoDB
 //! calls, items read, answer size and p50 latency (in-process, against DynamoDB Local).
 
 use std::time::{Duration, Instant};
@@ -63,7 +63,7 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
     let rate = records as f64 / seconds;
     println!("usage_ingest_records_per_s: {rate:.0}");
 
-    let mssp = t.partner(Mssp, &["customers:read"]).await;
+    let mssp = t.partner(Mssp, &["customers:read", "accounts:read"]).await;
     let reseller = t.partner(Reseller, &["customers:read"]).await;
     for (name, partner, path) in [
         (
@@ -85,11 +85,11 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         measure(&t, name, partner, path).await?;
     }
-    Ok(())
+    crate::account_list::measure_pages(&t, &mssp, ACCOUNTS).await
 }
 
 /// Prints calls, items read, answer bytes and p50 of `path`.
-async fn measure(
+pub async fn measure(
     t: &TestApp,
     name: &str,
     partner: &Partner<'_>,

@@ -111,10 +111,17 @@ async function openSession(apiKey: string): Promise<Client<paths>> {
   return clientWith("Session", session.session_token);
 }
 
-/** The query of a `_links.next` URL, as the typed call's query parameters. */
-function follow(href: string): { limit: number; offset: number } {
+/** The query of a `_links.next` URL, as the typed call's query parameters (with its cursor,
+ * the next page reads only itself). */
+type PageQuery = { limit: number; offset: number; cursor?: string };
+function follow(href: string): PageQuery {
   const query = new URL(href).searchParams;
-  return { limit: Number(query.get("limit")), offset: Number(query.get("offset")) };
+  const cursor = query.get("cursor");
+  return {
+    limit: Number(query.get("limit")),
+    offset: Number(query.get("offset")),
+    ...(cursor ? { cursor } : {}),
+  };
 }
 
 const isoDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -152,7 +159,7 @@ async function msspFlow(client: Client<paths>): Promise<void> {
   console.log(`me: ${me?.organization.name} / ${me?.partnership.name} (${me?.partnership.type})`);
 
   const customers: Schemas["Customer"][] = [];
-  let query: { limit: number; offset: number } | undefined = { limit: 10, offset: 0 };
+  let query: PageQuery | undefined = { limit: 10, offset: 0 };
   let pages = 0;
   let total = 0;
   while (query) {

@@ -19,7 +19,7 @@ use shared::clock::{Clock, SystemClock};
 use shared::commitments::{self, CommitmentChange};
 use shared::onboarding::{self, NewPartnership};
 use shared::storage::Store;
-use shared::storage::records::{OrganizationRecord, PartnershipType};
+use shared::storage::records::{OrganizationRecord, Partnership, PartnershipType};
 
 #[derive(Parser)]
 #[command(
@@ -83,6 +83,14 @@ enum Command {
     },
     /// List an organization's admins.
     ListAdmins { org_id: String },
+    /// Rebuild a partnership's account listing (the name and state orders `GET /v1/accounts`
+    /// pages through, and its counts) from its accounts: once for a table written before
+    /// listings were kept. Running it again changes nothing.
+    RebuildAccountListing {
+        org_id: String,
+        #[arg(long)]
+        partnership: String,
+    },
     /// Set a partnership's minimum commitment for one product from a date on (units 0 ends
     /// it). Audited in the organization's trail. A change may not reach a closed period.
     SetCommitment {
@@ -241,11 +249,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             Ok(json!(orgs.iter().map(|o| json!({ "id": o.org_id, "name": o.name, "api_access_enabled": o.organization_key.is_some() })).collect::<Vec<_>>()))
         }
         Command::ShowOrg { org_id } => {
-            let org = store
-                .organization(&org_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no organization {org_id}"))?;
+            let org = organization(&store, &org_id).await?;
             describe(&store, &org).await
         }
         Command::AddAdmin {
@@ -274,12 +278,20 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             Ok(json!({ "removed": membership_view(&membership) }))
         }
         Command::ListAdmins { org_id } => {
-            store
-                .organization(&org_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no organization {org_id}"))?;
+            organization(&store, &org_id).await?;
             admins(&store, &org_id).await
+        }
+        Command::RebuildAccountListing {
+            org_id,
+            partnership,
+        } => {
+            let org = organization(&store, &org_id).await?;
+            let partnership = partnership_of(&org, &partnership)?;
+            let rebuilt = store
+                .rebuild_account_listing(&partnership.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(json!({ "partnership_id": partnership.id, "rebuilt": rebuilt }))
         }
         Command::SetCommitment {
             org_id,
@@ -291,16 +303,8 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             operator,
             grace_days,
         } => {
-            let org = store
-                .organization(&org_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no organization {org_id}"))?;
-            let partnership = org
-                .partnerships
-                .iter()
-                .find(|p| p.id == partnership)
-                .ok_or_else(|| format!("organization {org_id} has no partnership {partnership}"))?;
+            let org = organization(&store, &org_id).await?;
+            let partnership = partnership_of(&org, &partnership)?;
             let change = CommitmentChange {
                 product: product.trim().to_ascii_uppercase(),
                 units,
@@ -323,6 +327,29 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             )
         }
     }
+}
+
+async fn organization(store: &Store, org_id: &str) -> Result<OrganizationRecord, String> {
+    store
+        .organization(org_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no organization {org_id}"))
+}
+
+fn partnership_of<'a>(
+    org: &'a OrganizationRecord,
+    partnership_id: &str,
+) -> Result<&'a Partnership, String> {
+    org.partnerships
+        .iter()
+        .find(|p| p.id == partnership_id)
+        .ok_or_else(|| {
+            format!(
+                "organization {} has no partnership {partnership_id}",
+                org.org_id
+            )
+        })
 }
 
 #[tokio::main]

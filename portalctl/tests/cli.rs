@@ -298,3 +298,104 @@ async fn operators_set_commitments_from_a_date_but_never_into_a_closed_period() 
     assert!(!ok && err.contains("does not sell"), "{err}");
     assert_eq!(store.commitments(&partnership).await.unwrap(), commitments);
 }
+
+/// A table written before account listings were kept: the rebuild lists every account in
+/// both orders, drops what no account backs, sets the counts; a second run changes nothing.
+#[tokio::test]
+async fn operators_rebuild_a_partnerships_account_listing() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::storage::records::PartnershipType::Mssp;
+
+    let t = api_tests::TestApp::spawn().await;
+    let p = t.partner(Mssp, &["accounts:write"]).await;
+    for (name, state) in [
+        ("Alpha", "paying"),
+        ("bravo", "trial"),
+        ("Charlie", "paying"),
+    ] {
+        p.expect(
+            201,
+            api_tests::Call::new("POST", "/v1/accounts")
+                .json(&serde_json::json!({ "name": name, "country": "SE", "state": state })),
+        )
+        .await;
+    }
+    let partnership = t.partnership_id(Mssp);
+    let client = t.app.store.client();
+    let table = t.app.store.table_name().to_owned();
+    let pk = AttributeValue::S(format!("PARTNER#{partnership}"));
+    let listing = client
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(":pk", pk.clone())
+        .expression_attribute_values(":prefix", AttributeValue::S("ACCOUNTS#".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listing.items().len(), 7);
+    // Gone (as before listings were kept), and one left over that no account backs.
+    for item in listing.items() {
+        client
+            .delete_item()
+            .table_name(&table)
+            .key("pk", pk.clone())
+            .key("sk", item["sk"].clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", pk.clone())
+        .item(
+            "sk",
+            AttributeValue::S("ACCOUNTS#BYNAME#zed\u{1}gone".into()),
+        )
+        .item("account_id", AttributeValue::S("gone".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(p.get("/v1/accounts").await.body["_meta"]["total"], 0);
+
+    let org = t.org.org_id.clone();
+    let args = [
+        "rebuild-account-listing",
+        &org,
+        "--partnership",
+        &partnership,
+    ];
+    let (ok, rebuilt, err) = portalctl(&table, &args);
+    assert!(ok, "{err}");
+    assert_eq!(
+        rebuilt,
+        serde_json::json!({ "partnership_id": partnership, "rebuilt": {
+            "accounts": 3, "listing_items_written": 6, "listing_items_deleted": 1,
+        }})
+    );
+    let all = p.get("/v1/accounts").await;
+    let names: Vec<&str> = all.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Alpha", "bravo", "Charlie"]);
+    assert_eq!(all.body["_meta"]["total"], 3);
+    assert_eq!(
+        p.get("/v1/accounts?state=paying").await.body["_meta"]["total"],
+        2
+    );
+    let (ok, again, err) = portalctl(&table, &args);
+    assert!(ok, "{err}");
+    assert_eq!(again["rebuilt"]["listing_items_written"], 0);
+    assert_eq!(again["rebuilt"]["listing_items_deleted"], 0);
+
+    let (ok, _, err) = portalctl(
+        &table,
+        &["rebuild-account-listing", &org, "--partnership", "nope"],
+    );
+    assert!(!ok);
+    assert!(err.contains("has no partnership nope"), "{err}");
+}

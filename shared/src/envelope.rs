@@ -10,12 +10,20 @@ use crate::error::ApiError;
 use crate::request::{Page, RequestInfo};
 
 /// How much of a collection exists beyond a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Extent {
     /// The collection's size is known (`_meta.total`).
     Total(usize),
     /// Only whether more items follow is known (long trails are not counted).
     MoreAfter(bool),
+    /// A page read from a position in the collection: its size (`_meta.total`), the opaque
+    /// `cursor` the page was asked for with, and the one the next page starts from (none
+    /// when nothing follows). The links carry both `offset` and `cursor`.
+    Continued {
+        total: usize,
+        this: Option<String>,
+        next: Option<String>,
+    },
 }
 
 /// A successful answer, before the envelope is put around it.
@@ -50,26 +58,34 @@ impl Reply {
         extent: Extent,
         page: Page,
     ) -> Self {
-        let link = |offset: usize| {
+        let link = |offset: usize, cursor: Option<&str>| {
             let mut query: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
             query.push(format!("limit={}", page.limit));
             query.push(format!("offset={offset}"));
+            if let Some(cursor) = cursor {
+                query.push(format!("cursor={cursor}"));
+            }
             info.link(&format!("{path}?{}", query.join("&")))
         };
-        let mut reply = Self::ok(items).link("self", link(page.offset));
-        let has_next = match extent {
-            Extent::Total(total) => page.offset + page.limit < total,
-            Extent::MoreAfter(more) => more,
+        let (this, next) = match &extent {
+            Extent::Continued { this, next, .. } => (this.as_deref(), next.as_deref()),
+            _ => (None, None),
+        };
+        let mut reply = Self::ok(items).link("self", link(page.offset, this));
+        let has_next = match &extent {
+            Extent::Total(total) => page.offset + page.limit < *total,
+            Extent::MoreAfter(more) => *more,
+            Extent::Continued { next, .. } => next.is_some(),
         };
         if has_next {
-            reply = reply.link("next", link(page.offset + page.limit));
+            reply = reply.link("next", link(page.offset + page.limit, next));
         }
         if page.offset > 0 {
-            reply = reply.link("prev", link(page.offset.saturating_sub(page.limit)));
+            reply = reply.link("prev", link(page.offset.saturating_sub(page.limit), None));
         }
         reply.meta.insert("limit".into(), json!(page.limit));
         reply.meta.insert("offset".into(), json!(page.offset));
-        if let Extent::Total(total) = extent {
+        if let Extent::Total(total) | Extent::Continued { total, .. } = extent {
             reply.meta.insert("total".into(), json!(total));
         }
         reply

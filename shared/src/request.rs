@@ -400,6 +400,47 @@ pub fn query(
     Ok(values)
 }
 
+/// `cursor`: the opaque continuation a page's `_links.next` carries, naming where the next
+/// page starts so that following it reads only that page. It is versioned base64url, so its
+/// inside may change without breaking links already given out.
+pub struct Cursor;
+
+impl Cursor {
+    const VERSION: &str = "1.";
+
+    pub fn encode(position: &str) -> String {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position);
+        format!("{}{encoded}", Self::VERSION)
+    }
+
+    /// The position `cursor` names, if given; one that is not `valid` is refused (400).
+    pub fn from_query(
+        params: &std::collections::HashMap<String, String>,
+        valid: impl Fn(&str) -> bool,
+    ) -> Result<Option<String>, ApiError> {
+        use base64::Engine;
+        let Some(text) = params.get("cursor") else {
+            return Ok(None);
+        };
+        text.strip_prefix(Self::VERSION)
+            .and_then(|encoded| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(encoded)
+                    .ok()
+            })
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .filter(|position| valid(position))
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::InvalidParameters(
+                    "cursor is not one this API gave out: follow `_links.next` as given, or page with `offset`"
+                        .into(),
+                )
+            })
+    }
+}
+
 /// `limit` (1–100, default 20) and `offset` (≥ 0, default 0) of a collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

@@ -1,6 +1,7 @@
 //! Black-box tests of the whole API against DynamoDB Local (`make test` starts it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod account_listing;
 mod accounts;
 mod admin;
 mod audit;

@@ -13,7 +13,9 @@ use shared::api_keys::{self, Actor, ApiKeySpec};
 use shared::clock::{Clock, ManualClock};
 use shared::credentials::{Credential, CredentialKind, Pepper};
 use shared::onboarding;
-use shared::storage::records::{OrganizationRecord, PartnershipType, SessionRecord};
+use shared::storage::records::{
+    AccountRecord, AccountState, OrganizationRecord, PartnershipType, SessionRecord,
+};
 use shared::storage::{Store, TableOptions, local_client};
 use shared::{App, Config};
 
@@ -707,7 +709,7 @@ pub async fn seed_fixtures(app: &App) {
 
 /// The fixture account: paying, with an SNS subscription running through 2026.
 async fn seed_fixture_account(app: &App, org: &OrganizationRecord) {
-    use shared::storage::records::{AccountRecord, AccountState, Money, SubscriptionRecord};
+    use shared::storage::records::{Money, SubscriptionRecord};
     let date = |text| shared::calendar::parse_date(text, "date").unwrap();
     let now = app.clock.now_ms();
     let subscription = SubscriptionRecord {
@@ -746,4 +748,32 @@ async fn seed_fixture_account(app: &App, org: &OrganizationRecord) {
         engagement: None,
     };
     app.store.create_account(&account).await.unwrap();
+}
+
+/// An account with no subscriptions, history or usage, for writing straight through the
+/// storage layer (many accounts at once, faster than the API).
+pub fn plain_account(
+    partnership_id: &str,
+    org_id: &str,
+    account_id: &str,
+    name: &str,
+    state: AccountState,
+) -> AccountRecord {
+    AccountRecord {
+        account_id: account_id.into(),
+        org_id: org_id.into(),
+        partnership_id: partnership_id.into(),
+        created_at_ms: T0,
+        name: name.into(),
+        state,
+        trial_ends_at: None,
+        country: "SE".into(),
+        updated_at_ms: T0,
+        revision: 1,
+        state_history: Vec::new(),
+        subscriptions: Default::default(),
+        usage_seq: 0,
+        derived_seq: 0,
+        engagement: None,
+    }
 }

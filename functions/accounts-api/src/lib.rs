@@ -10,13 +10,14 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::calendar::{self, format_date};
 use shared::catalogue;
+use shared::envelope::Extent;
 use shared::provisioning;
-use shared::request::{self, Page, RequestInfo};
+use shared::request::{self, Cursor, Page, RequestInfo};
 use shared::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{
     AccountRecord, AccountState, SessionRecord, StateChange, SubscriptionRecord,
 };
-use shared::storage::{RefChange, WriteOutcome};
+use shared::storage::{self, PageStart, RefChange, WriteOutcome};
 use shared::usage;
 use shared::{ApiError, App, Reply, envelope, sessions};
 
@@ -203,32 +204,47 @@ impl Accounts<'_> {
             .ok_or(ApiError::ObjectNotFound)
     }
 
+    /// One page in name order: following `_links.next` (its `cursor`) reads only that page;
+    /// a bare `offset` also reads the listing entries before it.
     async fn list(&self, req: &Request) -> Result<Reply, ApiError> {
-        let params = request::query(req, &["limit", "offset", "state"])?;
+        let params = request::query(req, &["limit", "offset", "state", "cursor"])?;
         let page = Page::from_query(&params)?;
+        let cursor = Cursor::from_query(&params, storage::is_listing_position)?;
         let state = params
             .get("state")
             .map(|text| input::parse_state(text))
             .transpose()?;
-        let mut accounts = self
+        let start = match &cursor {
+            Some(position) => PageStart::After(position.clone()),
+            None => PageStart::Offset(page.offset),
+        };
+        let listing = self
             .app
             .store
-            .accounts(self.partnership_id())
+            .account_page(self.partnership_id(), state, start, page.limit)
             .await
             .map_err(ApiError::internal)?;
-        accounts.retain(|a| state.is_none_or(|s| a.state == s));
-        sort_by_name(&mut accounts);
         let filters: Vec<(&str, String)> = state
             .map(|s| ("state", s.as_str().to_owned()))
             .into_iter()
             .collect();
-        Ok(Reply::page_of(
+        let extent = Extent::Continued {
+            total: usize::try_from(listing.total).unwrap_or(usize::MAX),
+            this: cursor.as_deref().map(Cursor::encode),
+            next: listing.next.as_deref().map(Cursor::encode),
+        };
+        let items = listing
+            .accounts
+            .iter()
+            .map(|a| self.account_view(a))
+            .collect();
+        Ok(Reply::page(
             self.info,
             "/v1/accounts",
             &filters,
-            &accounts,
+            items,
+            extent,
             page,
-            |a| self.account_view(a),
         ))
     }
 
@@ -297,7 +313,7 @@ impl Accounts<'_> {
             match self
                 .app
                 .store
-                .save_account(&account, read_revision, refs, &effect.closed)
+                .save_account(&before, &account, refs, &effect.closed)
                 .await
                 .map_err(ApiError::internal)?
             {
@@ -489,9 +505,4 @@ impl Accounts<'_> {
         let path = format!("/v1/accounts/{account_id}/subscriptions");
         Ok(Reply::ok(Vec::new()).link("subscriptions", self.info.link(&path)))
     }
-}
-
-/// Accounts in name order (case-insensitive), ties by id, so pages are stable.
-fn sort_by_name(accounts: &mut [AccountRecord]) {
-    accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.account_id.clone()));
 }

@@ -1,8 +1,8 @@
 //! `customers-api`: the partnership's customers (its accounts) with their engagement over
 //! the last 30 days, their tasks and their churn risk (`GET /v1/customers`, filters
-//! `churn_risk` and `task_severity`; `GET /v1/customers/{id}`), scope `customers:read`. The
-//! list is one Query of the partnership's accounts, which carry what usage ingestion
-//! derived for them.
+//! `churn_risk` and `task_severity`; `GET /v1/customers/{id}`), scope `customers:read`.
+//! Accounts carry what usage ingestion derived for them. The unfiltered list pages through
+//! the account listing (a page reads its own accounts); a filtered one reads them all.
 
 pub mod tasks;
 
@@ -10,9 +10,11 @@ use chrono::NaiveDate;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::calendar::{self, format_date};
-use shared::request::{self, Page, RequestInfo};
+use shared::envelope::Extent;
+use shared::request::{self, Cursor, Page, RequestInfo};
 use shared::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{AccountRecord, SessionRecord};
+use shared::storage::{self, PageStart};
 use shared::usage::utilisation_percent;
 use shared::{ApiError, App, Reply, envelope, sessions};
 
@@ -44,8 +46,12 @@ async fn dispatch(
     };
     match route {
         RouteId::ListCustomers => {
-            let query = request::query(req, &["limit", "offset", "churn_risk", "task_severity"])?;
+            let query = request::query(
+                req,
+                &["limit", "offset", "cursor", "churn_risk", "task_severity"],
+            )?;
             let page = Page::from_query(&query)?;
+            let cursor = Cursor::from_query(&query, storage::is_listing_position)?;
             let level_filter = |name: &'static str| {
                 query
                     .get(name)
@@ -64,6 +70,16 @@ async fn dispatch(
                     .into_iter()
                     .flatten()
                     .collect();
+            if filters.is_empty() {
+                return customers.page(app, page, cursor).await;
+            }
+            if cursor.is_some() {
+                return Err(ApiError::InvalidParameters(
+                    "cursor pages the unfiltered list; page a filtered one with offset".into(),
+                ));
+            }
+            // Levels depend on today: a filtered list computes every customer's (reads the
+            // whole partnership).
             let mut accounts = app
                 .store
                 .accounts(&session.partnership.id)
@@ -114,6 +130,34 @@ struct Customers<'a> {
 }
 
 impl Customers<'_> {
+    /// A page of every customer in name order, through the account listing: following
+    /// `_links.next` (its `cursor`) reads only that page's accounts.
+    async fn page(&self, app: &App, page: Page, cursor: Option<String>) -> Result<Reply, ApiError> {
+        let start = match &cursor {
+            Some(position) => PageStart::After(position.clone()),
+            None => PageStart::Offset(page.offset),
+        };
+        let listing = app
+            .store
+            .account_page(&self.session.partnership.id, None, start, page.limit)
+            .await
+            .map_err(ApiError::internal)?;
+        let extent = Extent::Continued {
+            total: usize::try_from(listing.total).unwrap_or(usize::MAX),
+            this: cursor.as_deref().map(Cursor::encode),
+            next: listing.next.as_deref().map(Cursor::encode),
+        };
+        let items = listing.accounts.iter().map(|a| self.view(a)).collect();
+        Ok(Reply::page(
+            self.info,
+            "/v1/customers",
+            &[],
+            items,
+            extent,
+            page,
+        ))
+    }
+
     fn view(&self, account: &AccountRecord) -> Value {
         let engagement = account.engagement.as_ref();
         let window = tasks::window(engagement, self.today);

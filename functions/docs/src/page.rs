@@ -155,7 +155,9 @@ const RULES: &str = r#"<h2 id="rules">Rules every integration can rely on</h2>
 <code>status_code</code>, <code>error_description</code> and <code>additional_info</code>
 (<code>error_code</code>, <code>detail</code>).</li>
 <li>Collections take <code>limit</code> (1–100, default 20) and <code>offset</code>; <code>_meta.total</code>
-counts the collection; follow <code>_links.next</code> until it is absent.</li>
+counts the collection; follow <code>_links.next</code> as given until it is absent. Where it
+carries a <code>cursor</code> (the account list), each page then costs the same however far
+into the list it is.</li>
 <li>Request bodies are <code>application/json</code>, at most 16 KiB; unknown fields are refused.</li>
 <li>A key without the scope a route needs gets 404 (11011), exactly like an object that does
 not exist; ids of another partnership are 404 too.</li>

@@ -413,14 +413,8 @@ impl Store {
         max: Option<usize>,
     ) -> Result<Vec<T>, StoreError> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .scan_index_forward(ascending)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::org_partition(org_id)))
-            .expression_attribute_values(":prefix", s(prefix));
+            .prefix_query(keys::org_partition(org_id), prefix)
+            .scan_index_forward(ascending);
         self.query_pages(query, max)
             .await?
             .into_iter()

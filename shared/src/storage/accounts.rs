@@ -41,14 +41,10 @@ impl Store {
 
     /// Every account of a partnership: one strongly consistent Query.
     pub async fn accounts(&self, partnership_id: &str) -> Result<Vec<AccountRecord>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::partner_partition(partnership_id)))
-            .expression_attribute_values(":prefix", s(keys::ACCOUNT_PREFIX))
-            .consistent_read(true);
+        let query = self.prefix_query(
+            keys::partner_partition(partnership_id),
+            keys::ACCOUNT_PREFIX,
+        );
         self.query_pages(query, None)
             .await?
             .into_iter()
@@ -69,7 +65,8 @@ impl Store {
             .await
     }
 
-    /// Creates an account, its pointer and its subscriptions' pointers, in one transaction.
+    /// Creates an account, its pointer, its subscriptions' pointers and its listing items
+    /// (counted), in one transaction.
     pub async fn create_account(&self, account: &AccountRecord) -> Result<(), StoreError> {
         let key = keys::account(&account.partnership_id, &account.account_id);
         let pointer = AccountRef {
@@ -93,6 +90,7 @@ impl Store {
             let key = keys::subscription_ref(&account.partnership_id, id);
             items.push(self.put_item(encode(&pointer, key)?, new)?);
         }
+        items.extend(self.listing_actions(&account.partnership_id, None, Some(account))?);
         for round in 0..CREATE_ATTEMPTS {
             match self.transact(items.clone()).await? {
                 Ok(()) => return Ok(()),
@@ -110,13 +108,13 @@ impl Store {
         })
     }
 
-    /// Writes the provisioned fields of `account` if its stored revision is still
-    /// `read_revision` (`account.revision` is the new one), with what the change does to
-    /// closed periods (late counts, snapshots), in the same transaction.
+    /// Writes the provisioned fields of `account` if the stored account is still `before`
+    /// (its revision; `account.revision` is the new one), with what the change does to the
+    /// account listing and to closed periods (late counts, snapshots), in one transaction.
     pub async fn save_account(
         &self,
+        before: &AccountRecord,
         account: &AccountRecord,
-        read_revision: u64,
         refs: RefChange,
         closed: &ClosedPeriodWrites,
     ) -> Result<WriteOutcome, StoreError> {
@@ -127,7 +125,7 @@ impl Store {
             .key("pk", s(&key.pk))
             .key("sk", s(&key.sk))
             .condition_expression("revision = :read_revision")
-            .expression_attribute_values(":read_revision", n(read_revision_i64(read_revision)));
+            .expression_attribute_values(":read_revision", n(read_revision_i64(before.revision)));
         let mut sets = Vec::new();
         for (index, name) in AccountRecord::PROVISIONED.iter().enumerate() {
             if let Some(value) = item.get(*name) {
@@ -158,6 +156,7 @@ impl Store {
                 );
             }
         }
+        items.extend(self.listing_actions(&account.partnership_id, Some(before), Some(account))?);
         items.extend(self.closed_period_actions(&account.partnership_id, closed)?);
         Ok(match self.transact(items).await? {
             Ok(()) => WriteOutcome::Written,
@@ -165,8 +164,9 @@ impl Store {
         })
     }
 
-    /// Deletes an account, its pointer and its subscriptions' pointers if its stored
-    /// revision is still `account.revision`, with what that does to closed periods.
+    /// Deletes an account, its pointer, its subscriptions' pointers and its listing items if
+    /// its stored revision is still `account.revision`, with what that does to closed
+    /// periods.
     pub async fn delete_account(
         &self,
         account: &AccountRecord,
@@ -189,6 +189,7 @@ impl Store {
             items
                 .push(self.delete_item(keys::subscription_ref(&account.partnership_id, id), None)?);
         }
+        items.extend(self.listing_actions(&account.partnership_id, Some(account), None)?);
         items.extend(self.closed_period_actions(&account.partnership_id, closed)?);
         Ok(match self.transact(items).await? {
             Ok(()) => WriteOutcome::Written,

@@ -10,6 +10,9 @@
 //! | API key         | `APIKEY#<hmac>`     | `APIKEY`           |
 //! | session         | `SESSION#<hmac>`    | `SESSION`          |
 //! | account         | `PARTNER#<p id>`    | `ACCOUNT#<id>`     |
+//! | account by name | `PARTNER#<p id>`    | `ACCOUNTS#BYNAME#<position>` |
+//! | account by state | `PARTNER#<p id>`   | `ACCOUNTS#BYSTATE#<state>#<position>` |
+//! | account counts  | `PARTNER#<p id>`    | `ACCOUNTS#COUNTS`  |
 //! | subscription →  | `PARTNER#<p id>`    | `SUBREF#<id>`      |
 //! | account →       | `ACCOUNTREF#<id>`   | `ACCOUNTREF`       |
 //! | raw records of a day | `PARTNER#<p id>` | `RAW#<acct>#<date>` |
@@ -109,6 +112,33 @@ pub fn account(partnership_id: &str, account_id: &str) -> Key {
     Key {
         pk: partner_partition(partnership_id),
         sk: format!("{ACCOUNT_PREFIX}{account_id}"),
+    }
+}
+
+/// Sort-key prefix of a partnership's accounts in name order (`state`: of that state only);
+/// a listing item's key is the prefix and the account's listing position.
+pub fn account_listing_prefix(state: Option<&str>) -> String {
+    match state {
+        None => format!("{ACCOUNT_LISTING_PREFIX}NAME#"),
+        Some(state) => format!("{ACCOUNT_LISTING_PREFIX}STATE#{state}#"),
+    }
+}
+
+/// The prefix of every listing item (both orders).
+pub const ACCOUNT_LISTING_PREFIX: &str = "ACCOUNTS#BY";
+
+pub fn account_listing(partnership_id: &str, state: Option<&str>, position: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("{}{position}", account_listing_prefix(state)),
+    }
+}
+
+/// The numbers of a partnership's accounts, in all and per state.
+pub fn account_counts(partnership_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: "ACCOUNTS#COUNTS".into(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! round trips a request costs.
 
 mod access;
+mod account_list;
 mod accounts;
 mod admins;
 mod audit;
@@ -28,6 +29,9 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationIn
 use aws_smithy_types::config_bag::ConfigBag;
 
 pub use access::{AccessChange, AccessOutcome, KeyWrite, OrgGuard, SessionPlan};
+pub use account_list::{
+    AccountPage, ListingRebuild, PageStart, is_listing_position, listing_position,
+};
 pub use accounts::{RefChange, WriteOutcome};
 pub use admins::AddOutcome;
 pub use audit::EventOutcome;
@@ -177,14 +181,31 @@ impl Store {
         &self.client
     }
 
-    /// The items of `query`, following every page (or until `max` items).
+    /// A strongly consistent Query of partition `pk`'s items whose sort key starts with
+    /// `prefix`, in sort-key order.
+    fn prefix_query(
+        &self,
+        pk: String,
+        prefix: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+    }
+
+    /// The items of `query`, following every page (or until `max` items), from the query's
+    /// own exclusive start key if it has one.
     async fn query_pages(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
         max: Option<usize>,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
-        let mut start = None;
+        let mut start = query.get_exclusive_start_key().clone();
         loop {
             let remaining = max.map(|m| {
                 i32::try_from(m.saturating_sub(items.len()))

@@ -175,14 +175,7 @@ impl Store {
         period: Period,
     ) -> Result<ReportRows<T>, StoreError> {
         let prefix = keys::report_usage_prefix(kind_prefix(period.kind()), &period.id());
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::partner_partition(partnership_id)))
-            .expression_attribute_values(":prefix", s(&prefix))
-            .consistent_read(true);
+        let query = self.prefix_query(keys::partner_partition(partnership_id), &prefix);
         let ledger_sk = format!("{prefix}{}", keys::LEDGER_SUFFIX);
         let mut rows = ReportRows {
             ledger: PeriodLedger::default(),

@@ -1,0 +1,356 @@
+//! The listing of a partnership's accounts, so that a page costs O(limit) at any size: one
+//! small listing item per account in name order, one in its state's name order, and one
+//! item counting the accounts in all and per state. All of them are written in the
+//! transaction that creates, renames, moves or deletes the account, so a listing is exact
+//! the moment a write has answered. A page is one Query of `limit + 1` listing items and one
+//! BatchGetItem of its accounts together with the counts.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+
+use super::records::{AccountRecord, AccountState};
+use super::{Item, Store, StoreError, build_error, decode, keys, n, s};
+
+/// Where an account sorts in its listings: its name, case folded, then its id. The
+/// separator sorts below every character a name may hold (names are printable text), so a
+/// name that is the start of another comes first, as it does when comparing the pairs.
+pub fn listing_position(account: &AccountRecord) -> String {
+    format!("{}\u{1}{}", account.name.to_lowercase(), account.account_id)
+}
+
+/// Is `text` shaped like a listing position (so that it can start a page)?
+pub fn is_listing_position(text: &str) -> bool {
+    text.len() <= MAX_POSITION_BYTES
+        && text
+            .split_once('\u{1}')
+            .is_some_and(|(_, id)| !id.is_empty() && !id.contains('\u{1}'))
+}
+
+/// Far above any position (a 200-character name folds to at most 600 bytes, plus an id);
+/// DynamoDB's sort-key limit is 1,024 bytes.
+const MAX_POSITION_BYTES: usize = 900;
+
+/// Where a page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStart {
+    /// After skipping this many accounts (reads the skipped listing items too).
+    Offset(usize),
+    /// Right after the account at this listing position (reads only the page).
+    After(String),
+}
+
+/// One page of accounts in name order.
+#[derive(Debug, Clone)]
+pub struct AccountPage {
+    pub accounts: Vec<AccountRecord>,
+    /// The listing position of the page's last account, when more accounts follow.
+    pub next: Option<String>,
+    /// Accounts in the listing (of the state asked for), from the maintained counts.
+    pub total: u64,
+}
+
+const TOTAL: &str = "total";
+
+fn state_count_attribute(state: AccountState) -> String {
+    format!("state_{}", state.as_str())
+}
+
+impl Store {
+    /// The page of `limit` accounts (of `state`, if given) in name order from `start`.
+    pub async fn account_page(
+        &self,
+        partnership_id: &str,
+        state: Option<AccountState>,
+        start: PageStart,
+        limit: usize,
+    ) -> Result<AccountPage, StoreError> {
+        let prefix = keys::account_listing_prefix(state.map(AccountState::as_str));
+        let (skip, exclusive_start) = match start {
+            PageStart::Offset(skip) => (skip, None),
+            PageStart::After(position) => {
+                let key = keys::account_listing(
+                    partnership_id,
+                    state.map(AccountState::as_str),
+                    &position,
+                );
+                (0, Some(key_attributes(key)))
+            }
+        };
+        let query = self
+            .prefix_query(keys::partner_partition(partnership_id), &prefix)
+            .projection_expression("sk, account_id")
+            .set_exclusive_start_key(exclusive_start);
+        let listed = self.query_pages(query, Some(skip + limit + 1)).await?;
+        let more = listed.len() > skip + limit;
+        let page: Vec<(String, String)> = listed
+            .into_iter()
+            .skip(skip)
+            .take(limit)
+            .filter_map(|item| {
+                let position = string(&item, "sk")?.strip_prefix(&prefix)?.to_owned();
+                Some((position, string(&item, "account_id")?.to_owned()))
+            })
+            .collect();
+
+        let counts_key = keys::account_counts(partnership_id);
+        let mut wanted: Vec<keys::Key> = page
+            .iter()
+            .map(|(_, id)| keys::account(partnership_id, id))
+            .collect();
+        wanted.push(counts_key.clone());
+        let mut counts = None;
+        let mut accounts = std::collections::HashMap::new();
+        for item in self.batch_get(wanted).await? {
+            if string(&item, "sk") == Some(counts_key.sk.as_str()) {
+                counts = Some(item);
+            } else {
+                let account: AccountRecord = decode(item)?;
+                accounts.insert(account.account_id.clone(), account);
+            }
+        }
+        let total_attribute = state.map_or_else(|| TOTAL.to_owned(), state_count_attribute);
+        let total = counts
+            .as_ref()
+            .and_then(|item| number(item, &total_attribute))
+            .unwrap_or(0);
+        let next = more
+            .then(|| page.last().map(|(position, _)| position.clone()))
+            .flatten();
+        // An account deleted or moved since its listing item was read is left out.
+        let accounts = page
+            .iter()
+            .filter_map(|(_, id)| accounts.remove(id))
+            .filter(|account| state.is_none_or(|s| account.state == s))
+            .collect();
+        Ok(AccountPage {
+            accounts,
+            next,
+            total,
+        })
+    }
+
+    /// What an account going from `before` to `after` (`None`: absent) does to the listing:
+    /// listing items to delete and put, and the counts to move. Empty when neither the
+    /// account's position nor its state changed.
+    pub(super) fn listing_actions(
+        &self,
+        partnership_id: &str,
+        before: Option<&AccountRecord>,
+        after: Option<&AccountRecord>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let entries = |account: Option<&AccountRecord>| -> Vec<(keys::Key, String)> {
+            account
+                .map(|a| {
+                    let position = listing_position(a);
+                    [None, Some(a.state.as_str())]
+                        .into_iter()
+                        .map(|state| {
+                            let key = keys::account_listing(partnership_id, state, &position);
+                            (key, a.account_id.clone())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let old = entries(before);
+        let new = entries(after);
+        let mut actions = Vec::new();
+        for (key, _) in &old {
+            if !new.iter().any(|(k, _)| k == key) {
+                actions.push(self.delete_item(key.clone(), None)?);
+            }
+        }
+        for (key, account_id) in &new {
+            if !old.iter().any(|(k, _)| k == key) {
+                let item: Item = [
+                    ("pk".to_owned(), s(&key.pk)),
+                    ("sk".to_owned(), s(&key.sk)),
+                    ("account_id".to_owned(), s(account_id)),
+                ]
+                .into();
+                actions.push(self.put_item(item, None)?);
+            }
+        }
+
+        let mut moves: Vec<(String, i64)> = Vec::new();
+        let mut count =
+            |attribute: String, by: i64| match moves.iter_mut().find(|(a, _)| *a == attribute) {
+                Some((_, total)) => *total += by,
+                None => moves.push((attribute, by)),
+            };
+        for (account, by) in [(before, -1), (after, 1)] {
+            if let Some(account) = account {
+                count(TOTAL.to_owned(), by);
+                count(state_count_attribute(account.state), by);
+            }
+        }
+        moves.retain(|(_, by)| *by != 0);
+        if !moves.is_empty() {
+            let key = keys::account_counts(partnership_id);
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(key.pk))
+                .key("sk", s(key.sk));
+            let mut adds = Vec::new();
+            for (index, (attribute, by)) in moves.into_iter().enumerate() {
+                adds.push(format!("#c{index} :c{index}"));
+                update = update
+                    .expression_attribute_names(format!("#c{index}"), attribute)
+                    .expression_attribute_values(format!(":c{index}"), n(by));
+            }
+            let update = update
+                .update_expression(format!("ADD {}", adds.join(", ")))
+                .build()
+                .map_err(build_error)?;
+            actions.push(TransactWriteItem::builder().update(update).build());
+        }
+        Ok(actions)
+    }
+}
+
+/// What [`Store::rebuild_account_listing`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ListingRebuild {
+    pub accounts: usize,
+    pub listing_items_written: usize,
+    pub listing_items_deleted: usize,
+}
+
+/// Listing writes per transaction of a rebuild.
+const REBUILD_CHUNK: usize = 25;
+
+impl Store {
+    /// Makes a partnership's listing and counts match its accounts: for a table written
+    /// before listings were kept, or after a repair. Reads the whole partition (an operator's
+    /// one-off, not a request path); running it again changes nothing. A provisioning write
+    /// while it runs may leave the counts one off: run it again in a quiet moment.
+    pub async fn rebuild_account_listing(
+        &self,
+        partnership_id: &str,
+    ) -> Result<ListingRebuild, StoreError> {
+        let accounts = self.accounts(partnership_id).await?;
+        let query = self
+            .prefix_query(
+                keys::partner_partition(partnership_id),
+                keys::ACCOUNT_LISTING_PREFIX,
+            )
+            .projection_expression("sk");
+        let stored: std::collections::HashSet<String> = self
+            .query_pages(query, None)
+            .await?
+            .iter()
+            .filter_map(|item| string(item, "sk").map(str::to_owned))
+            .collect();
+        let mut wanted = std::collections::HashMap::new();
+        let mut counts: Vec<(String, i64)> = std::iter::once(TOTAL.to_owned())
+            .chain(AccountState::ALL.into_iter().map(state_count_attribute))
+            .map(|attribute| (attribute, 0))
+            .collect();
+        for account in &accounts {
+            let position = listing_position(account);
+            for state in [None, Some(account.state.as_str())] {
+                let key = keys::account_listing(partnership_id, state, &position);
+                wanted.insert(key.sk, account.account_id.clone());
+            }
+            for (attribute, count) in &mut counts {
+                if *attribute == TOTAL || *attribute == state_count_attribute(account.state) {
+                    *count += 1;
+                }
+            }
+        }
+        let pk = keys::partner_partition(partnership_id);
+        let mut actions = Vec::new();
+        let mut report = ListingRebuild {
+            accounts: accounts.len(),
+            listing_items_written: 0,
+            listing_items_deleted: 0,
+        };
+        for sk in stored.iter().filter(|sk| !wanted.contains_key(*sk)) {
+            let key = keys::Key {
+                pk: pk.clone(),
+                sk: sk.clone(),
+            };
+            actions.push(self.delete_item(key, None)?);
+            report.listing_items_deleted += 1;
+        }
+        for (sk, account_id) in wanted.iter().filter(|(sk, _)| !stored.contains(*sk)) {
+            let item: Item = [
+                ("pk".to_owned(), s(&pk)),
+                ("sk".to_owned(), s(sk)),
+                ("account_id".to_owned(), s(account_id)),
+            ]
+            .into();
+            actions.push(self.put_item(item, None)?);
+            report.listing_items_written += 1;
+        }
+        let key = keys::account_counts(partnership_id);
+        let mut item: Item = [("pk".to_owned(), s(key.pk)), ("sk".to_owned(), s(key.sk))].into();
+        item.extend(
+            counts
+                .into_iter()
+                .map(|(attribute, count)| (attribute, n(count))),
+        );
+        actions.push(self.put_item(item, None)?);
+        for chunk in actions.chunks(REBUILD_CHUNK) {
+            if let Err(codes) = self.transact(chunk.to_vec()).await? {
+                return Err(StoreError::Sdk {
+                    operation: "TransactWriteItems",
+                    message: format!("a listing rebuild write was cancelled: {codes:?}"),
+                });
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn key_attributes(key: keys::Key) -> Item {
+    [("pk".to_owned(), s(key.pk)), ("sk".to_owned(), s(key.sk))].into()
+}
+
+fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(text)) => Some(text),
+        _ => None,
+    }
+}
+
+fn number(item: &Item, name: &str) -> Option<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(text)) => text.parse::<i64>().ok().map(|n| n.max(0).unsigned_abs()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(name: &str, id: &str) -> AccountRecord {
+        serde_json::from_value(serde_json::json!({
+            "account_id": id, "org_id": "o", "partnership_id": "p", "created_at_ms": 0,
+            "name": name, "state": "paying", "trial_ends_at": null, "country": "SE",
+            "updated_at_ms": 0, "revision": 1,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn positions_sort_as_case_folded_names_then_ids() {
+        let mut accounts = [
+            account("acme ab", "2"),
+            account("Acme", "9"),
+            account("ACME", "1"),
+            account("Ähren", "3"),
+            account("bravo", "0"),
+        ];
+        let mut by_position: Vec<String> = accounts.iter().map(listing_position).collect();
+        by_position.sort();
+        accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.account_id.clone()));
+        let by_pair: Vec<String> = accounts.iter().map(listing_position).collect();
+        assert_eq!(by_position, by_pair);
+        assert_eq!(by_pair[0], "acme\u{1}1");
+        assert!(is_listing_position(&by_pair[0]));
+        assert!(!is_listing_position("acme"));
+        assert!(!is_listing_position("acme\u{1}"));
+        assert!(!is_listing_position(&format!("{}\u{1}1", "a".repeat(1000))));
+    }
+}
