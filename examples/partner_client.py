@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A partner's client of the Partner Portal API, using only the standard library.
 
-It creates a session, walks every page of a collection through `_links.next`, waits
-`retry_after_ms` whenever the API answers 429 (or 503), creates a new session when the API
-answers 401 (the session expired or was ended by an admin), and always ends its session.
+It creates a session, walks every page of a collection through `_links.next`, paces itself
+by the `RateLimit` header (no request left: wait `t` seconds before the next one), still
+waits `retry_after_ms` whenever the API answers 429 (or 503), creates a new session when the
+API answers 401 (the session expired or was ended by an admin), and always ends its session.
 
     python3 examples/partner_client.py                       # /v1/customers, 10 a page
     python3 examples/partner_client.py "/v1/accounts?limit=100"  # another collection
@@ -15,6 +16,7 @@ PORTAL_URL, PORTAL_ORGANIZATION_KEY and PORTAL_API_KEY.
 
 import json
 import os
+import re
 import pathlib
 import sys
 import time
@@ -24,6 +26,18 @@ import urllib.request
 # Give up instead of waiting longer than this for a retry (a full session cap can take up
 # to an hour to free a slot).
 MAX_WAIT_SECONDS = 60
+
+
+def rate_limit_wait(header):
+    """Seconds to wait before the next request, from a `RateLimit` field such as
+    `"session";r=0;t=1` (IETF httpapi draft): `t` when no request is left (`r=0`), else 0."""
+    if not header:
+        return 0
+    remaining = re.search(r";\s*r=(\d+)", header)
+    reset = re.search(r";\s*t=(\d+)", header)
+    if remaining and reset and int(remaining.group(1)) == 0:
+        return int(reset.group(1))
+    return 0
 
 
 class ApiError(Exception):
@@ -40,6 +54,8 @@ class PortalClient:
         self.organization_key = organization_key
         self.api_key = api_key
         self.token = None
+        # When the session's next request is allowed (time.monotonic()), from `RateLimit`.
+        self.ready_at = 0.0
 
     def _send(self, method, url, body=None, authorized=True):
         """One HTTP exchange: (status, parsed JSON body)."""
@@ -50,15 +66,24 @@ class PortalClient:
             request.add_header("Content-Type", "application/json")
         if authorized and self.token:
             request.add_header("Authorization", f"Session {self.token}")
+            time.sleep(max(0.0, self.ready_at - time.monotonic()))
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
+                self._pace(response.headers)
                 return response.status, json.load(response)
         except urllib.error.HTTPError as error:
+            self._pace(error.headers)
             text = error.read()
             try:
                 return error.code, json.loads(text)
             except ValueError:
                 return error.code, {"message": text.decode(errors="replace")}
+
+    def _pace(self, headers):
+        """Remembers when the session may send again, as its `RateLimit` field says."""
+        wait = rate_limit_wait(headers.get("RateLimit") if headers else None)
+        if wait:
+            self.ready_at = time.monotonic() + wait
 
     def _with_retries(self, method, url, body=None, authorized=True):
         """Sends until the answer is not a 429/503, waiting as the API says."""

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Tests of examples/partner_client.py against a scripted stand-in server (standard library):
-it must wait `retry_after_ms` on 429, create a new session on 401 and go on where it was,
+it must pace itself by the `RateLimit` field, wait `retry_after_ms` on 429, create a new
+session on 401 and go on where it was,
 follow `_links.next` to the last page, and end its (newest) session even when a call fails.
 
     python3 examples/test_partner_client.py
@@ -25,6 +26,7 @@ class Script:
         self.sessions = 0
         self.pages_refused = set()
         self.fail_page = None
+        self.rate_limit = None
 
 
 def handler_for(script):
@@ -37,6 +39,9 @@ def handler_for(script):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if script.rate_limit and self.command == "GET":
+                self.send_header("RateLimit-Policy", '"session";q=1;w=1')
+                self.send_header("RateLimit", script.rate_limit)
             self.end_headers()
             self.wfile.write(data)
 
@@ -109,6 +114,21 @@ class PartnerClientTest(unittest.TestCase):
         ])
         refused, retried = self.script.requests[2][3], self.script.requests[3][3]
         self.assertGreaterEqual(retried - refused, 0.3, "waited retry_after_ms before retrying")
+
+    def test_waits_as_the_ratelimit_field_says_before_the_next_request(self):
+        self.script.rate_limit = '"session";r=0;t=1'
+        items = list(partner_client.run(self.client, "/v1/items?page=1"))
+        self.assertEqual(len(items), 8)
+        gets = [at for method, _, _, at in self.script.requests if method == "GET"]
+        gaps = [later - earlier for earlier, later in zip(gets, gets[1:])]
+        self.assertTrue(all(gap >= 0.95 for gap in gaps), gaps)
+
+    def test_reads_the_ratelimit_field(self):
+        self.assertEqual(partner_client.rate_limit_wait('"session";r=0;t=1'), 1)
+        self.assertEqual(partner_client.rate_limit_wait('"session";r=0;t=3'), 3)
+        self.assertEqual(partner_client.rate_limit_wait('"session";r=4;t=3'), 0)
+        self.assertEqual(partner_client.rate_limit_wait(None), 0)
+        self.assertEqual(partner_client.rate_limit_wait("garbage"), 0)
 
     def test_ends_its_session_when_a_call_fails(self):
         self.script.fail_page = 2

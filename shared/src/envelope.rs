@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::request::{Page, RequestInfo};
+use crate::request::{Page, RateWindow, RequestInfo};
 
 /// How much of a collection exists beyond a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,9 +138,35 @@ impl Reply {
 
 /// Puts the envelope around a handler's result. Infallible: the runtime never sees an `Err`.
 pub fn respond(info: &RequestInfo, result: Result<Reply, ApiError>) -> Response<Body> {
-    match result {
+    let mut response = match result {
         Ok(reply) => success_response(info, reply),
         Err(err) => error_response(info, &err),
+    };
+    if let Some(window) = info.rate_window.get() {
+        rate_limit_headers(response.headers_mut(), window);
+    }
+    response
+}
+
+/// Name of the one rate-limit policy: per session.
+const RATE_LIMIT_POLICY: &str = "session";
+
+/// The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers: structured-field lists
+/// of one item each, the policy's name with its parameters) on a session's answer:
+/// `RateLimit-Policy` the quota per window, `RateLimit` what is left and when it resets.
+fn rate_limit_headers(headers: &mut http::HeaderMap, window: &RateWindow) {
+    let policy = format!(
+        "\"{RATE_LIMIT_POLICY}\";q={};w={}",
+        window.quota, window.window_seconds
+    );
+    let state = format!(
+        "\"{RATE_LIMIT_POLICY}\";r={};t={}",
+        window.remaining, window.reset_seconds
+    );
+    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(http::HeaderName::from_static(name), value);
+        }
     }
 }
 

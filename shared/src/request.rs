@@ -38,6 +38,32 @@ pub struct RequestInfo {
     /// The edge firewall is deployed and this request went around it, straight to API
     /// Gateway: every route refuses it (403 12009, `routes::route_for`).
     pub edge_bypassed: bool,
+    /// Where the session's rate limit stands after this request, once a session has been
+    /// recognised (`sessions::authenticate`); answered as the RateLimit headers.
+    pub rate_window: std::sync::OnceLock<RateWindow>,
+}
+
+/// A session's rate limit as one request leaves it: `quota` requests per window of
+/// `window_seconds`, `remaining` of them left, the window over in `reset_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    pub quota: u32,
+    pub window_seconds: u64,
+    pub remaining: u32,
+    pub reset_seconds: u64,
+}
+
+impl RateWindow {
+    /// One request per `spacing_ms`: a request takes the whole window, and the next one is
+    /// allowed `wait_ms` from now (whole seconds, rounded up: never earlier than allowed).
+    pub fn one_per(spacing_ms: u64, wait_ms: u64) -> Self {
+        Self {
+            quota: 1,
+            window_seconds: spacing_ms.max(1).div_ceil(1000),
+            remaining: 0,
+            reset_seconds: wait_ms.max(1).div_ceil(1000),
+        }
+    }
 }
 
 impl RequestInfo {
@@ -96,6 +122,7 @@ impl RequestInfo {
             origin_refused: origin.is_err(),
             edge_bypassed: edge == Edge::Bypassed,
             origin_host: origin.ok().flatten(),
+            rate_window: std::sync::OnceLock::new(),
         }
     }
 

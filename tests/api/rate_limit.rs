@@ -19,6 +19,58 @@ async fn fifty_concurrent_requests_in_the_same_second_give_exactly_one_200() {
     }
 }
 
+/// The IETF RateLimit fields on every answer to a recognised session (its 404s and 429s
+/// too): one request per 1-second window, none left, the window over in whole seconds.
+#[tokio::test]
+async fn session_answers_carry_the_ratelimit_fields() {
+    let t = TestApp::spawn().await;
+    let token = t.session_from("203.0.113.10").await;
+    let fields = |r: &api_tests::TestResponse| {
+        (
+            r.header("ratelimit-policy").map(str::to_owned),
+            r.header("ratelimit").map(str::to_owned),
+        )
+    };
+    let policy = Some("\"session\";q=1;w=1".to_owned());
+    let allowed = t.call(Call::me(&token)).await;
+    assert_eq!(allowed.status, 200);
+    assert_eq!(
+        fields(&allowed),
+        (policy.clone(), Some("\"session\";r=0;t=1".into()))
+    );
+    t.clock.advance_ms(300);
+    let refused = t.call(Call::me(&token)).await;
+    refused.assert_error(429, 12002);
+    assert_eq!(refused.retry_after_ms(), 700);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(
+        fields(&refused),
+        (policy.clone(), Some("\"session\";r=0;t=1".into()))
+    );
+    t.clock.advance_ms(700);
+    let missing = t
+        .call(Call::get(&format!("/v1/accounts/{}", uuid::Uuid::new_v4())).session(&token))
+        .await;
+    missing.assert_error(404, 11011);
+    assert_eq!(fields(&missing).0, policy);
+
+    // No session recognised, no session limit to report.
+    let unknown = t.call(Call::me(api_tests::fixtures::UNKNOWN_SESSION)).await;
+    unknown.assert_error(401, 11001);
+    assert_eq!(fields(&unknown), (None, None));
+    let created = t
+        .call(Call::create_session(
+            t.organization_key(),
+            &t.api_key(&[]).await,
+        ))
+        .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(fields(&created), (None, None));
+    let admin = t.call(t.admin("GET", "/v1/admin/keys")).await;
+    assert_eq!(admin.status, 200);
+    assert_eq!(fields(&admin), (None, None));
+}
+
 #[tokio::test]
 async fn retry_after_is_the_time_left_until_the_next_allowed_request() {
     let t = TestApp::spawn().await;

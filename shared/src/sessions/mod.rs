@@ -16,7 +16,7 @@ use crate::clock::EpochMillis;
 use crate::credentials::Credential;
 use crate::error::ApiError;
 use crate::origins;
-use crate::request::RequestInfo;
+use crate::request::{RateWindow, RequestInfo};
 use crate::storage::records::SessionRecord;
 use crate::storage::{EndOutcome, TouchOutcome, TouchRequest};
 
@@ -83,10 +83,19 @@ pub async fn authenticate(
         .await
         .map_err(ApiError::internal)?
     {
-        TouchOutcome::Allowed(session) => Ok(session),
+        TouchOutcome::Allowed(session) => {
+            let spacing = app.config.request_spacing_ms.max(0).unsigned_abs();
+            let _ = info.rate_window.set(RateWindow::one_per(spacing, spacing));
+            Ok(session)
+        }
         TouchOutcome::OriginUnusable => Err(ApiError::OriginNotAllowed),
         TouchOutcome::Refused(stored) => {
             let refusal = refusal(stored.as_ref(), &request);
+            if let ApiError::RateLimited { retry_after_ms } = &refusal {
+                let spacing = app.config.request_spacing_ms.max(0).unsigned_abs();
+                let window = RateWindow::one_per(spacing, *retry_after_ms);
+                let _ = info.rate_window.set(window);
+            }
             if let (Some(session), ApiError::WrongClientAddress | ApiError::OriginNotAllowed) =
                 (&stored, &refusal)
             {
