@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::App;
 use crate::audit::{self, action};
-use crate::clock::EpochMillis;
+use crate::clock::{EpochMillis, iso8601};
 use crate::credentials::{Credential, CredentialHash, CredentialKind, Pepper};
 use crate::error::ApiError;
 use crate::origins::{self, AllowedOrigin, OriginMatch};
@@ -349,14 +349,29 @@ pub async fn revoke_key(
 
 /// Replaces a key by a new one with the same name, partnership, scopes, origins and expiry;
 /// the old key is revoked in the same transaction, then its sessions end.
+/// Longest overlap a rotation may give the old key (a day).
+pub const MAX_ROTATION_OVERLAP_MS: EpochMillis = 86_400_000;
+
+/// Replaces a key with a new one. Without an overlap (`overlap_ms` 0) the old key is
+/// revoked and its sessions end before this answers. With one, the old key keeps working
+/// until then: its expiry moves to that time (never later than it was), its live sessions
+/// are shortened to it, and it is marked as replaced (it cannot be rotated again; it can
+/// still be revoked at once).
 pub async fn rotate_key(
     app: &App,
     org: &OrganizationRecord,
     key_id: &str,
+    overlap_ms: EpochMillis,
     actor: &Actor,
 ) -> Result<(Credential, KeyRecord), ApiError> {
     let (store, pepper, now) = (&app.store, &app.pepper, app.clock.now_ms());
     let old = active_key(store, &org.org_id, key_id).await?;
+    if let Some(successor) = &old.replaced_by {
+        return Err(ApiError::Conflict(format!(
+            "the API key was rotated already (replaced by {successor}); it stops working at {}",
+            old.expires_at_ms.map(iso8601).unwrap_or_default()
+        )));
+    }
     let org_key_hash = organization_key_hash(pepper, org)?;
     let (secret, hash) = new_secret(pepper)?;
     let new = KeyRecord {
@@ -376,25 +391,63 @@ pub async fn rotate_key(
         ..old.clone()
     };
     let old_hash = CredentialHash(old.key_hash.clone());
-    let old = revoked(old, now, "rotated", Some(new.key_id.clone()));
+    let stops_at = (overlap_ms > 0).then(|| {
+        old.expires_at_ms
+            .map_or(now + overlap_ms, |at| at.min(now + overlap_ms))
+    });
     let entry = audit::by(
         actor,
         now,
         action::KEY_ROTATED,
         format!("api_key:{key_id}"),
-        json!({ "replaced_by": new.key_id, "prefix": new.prefix }),
+        json!({
+            "replaced_by": new.key_id,
+            "prefix": new.prefix,
+            "overlap_seconds": overlap_ms / 1000,
+            "old_key_stops_at": stops_at.map(iso8601),
+        }),
     );
-    let change = AccessChange {
+    let mut change = AccessChange {
         org_id: org.org_id.clone(),
         create: Some((hash, lookup_item(org, &new, &org_key_hash), new.clone())),
-        update_records: vec![KeyWrite::unchanged_version(old)],
-        delete_lookups: vec![old_hash],
         org_guard: Some(enabled_with(org)?),
         audit: vec![entry],
         ..AccessChange::default()
     };
-    commit(store, &change).await?;
-    settle(app, &org.org_id, &ends_sessions_of(key_id.to_owned())).await?;
+    match stops_at {
+        None => {
+            let old = revoked(old, now, "rotated", Some(new.key_id.clone()));
+            change.update_records = vec![KeyWrite::unchanged_version(old)];
+            change.delete_lookups = vec![old_hash];
+            commit(store, &change).await?;
+            settle(app, &org.org_id, &ends_sessions_of(key_id.to_owned())).await?;
+        }
+        Some(until) => {
+            // A new access version: a session being created under the old expiry is
+            // refused its slot, so no session of the old key outlives the overlap.
+            let read_version = old.access_version;
+            let mut kept = old;
+            kept.expires_at_ms = Some(until);
+            kept.replaced_by = Some(new.key_id.clone());
+            kept.rotation_due = false;
+            kept.access_version = read_version.wrapping_add(1);
+            change.put_lookups = vec![(old_hash, lookup_item(org, &kept, &org_key_hash))];
+            change.update_records = vec![KeyWrite {
+                record: kept,
+                read_version,
+            }];
+            commit(store, &change).await?;
+            let key = key_id.to_owned();
+            let plan = move |slot: &SlotRecord| {
+                if slot.api_key_id == key && slot.expires_at_ms > until {
+                    SessionPlan::Shorten(until)
+                } else {
+                    SessionPlan::Keep
+                }
+            };
+            settle(app, &org.org_id, &plan).await?;
+        }
+    }
     Ok((secret, new))
 }
 

@@ -37,6 +37,7 @@ fn six_months_after(since: EpochMillis) -> Option<EpochMillis> {
 /// Over six calendar months since the key was created or last rotated (active keys only).
 pub fn rotation_due(record: &KeyRecord, now: EpochMillis) -> bool {
     record.status == KeyStatus::Active
+        && record.replaced_by.is_none()
         && six_months_after(rotation_clock(record)).is_some_and(|due_after| now > due_after)
 }
 

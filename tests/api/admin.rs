@@ -578,6 +578,104 @@ async fn rotating_a_key_replaces_it_and_ends_the_old_sessions() {
     );
 }
 
+/// Rotation with an overlap: the old key keeps working until then (its sessions too, cut
+/// to that time), shows when it stops, cannot be rotated again, and stops on time.
+#[tokio::test]
+async fn rotating_with_an_overlap_keeps_the_old_key_working_until_then() {
+    let t = TestApp::spawn().await;
+    let old = create_key(&t, open_key_body(&t)).await;
+    let old_secret = old["api_key"].as_str().unwrap().to_owned();
+    let old_id = old["id"].as_str().unwrap().to_owned();
+    let old_session = token(&session_with(&t, &old_secret, "203.0.113.10").await);
+    t.clock.advance_ms(5000);
+    let rotate = |body: Value| {
+        t.admin("POST", &format!("/v1/admin/keys/{old_id}/rotate"))
+            .json(&body)
+    };
+    for refused in [
+        json!({ "overlap_seconds": 86_401 }),
+        json!({ "overlap_seconds": -1 }),
+        json!({ "overlap_seconds": "600" }),
+        json!({ "overlap_seconds": null }),
+        json!({ "overlap": 600 }),
+    ] {
+        t.call(rotate(refused.clone()))
+            .await
+            .assert_error(400, 11400);
+    }
+    let rotated = t.call(rotate(json!({ "overlap_seconds": 600 }))).await;
+    assert_eq!(rotated.status, 201, "{}", rotated.body);
+    let new = rotated.body["_data"][0].clone();
+    assert_eq!(new["rotated_from"], old_id.as_str());
+
+    // The old key: still active, replaced, and stopping 600 s after the rotation.
+    let old_view = t
+        .call(t.admin("GET", &format!("/v1/admin/keys/{old_id}")))
+        .await;
+    let old_view = &old_view.body["_data"][0];
+    assert_eq!(old_view["status"], "active");
+    assert_eq!(old_view["expires_at"], "2026-11-22T20:40:50Z");
+    assert_eq!(old_view["replaced_by"], new["id"]);
+    assert_eq!(old_view["rotation_due"], false);
+    let sessions = t.call(t.admin("GET", "/v1/admin/sessions")).await;
+    assert_eq!(
+        sessions.body["_data"][0]["expires_at"],
+        "2026-11-22T20:40:50Z"
+    );
+    t.clock.advance_ms(1000);
+    assert_eq!(t.call(Call::me(&old_session)).await.status, 200);
+    let during = session_with(&t, &old_secret, "203.0.113.11").await;
+    assert_eq!(during.status, 201, "{}", during.body);
+    assert_eq!(
+        during.body["_data"][0]["expires_at"],
+        "2026-11-22T20:40:50Z"
+    );
+    let again = t.call(rotate(json!({ "overlap_seconds": 60 }))).await;
+    again.assert_error(409, 12006);
+    assert!(
+        again.body["additional_info"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rotated already")
+    );
+    let audit = t.call(t.admin("GET", "/v1/admin/audit")).await;
+    let entry = audit.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "api_key.rotated")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["detail"]["overlap_seconds"], 600);
+    assert_eq!(entry["detail"]["old_key_stops_at"], "2026-11-22T20:40:50Z");
+
+    // At the end of the overlap the old key and its sessions stop; the new one works.
+    t.clock.advance_ms(600_000);
+    t.call(Call::me(&old_session))
+        .await
+        .assert_error(401, 11002);
+    session_with(&t, &old_secret, "203.0.113.10")
+        .await
+        .assert_error(401, 11002);
+    let new_session = session_with(&t, new["api_key"].as_str().unwrap(), "203.0.113.10").await;
+    assert_eq!(new_session.status, 201, "{}", new_session.body);
+
+    // Without an overlap (0), rotation revokes at once, as before.
+    let other = create_key(&t, open_key_body(&t)).await;
+    let other_id = other["id"].as_str().unwrap();
+    let now = t
+        .call(
+            t.admin("POST", &format!("/v1/admin/keys/{other_id}/rotate"))
+                .json(&json!({ "overlap_seconds": 0 })),
+        )
+        .await;
+    assert_eq!(now.status, 201, "{}", now.body);
+    let other_view = t
+        .call(t.admin("GET", &format!("/v1/admin/keys/{other_id}")))
+        .await;
+    assert_eq!(other_view.body["_data"][0]["status"], "revoked");
+}
+
 #[tokio::test]
 async fn editing_allowed_origins_applies_to_live_sessions_at_once() {
     let t = TestApp::spawn().await;

@@ -477,7 +477,8 @@ async fn keys_created_or_rotated_against_disabled_access_are_refused() {
         "{created:?}"
     );
     let rotated =
-        shared::api_keys::rotate_key(&t.app, &read_while_enabled, &existing.key_id, &actor).await;
+        shared::api_keys::rotate_key(&t.app, &read_while_enabled, &existing.key_id, 0, &actor)
+            .await;
     assert!(matches!(rotated, Err(shared::error::ApiError::Conflict(_))));
     let keys = t.app.store.key_records(&t.org.org_id).await.unwrap();
     assert_eq!(keys.len(), 1, "nothing was created");

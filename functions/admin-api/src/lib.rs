@@ -390,9 +390,22 @@ async fn rotate_key(
     admin: &Admin,
     id: &str,
 ) -> Result<Reply, ApiError> {
-    let _: Empty = optional_body(req)?;
+    let body: RotateBody = optional_body(req)?;
+    let overlap_ms = match body.overlap_seconds {
+        None => 0,
+        Some(seconds) => i64::try_from(seconds)
+            .ok()
+            .and_then(|s| s.checked_mul(1000))
+            .filter(|ms| *ms <= api_keys::MAX_ROTATION_OVERLAP_MS)
+            .ok_or_else(|| {
+                ApiError::InvalidParameters(format!(
+                    "overlap_seconds must be a whole number from 0 to {}",
+                    api_keys::MAX_ROTATION_OVERLAP_MS / 1000
+                ))
+            })?,
+    };
     let org = organization(app, admin).await?;
-    let (secret, record) = api_keys::rotate_key(app, &org, id, &admin.actor).await?;
+    let (secret, record) = api_keys::rotate_key(app, &org, id, overlap_ms, &admin.actor).await?;
     Ok(new_key_reply(
         info,
         &org,
@@ -400,6 +413,14 @@ async fn rotate_key(
         &record,
         app.clock.now_ms(),
     ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    /// Seconds the old key keeps working (0–86,400; none: it is revoked at once).
+    #[serde(default, deserialize_with = "body_field::present")]
+    overlap_seconds: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]

@@ -164,7 +164,13 @@ not exist; ids of another partnership are 404 too.</li>
 <li>Calendar dates are <code>YYYY-MM-DD</code>; "today" and every report period boundary are
 Europe/Stockholm calendar days. Timestamps are ISO-8601 UTC.</li>
 <li>Sessions last one hour, at most five per organization; one request per second per
-session; revoking a key ends its sessions at once.</li>
+session; revoking a key ends its sessions at once. Every answer to a session carries
+<code>RateLimit-Policy: "session";q=1;w=1</code> and <code>RateLimit: "session";r=0;t=1</code>
+(IETF RateLimit fields): wait <code>t</code> seconds before the next request and no 429
+comes; a 429 still says <code>Retry-After</code> and <code>retry_after_ms</code>.</li>
+<li>Your admin can rotate a key with an overlap of up to a day: the old key and its
+sessions keep working until then (its <code>expires_at</code> shows when), so you can switch
+to the new key without downtime.</li>
 </ul>
 <h2 id="scopes">Scopes</h2>
 <table><tr><th>scope</th><th>on every key?</th><th>what it opens</th></tr>

@@ -12,11 +12,11 @@
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 use super::records::{
-    ApiKeyRecord, AuditRecord, KeyRecord, KeyStatus, OrganizationRecord, SlotRecord,
+    ApiKeyRecord, AuditRecord, KeyRecord, KeyStatus, OrganizationRecord, SlotRecord, ttl_for,
 };
 use super::{
     Item, Store, StoreError, build_error, decode, encode, encode_key_record, encode_organization,
-    keys, s,
+    keys, n, s,
 };
 use crate::clock::EpochMillis;
 use crate::credentials::CredentialHash;
@@ -28,6 +28,8 @@ pub enum SessionPlan {
     End,
     /// Keep it, with a new origin-host requirement (`None`: none).
     Rebind(Option<Vec<String>>),
+    /// Keep it until this time at the latest (its key stops working then).
+    Shorten(EpochMillis),
 }
 
 /// A key record to overwrite, on condition that it is still active at the version read.
@@ -160,6 +162,9 @@ impl Store {
                     self.rebind_session(&slot.session_hash, hosts.as_deref())
                         .await?;
                 }
+                SessionPlan::Shorten(until) => {
+                    self.shorten_session(org_id, *number, slot, until).await?;
+                }
             }
         }
         Ok(ended)
@@ -224,6 +229,47 @@ impl Store {
         Err(StoreError::Contention {
             operation: "TransactWriteItems",
         })
+    }
+
+    /// Moves a live session's expiry (and its slot's, so the slot frees then) forward to
+    /// `until`. Each write is conditional on the item still being that session with a later
+    /// expiry: a session that ended or expired meanwhile is left as it is.
+    async fn shorten_session(
+        &self,
+        org_id: &str,
+        number: u8,
+        slot: &SlotRecord,
+        until: EpochMillis,
+    ) -> Result<(), StoreError> {
+        let session_key = keys::session(&CredentialHash(slot.session_hash.clone()));
+        let slot_key = keys::slot(org_id, number);
+        for (key, condition) in [
+            (
+                session_key,
+                "attribute_exists(pk) AND expires_at_ms > :until",
+            ),
+            (slot_key, "session_hash = :hash AND expires_at_ms > :until"),
+        ] {
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(key.pk))
+                .key("sk", s(key.sk))
+                .update_expression("SET expires_at_ms = :until, ttl_epoch_seconds = :ttl")
+                .condition_expression(condition)
+                .expression_attribute_values(":until", n(until))
+                .expression_attribute_values(":ttl", n(ttl_for(until)));
+            if condition.contains(":hash") {
+                update = update.expression_attribute_values(":hash", s(&slot.session_hash));
+            }
+            match update.send().await {
+                Ok(_) => {}
+                Err(err) if super::is_condition_failure(&err) => {}
+                Err(err) => return Err(StoreError::sdk("UpdateItem", err)),
+            }
+        }
+        Ok(())
     }
 
     fn change_items(

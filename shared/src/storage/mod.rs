@@ -437,9 +437,11 @@ fn encode_organization(record: &records::OrganizationRecord) -> Result<Item, Sto
     encode_indexed(record, keys::organization(&record.org_id), Some(index))
 }
 
-/// A key record; active keys are listed in the rotation index.
+/// A key record; active keys not yet replaced are listed in the rotation index.
 fn encode_key_record(org_id: &str, record: &records::KeyRecord) -> Result<Item, StoreError> {
-    let index = (record.status == records::KeyStatus::Active).then(|| {
+    // A key rotated with an overlap is active until it expires, but already replaced.
+    let listed = record.status == records::KeyStatus::Active && record.replaced_by.is_none();
+    let index = listed.then(|| {
         keys::active_key_index(
             record.last_rotated_at_ms.unwrap_or(record.created_at_ms),
             org_id,
