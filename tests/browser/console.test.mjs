@@ -260,6 +260,29 @@ test("the audit trail lists the actions newest first, paged", async () => {
   await shot("audit");
 });
 
+test("rotate with an overlap: the old key keeps working, shows when it stops, and is not rotated twice", async () => {
+  await fresh();
+  const key = demo.keys.find((k) => k.name === "Demo reseller");
+  await page.locator("#keys tr:not(.revoked)", { hasText: "Demo reseller" }).getByRole("button", { name: /Rotate/ }).click();
+  await page.locator("#confirm-overlap").selectOption("3600");
+  await confirm("Rotate");
+  const rotated = await takeCreatedKeys();
+  const old = page.locator("#keys tr", { hasText: "Replaced: stops" });
+  await old.waitFor();
+  assert.match(await old.textContent(), /Demo reseller/);
+  assert.equal(await old.getByRole("button", { name: /Rotate/ }).count(), 0, "a replaced key is not offered for rotation");
+  assert.equal(await page.locator("#keys tr:not(.revoked)", { hasText: "Demo reseller" }).count(), 2);
+  // Both keys open sessions: the integration switches to the new one without downtime.
+  const oldToken = await openSession(demo.organization_key, key.api_key);
+  assert.equal((await partner("GET", "/v1/me", { token: oldToken })).status, 200);
+  const newToken = await openSession(rotated.organizationKey, rotated.apiKey);
+  assert.equal((await partner("GET", "/v1/me", { token: newToken })).status, 200);
+  const keys = (await admin("GET", "/v1/admin/keys?status=active&limit=100"))._data;
+  const replaced = keys.find((k) => k.name === "Demo reseller" && k.replaced_by);
+  assert.ok(replaced, JSON.stringify(keys));
+  assert.ok(Date.parse(replaced.expires_at) - Date.now() <= 3600 * 1000);
+});
+
 test("an expired sign-in goes through sign-in again and keeps the form being filled", async () => {
   await fresh();
   await page.getByRole("button", { name: "Create API key" }).click();

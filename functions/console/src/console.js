@@ -181,12 +181,17 @@
       const revoked = key.status === "revoked";
       const statusCell = el("td", {}, el("span", { class: "badge " + key.status }, key.status));
       if (key.rotation_due && !revoked) statusCell.append(" ", el("span", { class: "badge due" }, "Rotation due"));
+      // Rotated with an overlap: still working, until its expiry.
+      const replaced = !revoked && key.replaced_by;
+      if (replaced) statusCell.append(" ", el("span", { class: "badge due" }, "Replaced: stops " + when(key.expires_at)));
       const buttons = el("div", { class: "row" });
       const actions = el("td", {}, buttons);
       if (!revoked) {
+        buttons.append(el("button", { type: "button", "aria-label": "Edit origins of " + key.name, onclick: () => openEdit(key) }, "Edit"));
+        if (!replaced) {
+          buttons.append(el("button", { type: "button", "aria-label": "Rotate " + key.name, onclick: () => rotate(key) }, "Rotate"));
+        }
         buttons.append(
-          el("button", { type: "button", "aria-label": "Edit origins of " + key.name, onclick: () => openEdit(key) }, "Edit"),
-          el("button", { type: "button", "aria-label": "Rotate " + key.name, onclick: () => rotate(key) }, "Rotate"),
           el("button", { type: "button", class: "danger", "aria-label": "Revoke " + key.name, onclick: () => revoke(key) }, "Revoke"),
         );
       }
@@ -247,11 +252,14 @@
   const linkPath = (link) => new URL(link.href).pathname + new URL(link.href).search;
 
   // ---- confirmations ---------------------------------------------------------------------
-  function confirmAction(title, message, action) {
+  // `overlap`: also offer how long a rotated key keeps working (read from #confirm-overlap).
+  function confirmAction(title, message, action, overlap = false) {
     return new Promise((resolve) => {
       $("confirm-title").textContent = title;
       $("confirm-text").textContent = message;
       $("confirm-ok").textContent = action;
+      $("confirm-overlap-row").hidden = !overlap;
+      $("confirm-overlap").value = "0";
       const dialog = $("confirm-dialog");
       const done = (answer) => {
         $("confirm-ok").onclick = null;
@@ -314,11 +322,14 @@
   async function rotate(key) {
     const ok = await confirmAction(
       "Rotate " + key.name + "?",
-      "A new key with the same settings replaces it. The current key is revoked and its live sessions end now.",
+      "A new key with the same settings replaces it. Without an overlap the current key is revoked and its live sessions end now; with one, they keep working until it ends, so the integration can switch without downtime.",
       "Rotate",
+      true,
     );
     if (!ok) return;
-    const answer = await api("POST", "/v1/admin/keys/" + key.id + "/rotate", {});
+    const overlap = Number($("confirm-overlap").value);
+    const body = overlap > 0 ? { overlap_seconds: overlap } : {};
+    const answer = await api("POST", "/v1/admin/keys/" + key.id + "/rotate", body);
     showCreated(answer._data[0]);
     await Promise.all([loadKeys(), loadSessions(), loadAudit("/v1/admin/audit?limit=20")]);
   }
