@@ -321,8 +321,8 @@ async fn report_reads_cost_a_fixed_number_of_calls() {
     assert_eq!(cost(&mssp, "/v1/mssp/periods").await, 2);
     assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/companies").await, 2);
     assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 3);
-    // A page of customers: its listing items, then its accounts with the counts.
-    assert_eq!(cost(&mssp, "/v1/customers").await, 3);
+    // A page of customers: its listing items beside the counts, then its accounts.
+    assert_eq!(cost(&mssp, "/v1/customers").await, 4);
     assert_eq!(cost(&mssp, "/v1/customers?churn_risk=none").await, 2);
     assert_eq!(cost(&mssp, &format!("/v1/customers/{a}")).await, 2);
     assert_eq!(

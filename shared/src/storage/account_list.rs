@@ -2,8 +2,8 @@
 //! small listing item per account in name order, one in its state's name order, and one
 //! item counting the accounts in all and per state. All of them are written in the
 //! transaction that creates, renames, moves or deletes the account, so a listing is exact
-//! the moment a write has answered. A page is one Query of `limit + 1` listing items and one
-//! BatchGetItem of its accounts together with the counts.
+//! the moment a write has answered. A page is one Query of `limit + 1` listing items with
+//! the counts' GetItem beside it, then one BatchGetItem of the page's accounts.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
@@ -79,7 +79,12 @@ impl Store {
             .prefix_query(keys::partner_partition(partnership_id), &prefix)
             .projection_expression("sk, account_id")
             .set_exclusive_start_key(exclusive_start);
-        let listed = self.query_pages(query, Some(skip + limit + 1)).await?;
+        // The counts are read beside the listing (a page of 100 accounts fills a BatchGetItem).
+        let counts_key = keys::account_counts(partnership_id);
+        let (listed, counts) = futures::try_join!(
+            self.query_pages(query, Some(skip + limit + 1)),
+            self.get_item(counts_key)
+        )?;
         let more = listed.len() > skip + limit;
         let page: Vec<(String, String)> = listed
             .into_iter()
@@ -91,18 +96,13 @@ impl Store {
             })
             .collect();
 
-        let counts_key = keys::account_counts(partnership_id);
-        let mut wanted: Vec<keys::Key> = page
+        let wanted: Vec<keys::Key> = page
             .iter()
             .map(|(_, id)| keys::account(partnership_id, id))
             .collect();
-        wanted.push(counts_key.clone());
-        let mut counts = None;
         let mut accounts = std::collections::HashMap::new();
-        for item in self.batch_get(wanted).await? {
-            if string(&item, "sk") == Some(counts_key.sk.as_str()) {
-                counts = Some(item);
-            } else {
+        if !wanted.is_empty() {
+            for item in self.batch_get(wanted).await? {
                 let account: AccountRecord = decode(item)?;
                 accounts.insert(account.account_id.clone(), account);
             }
