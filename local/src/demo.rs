@@ -26,8 +26,9 @@ pub struct DemoFile {
 }
 
 /// Bumped whenever the demo data changes shape (2: accounts, subscriptions and a year of
-/// platform records).
-pub const SEED_VERSION: u32 = 3;
+/// platform records; 4: accounts listed by name and by state, with their counts — a table
+/// kept from before gets a fresh demo partner whose account list is complete).
+pub const SEED_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoKey {
