@@ -327,7 +327,9 @@ pub async fn revoke_key(
         other => other?,
     };
     let hash = CredentialHash(record.key_hash.clone());
-    let record = revoked(record, now, reason, None);
+    // A key rotated with an overlap keeps naming its successor.
+    let successor = record.replaced_by.clone();
+    let record = revoked(record, now, reason, successor);
     let entry = audit::by(
         actor,
         now,

@@ -659,6 +659,13 @@ async fn rotating_with_an_overlap_keeps_the_old_key_working_until_then() {
         .assert_error(401, 11002);
     let new_session = session_with(&t, new["api_key"].as_str().unwrap(), "203.0.113.10").await;
     assert_eq!(new_session.status, 201, "{}", new_session.body);
+    // Revoked after its overlap, the old key still names the key that replaced it.
+    let revoked = t
+        .call(t.admin("POST", &format!("/v1/admin/keys/{old_id}/revoke")))
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert_eq!(revoked.body["_data"][0]["status"], "revoked");
+    assert_eq!(revoked.body["_data"][0]["replaced_by"], new["id"]);
 
     // Without an overlap (0), rotation revokes at once, as before.
     let other = create_key(&t, open_key_body(&t)).await;
