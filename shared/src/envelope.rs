@@ -26,6 +26,18 @@ pub enum Extent {
     },
 }
 
+impl Extent {
+    /// A page of `total` read from a listing position: `this` the position the page was
+    /// asked for with, `next` the one the following page starts from (both as `cursor`s).
+    pub fn continued(total: u64, this: Option<&str>, next: Option<&str>) -> Self {
+        Self::Continued {
+            total: usize::try_from(total).unwrap_or(usize::MAX),
+            this: this.map(crate::request::Cursor::encode),
+            next: next.map(crate::request::Cursor::encode),
+        }
+    }
+}
+
 /// A successful answer, before the envelope is put around it.
 #[derive(Debug, Clone)]
 pub struct Reply {

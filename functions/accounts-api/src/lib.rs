@@ -214,10 +214,7 @@ impl Accounts<'_> {
             .get("state")
             .map(|text| input::parse_state(text))
             .transpose()?;
-        let start = match &cursor {
-            Some(position) => PageStart::After(position.clone()),
-            None => PageStart::Offset(page.offset),
-        };
+        let start = PageStart::of(cursor.as_deref(), page.offset);
         let listing = self
             .app
             .store
@@ -228,11 +225,7 @@ impl Accounts<'_> {
             .map(|s| ("state", s.as_str().to_owned()))
             .into_iter()
             .collect();
-        let extent = Extent::Continued {
-            total: usize::try_from(listing.total).unwrap_or(usize::MAX),
-            this: cursor.as_deref().map(Cursor::encode),
-            next: listing.next.as_deref().map(Cursor::encode),
-        };
+        let extent = Extent::continued(listing.total, cursor.as_deref(), listing.next.as_deref());
         let items = listing
             .accounts
             .iter()

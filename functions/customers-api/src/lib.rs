@@ -133,20 +133,13 @@ impl Customers<'_> {
     /// A page of every customer in name order, through the account listing: following
     /// `_links.next` (its `cursor`) reads only that page's accounts.
     async fn page(&self, app: &App, page: Page, cursor: Option<String>) -> Result<Reply, ApiError> {
-        let start = match &cursor {
-            Some(position) => PageStart::After(position.clone()),
-            None => PageStart::Offset(page.offset),
-        };
+        let start = PageStart::of(cursor.as_deref(), page.offset);
         let listing = app
             .store
             .account_page(&self.session.partnership.id, None, start, page.limit)
             .await
             .map_err(ApiError::internal)?;
-        let extent = Extent::Continued {
-            total: usize::try_from(listing.total).unwrap_or(usize::MAX),
-            this: cursor.as_deref().map(Cursor::encode),
-            next: listing.next.as_deref().map(Cursor::encode),
-        };
+        let extent = Extent::continued(listing.total, cursor.as_deref(), listing.next.as_deref());
         let items = listing.accounts.iter().map(|a| self.view(a)).collect();
         Ok(Reply::page(
             self.info,

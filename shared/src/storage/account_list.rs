@@ -38,6 +38,22 @@ pub enum PageStart {
     After(String),
 }
 
+impl PageStart {
+    /// Right after `cursor`'s position when one is given, else after `offset` accounts.
+    pub fn of(cursor: Option<&str>, offset: usize) -> Self {
+        cursor.map_or(Self::Offset(offset), |position| {
+            Self::After(position.to_owned())
+        })
+    }
+}
+
+/// The keys of an account's two listing items: in name order, and in its state's.
+fn listing_keys(partnership_id: &str, account: &AccountRecord) -> [keys::Key; 2] {
+    let position = listing_position(account);
+    [None, Some(account.state.as_str())]
+        .map(|state| keys::account_listing(partnership_id, state, &position))
+}
+
 /// One page of accounts in name order.
 #[derive(Debug, Clone)]
 pub struct AccountPage {
@@ -140,14 +156,9 @@ impl Store {
         let entries = |account: Option<&AccountRecord>| -> Vec<(keys::Key, String)> {
             account
                 .map(|a| {
-                    let position = listing_position(a);
-                    [None, Some(a.state.as_str())]
-                        .into_iter()
-                        .map(|state| {
-                            let key = keys::account_listing(partnership_id, state, &position);
-                            (key, a.account_id.clone())
-                        })
-                        .collect()
+                    listing_keys(partnership_id, a)
+                        .map(|key| (key, a.account_id.clone()))
+                        .into()
                 })
                 .unwrap_or_default()
         };
@@ -246,9 +257,7 @@ impl Store {
             .map(|attribute| (attribute, 0))
             .collect();
         for account in &accounts {
-            let position = listing_position(account);
-            for state in [None, Some(account.state.as_str())] {
-                let key = keys::account_listing(partnership_id, state, &position);
+            for key in listing_keys(partnership_id, account) {
                 wanted.insert(key.sk, account.account_id.clone());
             }
             for (attribute, count) in &mut counts {
