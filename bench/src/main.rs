@@ -8,6 +8,7 @@
 
 mod account_list;
 mod partner_data;
+mod period_summary;
 mod provisioning_events;
 
 use std::time::{Duration, Instant};

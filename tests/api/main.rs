@@ -16,6 +16,7 @@ mod iam;
 mod logs;
 mod me;
 mod origins;
+mod period_totals;
 mod provisioning_events;
 mod rate_limit;
 mod reports;

@@ -55,10 +55,12 @@ async fn the_portals_worked_examples_hold() {
     assert_eq!(sns["minimum_commitment"], 651);
     assert_eq!(sns["billable_units"], 651);
     assert_eq!(sns["unit"], "IPs");
+    assert_eq!(sns["peak_date_companies"], 1);
     assert_eq!(
-        sns["companies_on_peak_date"],
-        json!([{ "id": acme, "name": "Acme AB", "units": 14 }])
+        sns["_links"]["peak_date_companies"]["href"],
+        "http://api.example.com/v1/mssp/periods/2026-11/companies?peak_product=SNS"
     );
+    assert_eq!(usage.body["_meta"]["eligible_companies"], 1);
     // 45 IPs against the 651-IP commitment: 651 billed; beyond it, the peak is billed.
     t.ingest(&[usage_record(&acme, "SNS", "2026-11-12", 45)])
         .await;
@@ -80,7 +82,9 @@ async fn the_portals_worked_examples_hold() {
         da,
         json!({
             "product": "DA", "unit": "computers", "peak_units": 0, "peak_date": null,
-            "companies_on_peak_date": [], "minimum_commitment": null, "billable_units": 0,
+            "peak_date_companies": 0, "minimum_commitment": null, "billable_units": 0,
+            "_links": { "peak_date_companies": { "href":
+                "http://api.example.com/v1/mssp/periods/2026-11/companies?peak_product=DA" } },
         })
     );
 }
@@ -110,12 +114,43 @@ async fn the_peak_is_of_daily_totals_across_eligible_companies() {
         (sns["peak_units"].as_u64(), sns["peak_date"].as_str()),
         (Some(25), Some("2026-11-02"))
     );
+    assert_eq!(sns["peak_date_companies"], 2);
+    // The companies on the peak date: the largest contribution first, adding up to the peak.
+    let on_peak = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=SNS")
+        .await;
+    assert_eq!(on_peak.status, 200, "{}", on_peak.body);
+    let contributions: Vec<(&str, &Value)> = on_peak.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), &c["units_on_peak_date"]["SNS"]))
+        .collect();
     assert_eq!(
-        sns["companies_on_peak_date"],
-        json!([
-            { "id": b, "name": "Bravo", "units": 20 },
-            { "id": a, "name": "Alpha", "units": 5 },
-        ])
+        contributions,
+        vec![(b.as_str(), &json!(20)), (a.as_str(), &json!(5))]
+    );
+    assert_eq!(on_peak.body["_meta"]["total"], 2);
+    let first = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=1")
+        .await;
+    assert_eq!(first.body["_data"][0]["id"], b.as_str());
+    assert_eq!(
+        first.body["_links"]["next"]["href"],
+        "http://api.example.com/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=1&offset=1"
+    );
+    let was = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=WAS")
+        .await;
+    assert_eq!(was.body["_data"][0]["id"], a.as_str());
+    assert_eq!(was.body["_meta"]["total"], 1);
+    let unknown = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=XYZ")
+        .await;
+    unknown.assert_error(400, 11400);
+    assert_eq!(
+        unknown.body["additional_info"]["detail"],
+        "peak_product must be one of SNS, DA, WAS, CS, PAT"
     );
     let companies = p.get("/v1/mssp/periods/2026-11/companies").await;
     assert_eq!(companies.body["_meta"]["total"], 2);
@@ -307,8 +342,9 @@ async fn reports_need_their_scope_and_an_offered_period() {
 }
 
 /// A report costs the session's UpdateItem and a fixed number of reads whatever the data:
-/// one Query of the period's rows (with its ledger); MSSP usage also reads the
-/// commitments, the period list the page's ledgers, reseller reports the accounts.
+/// MSSP usage one BatchGetItem of the period's totals and the commitments, MSSP companies
+/// a page of the period's listing, the period list the page's ledgers, reseller reports a
+/// Query of the period's rows and one of the accounts.
 #[tokio::test]
 async fn report_reads_cost_a_fixed_number_of_calls() {
     let t = TestApp::spawn().await;
@@ -319,8 +355,21 @@ async fn report_reads_cost_a_fixed_number_of_calls() {
     let a = account(&mssp, "Alpha", "paying").await;
     t.ingest(&[usage_record(&a, "SNS", "2026-11-05", 3)]).await;
     assert_eq!(cost(&mssp, "/v1/mssp/periods").await, 2);
-    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/companies").await, 2);
-    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 3);
+    // The first summary of a period builds its totals and listing from the rows (ledger and
+    // commitments, the rows, the listing, the totals written); every later read uses them,
+    // whatever the number of companies: the summary one BatchGetItem, a page of companies
+    // the listing beside the ledger, then the page's rows.
+    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 5);
+    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 2);
+    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/companies").await, 4);
+    t.ingest(&[usage_record(&a, "SNS", "2026-11-06", 4)]).await;
+    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 2);
+    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/companies").await, 4);
+    // The companies on a peak date read the period's rows: one Query.
+    assert_eq!(
+        cost(&mssp, "/v1/mssp/periods/2026-11/companies?peak_product=SNS").await,
+        2
+    );
     // A page of customers: its listing items beside the counts, then its accounts.
     assert_eq!(cost(&mssp, "/v1/customers").await, 4);
     assert_eq!(cost(&mssp, "/v1/customers?churn_risk=none").await, 2);

@@ -201,7 +201,9 @@ their periods under the name it had. A state change reaches the report before it
 <li><strong>Peak and commitment.</strong> A product's peak is the highest daily total across the
 eligible companies (the first day it was reached). Billable units are the larger of the peak and the
 minimum commitment in force on the period's first day. Each company row's
-<code>units_on_peak_date</code> add up exactly to the period's <code>peak_units</code>.</li>
+<code>units_on_peak_date</code> add up exactly to the period's <code>peak_units</code>; the summary
+links to the companies on the peak date, the largest first
+(<code>companies?peak_product=…</code>).</li>
 <li><strong>Closed periods are final.</strong> A period (MSSP and reseller) is <code>open</code> until its
 last day has passed, <code>closing</code> for the grace days (default 3), then <code>closed</code>
 (<code>closes_at</code>). A platform record for a day of a closed period, or a state change
@@ -528,6 +530,7 @@ mod tests {
             "<code>late_records</code>",
             "<code>observed_at</code>",
             "<code>units_on_peak_date</code>",
+            "<code>companies?peak_product=…</code>",
             "renewed contract once",
             "the same day",
             "Tasks apply to paying accounts only",

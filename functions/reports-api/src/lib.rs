@@ -13,8 +13,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::calendar::{self, Period, PeriodKind, format_date};
 use shared::clock::iso8601;
-use shared::request::{self, Page, RequestInfo};
+use shared::request::{self, Cursor, Page, RequestInfo};
 use shared::routes::{self, Function, PathParams, RouteId};
+use shared::storage;
 use shared::storage::records::{PeriodLedger, SessionRecord};
 use shared::{ApiError, App, Reply, envelope, sessions};
 
@@ -84,7 +85,11 @@ async fn dispatch(
     };
     let session = sessions::authorize(app, info, req, scope).await?;
     request::expect_no_body(req)?;
-    let params_in_query = request::query(req, &["limit", "offset"])?;
+    let allowed: &[&str] = match route {
+        RouteId::ListMsspCompanies => &["limit", "offset", "cursor", "peak_product"],
+        _ => &["limit", "offset"],
+    };
+    let params_in_query = request::query(req, allowed)?;
     let report = Report {
         app,
         info,
@@ -95,7 +100,19 @@ async fn dispatch(
     let period = || offered_period(kind, params.get("id").unwrap_or_default(), report.today);
     match route {
         RouteId::ListMsspPeriods | RouteId::ListResellerPeriods => periods(&report, kind).await,
-        RouteId::ListMsspCompanies => mssp::companies(&report, period()?).await,
+        RouteId::ListMsspCompanies => {
+            let cursor = Cursor::from_query(&params_in_query, storage::is_listing_position)?;
+            match (params_in_query.get("peak_product"), cursor) {
+                (None, cursor) => mssp::companies(&report, period()?, cursor).await,
+                (Some(_), Some(_)) => Err(ApiError::InvalidParameters(
+                    "cursor pages the full company list; page the peak_product list with offset"
+                        .into(),
+                )),
+                (Some(product), None) => {
+                    mssp::peak_date_companies(&report, period()?, product).await
+                }
+            }
+        }
         RouteId::GetMsspUsage => mssp::usage(&report, period()?).await,
         RouteId::ListResellerCompanies => reseller::companies(&report, period()?).await,
         RouteId::GetResellerUsage => reseller::usage(&report, period()?).await,

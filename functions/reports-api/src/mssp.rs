@@ -5,63 +5,30 @@
 //! and the minimum commitment in force on the period's first day. Each company row shows
 //! its units on each product's peak date, which add up exactly to the peak.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
 use shared::calendar::{Period, format_date};
 use shared::catalogue;
-use shared::storage::records::{MsspCompanyUsage, Peak, PeriodLedger};
+use shared::envelope::Extent;
+use shared::storage::records::{MsspCompanyUsage, Peak};
+use shared::storage::{PageStart, PeriodTotals};
 use shared::usage::peak_of;
 use shared::{ApiError, Reply};
 
 use crate::Report;
 
-/// A period's eligible companies in name order, with its ledger.
-struct PeriodRows {
-    ledger: PeriodLedger,
-    companies: Vec<MsspCompanyUsage>,
-}
-
-impl PeriodRows {
-    async fn read(report: &Report<'_>, period: Period) -> Result<Self, ApiError> {
-        let rows = report
-            .app
-            .store
-            .mssp_usage(report.partnership_id(), period)
-            .await
-            .map_err(ApiError::internal)?;
-        let mut companies = rows.rows;
-        companies.retain(|c| c.daily_units.values().flatten().any(|units| *units > 0));
-        companies.sort_by_cached_key(|c| (c.name.to_lowercase(), c.account_id.clone()));
-        Ok(Self {
-            ledger: rows.ledger,
-            companies,
+/// Per product used in the period, the peak of its daily totals across the companies.
+fn peaks_of(period: Period, totals: &PeriodTotals) -> BTreeMap<&str, Peak> {
+    totals
+        .units
+        .iter()
+        .filter_map(|(product, series)| {
+            let peak = peak_of(period.days().zip(series.iter().copied()))?;
+            Some((product.as_str(), peak))
         })
-    }
-
-    /// Per product used in the period, the peak of the daily totals across the companies.
-    fn peaks(&self, period: Period) -> BTreeMap<&str, Peak> {
-        let products: BTreeSet<&str> = self
-            .companies
-            .iter()
-            .flat_map(|c| c.daily_units.keys().map(String::as_str))
-            .collect();
-        products
-            .into_iter()
-            .filter_map(|product| {
-                let totals = period.days().enumerate().map(|(index, day)| {
-                    let total = self
-                        .companies
-                        .iter()
-                        .map(|c| units_on(c, product, index))
-                        .fold(0u64, u64::saturating_add);
-                    (day, total)
-                });
-                Some((product, peak_of(totals)?))
-            })
-            .collect()
-    }
+        .collect()
 }
 
 fn units_on(company: &MsspCompanyUsage, product: &str, index: usize) -> u64 {
@@ -81,46 +48,132 @@ fn path(period: Period, tail: &str) -> String {
     format!("/v1/mssp/periods/{}/{tail}", period.id())
 }
 
-pub async fn companies(report: &Report<'_>, period: Period) -> Result<Reply, ApiError> {
-    let rows = PeriodRows::read(report, period).await?;
-    let peaks = rows.peaks(period);
-    let reply = report.page(&path(period, "companies"), &rows.companies, |company| {
-        let mut own_units = Map::new();
-        let mut own_dates = Map::new();
-        let mut on_peak_date = Map::new();
-        for (product, series) in &company.daily_units {
-            let Some(own) = peak_of(period.days().zip(series.iter().copied())) else {
-                continue;
-            };
-            own_units.insert(product.clone(), json!(own.units));
-            own_dates.insert(product.clone(), json!(format_date(own.date)));
-            if let Some(peak) = peaks.get(product.as_str()) {
-                let units = units_on(company, product, day_index(period, peak.date));
-                on_peak_date.insert(product.clone(), json!(units));
-            }
+/// A company row: its own peak per product and its units on the period's peak dates.
+fn company_view(
+    report: &Report<'_>,
+    period: Period,
+    peaks: &BTreeMap<&str, Peak>,
+    company: &MsspCompanyUsage,
+) -> Value {
+    let mut own_units = Map::new();
+    let mut own_dates = Map::new();
+    let mut on_peak_date = Map::new();
+    for (product, series) in &company.daily_units {
+        let Some(own) = peak_of(period.days().zip(series.iter().copied())) else {
+            continue;
+        };
+        own_units.insert(product.clone(), json!(own.units));
+        own_dates.insert(product.clone(), json!(format_date(own.date)));
+        if let Some(peak) = peaks.get(product.as_str()) {
+            let units = units_on(company, product, day_index(period, peak.date));
+            on_peak_date.insert(product.clone(), json!(units));
         }
-        json!({
-            "id": company.account_id,
-            "name": company.name,
-            "company_peak_units": own_units,
-            "company_peak_date": own_dates,
-            "units_on_peak_date": on_peak_date,
-            "_links": { "account": report.account_link(&company.account_id) },
-        })
+    }
+    json!({
+        "id": company.account_id,
+        "name": company.name,
+        "company_peak_units": own_units,
+        "company_peak_date": own_dates,
+        "units_on_peak_date": on_peak_date,
+        "_links": { "account": report.account_link(&company.account_id) },
+    })
+}
+
+/// The period's eligible companies in name order: a page of the period's listing (its
+/// `_links.next` carries a `cursor`, so following it reads only that page), with the peak
+/// dates from the period's totals.
+pub async fn companies(
+    report: &Report<'_>,
+    period: Period,
+    cursor: Option<String>,
+) -> Result<Reply, ApiError> {
+    let start = PageStart::of(cursor.as_deref(), report.page.offset);
+    let page = report
+        .app
+        .store
+        .mssp_company_page(report.partnership_id(), period, &start, report.page.limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let peaks = peaks_of(period, &page.totals);
+    let items = page
+        .rows
+        .iter()
+        .map(|company| company_view(report, period, &peaks, company))
+        .collect();
+    let extent = Extent::continued(
+        page.totals.eligible,
+        cursor.as_deref(),
+        page.next.as_deref(),
+    );
+    let reply = Reply::page(
+        report.info,
+        &path(period, "companies"),
+        &[],
+        items,
+        extent,
+        report.page,
+    );
+    Ok(reply.meta("period", report.period_view(period, &page.ledger)))
+}
+
+/// The companies with units of `product` on its peak date, the largest contribution first
+/// (then in name order): the breakdown behind the summary's peak. Reads the period's rows.
+pub async fn peak_date_companies(
+    report: &Report<'_>,
+    period: Period,
+    product: &str,
+) -> Result<Reply, ApiError> {
+    let product = catalogue::product(product).map(|p| p.code).ok_or_else(|| {
+        ApiError::InvalidParameters(format!(
+            "peak_product must be one of {}",
+            catalogue::product_codes()
+        ))
+    })?;
+    let rows = report
+        .app
+        .store
+        .mssp_usage(report.partnership_id(), period)
+        .await
+        .map_err(ApiError::internal)?;
+    // The peak from these very rows, so the page adds up to it whatever ingestion does
+    // meanwhile.
+    let totals = PeriodTotals::of_rows(period, &rows.rows);
+    let peaks = peaks_of(period, &totals);
+    let on_peak = |c: &MsspCompanyUsage| {
+        peaks
+            .get(product)
+            .map_or(0, |peak| units_on(c, product, day_index(period, peak.date)))
+    };
+    let mut listed: Vec<&MsspCompanyUsage> = rows.rows.iter().filter(|c| on_peak(c) > 0).collect();
+    listed.sort_by_cached_key(|c| {
+        (
+            std::cmp::Reverse(on_peak(c)),
+            c.name.to_lowercase(),
+            c.account_id.clone(),
+        )
     });
+    let reply = Reply::page_of(
+        report.info,
+        &path(period, "companies"),
+        &[("peak_product", product.to_owned())],
+        &listed,
+        report.page,
+        |company| company_view(report, period, &peaks, company),
+    );
     Ok(reply.meta("period", report.period_view(period, &rows.ledger)))
 }
 
+/// Per product, the peak of the daily totals, its eligible companies and billable units:
+/// read from the period's totals (one item, whatever the number of companies), with the
+/// companies on the peak date a link to their own paged list.
 pub async fn usage(report: &Report<'_>, period: Period) -> Result<Reply, ApiError> {
     let partnership = &report.session.partnership;
     let store = &report.app.store;
-    let (rows, commitments) = tokio::join!(
-        PeriodRows::read(report, period),
-        store.commitments(&partnership.id)
-    );
-    let rows = rows?;
-    let commitments = commitments.map_err(ApiError::internal)?;
-    let peaks = rows.peaks(period);
+    let (ledger, totals, commitments) = store
+        .mssp_summary(&partnership.id, period)
+        .await
+        .map_err(ApiError::internal)?;
+    let peaks = peaks_of(period, &totals);
     // Every product the partnership sells, and any other one that was used.
     let products: Vec<&catalogue::Product> = catalogue::PRODUCTS
         .iter()
@@ -128,32 +181,33 @@ pub async fn usage(report: &Report<'_>, period: Period) -> Result<Reply, ApiErro
         .collect();
     let reply = report.page(&path(period, "usage"), &products, |product| {
         let peak = peaks.get(product.code);
-        let mut on_peak_day: Vec<Value> = Vec::new();
-        if let Some(peak) = peak {
-            let index = day_index(period, peak.date);
-            let mut contributors: Vec<(&MsspCompanyUsage, u64)> = rows
+        let companies_on_peak = peak.map_or(0, |peak| {
+            totals
                 .companies
-                .iter()
-                .map(|c| (c, units_on(c, product.code, index)))
-                .filter(|(_, units)| *units > 0)
-                .collect();
-            contributors.sort_by_key(|(_, units)| std::cmp::Reverse(*units));
-            on_peak_day = contributors
-                .into_iter()
-                .map(|(c, units)| json!({ "id": c.account_id, "name": c.name, "units": units }))
-                .collect();
-        }
+                .get(product.code)
+                .and_then(|days| days.get(day_index(period, peak.date)))
+                .copied()
+                .unwrap_or(0)
+        });
         let peak_units = peak.map_or(0, |p| p.units);
         let commitment = commitments.for_period(product.code, period.start());
+        let on_peak_href = report.info.link(&format!(
+            "{}?peak_product={}",
+            path(period, "companies"),
+            product.code
+        ));
         json!({
             "product": product.code,
             "unit": product.unit,
             "peak_units": peak_units,
             "peak_date": peak.map(|p| format_date(p.date)),
-            "companies_on_peak_date": on_peak_day,
+            "peak_date_companies": companies_on_peak,
             "minimum_commitment": commitment,
             "billable_units": peak_units.max(commitment.unwrap_or(0)),
+            "_links": { "peak_date_companies": { "href": on_peak_href } },
         })
     });
-    Ok(reply.meta("period", report.period_view(period, &rows.ledger)))
+    Ok(reply
+        .meta("period", report.period_view(period, &ledger))
+        .meta("eligible_companies", json!(totals.eligible)))
 }

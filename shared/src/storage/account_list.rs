@@ -14,7 +14,13 @@ use super::{Item, Store, StoreError, build_error, decode, keys, n, s};
 /// separator sorts below every character a name may hold (names are printable text), so a
 /// name that is the start of another comes first, as it does when comparing the pairs.
 pub fn listing_position(account: &AccountRecord) -> String {
-    format!("{}\u{1}{}", account.name.to_lowercase(), account.account_id)
+    name_position(&account.name, &account.account_id)
+}
+
+/// Where something named `name` with id `id` sorts in a listing in name order (accounts,
+/// a period's companies).
+pub fn name_position(name: &str, id: &str) -> String {
+    format!("{}\u{1}{id}", name.to_lowercase())
 }
 
 /// Is `text` shaped like a listing position (so that it can start a page)?
@@ -44,6 +50,72 @@ impl PageStart {
         cursor.map_or(Self::Offset(offset), |position| {
             Self::After(position.to_owned())
         })
+    }
+}
+
+/// The read of one page of a listing (items under `prefix` in the partnership's partition,
+/// each naming an `account_id`): a Query from where the page starts, of `limit + 1` items
+/// past any skipped ones, so that it shows whether more follow.
+pub(super) struct ListingRead {
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    prefix: String,
+    skip: usize,
+    limit: usize,
+}
+
+impl ListingRead {
+    pub(super) async fn items(&self, store: &Store) -> Result<Vec<Item>, StoreError> {
+        store
+            .query_pages(self.query.clone(), Some(self.skip + self.limit + 1))
+            .await
+    }
+
+    /// The page's listing positions with their account ids, and the position the next
+    /// page starts after, when more follow.
+    pub(super) fn page(&self, listed: Vec<Item>) -> (Vec<(String, String)>, Option<String>) {
+        let more = listed.len() > self.skip + self.limit;
+        let page: Vec<(String, String)> = listed
+            .into_iter()
+            .skip(self.skip)
+            .take(self.limit)
+            .filter_map(|item| {
+                let position = string(&item, "sk")?.strip_prefix(&self.prefix)?.to_owned();
+                Some((position, string(&item, "account_id")?.to_owned()))
+            })
+            .collect();
+        let next = more
+            .then(|| page.last().map(|(position, _)| position.clone()))
+            .flatten();
+        (page, next)
+    }
+}
+
+impl Store {
+    pub(super) fn listing_read(
+        &self,
+        partnership_id: &str,
+        prefix: String,
+        start: &PageStart,
+        limit: usize,
+    ) -> ListingRead {
+        let pk = keys::partner_partition(partnership_id);
+        let (skip, exclusive_start) = match start {
+            PageStart::Offset(skip) => (*skip, None),
+            PageStart::After(position) => {
+                let sk = format!("{prefix}{position}");
+                (0, Some(key_attributes(keys::Key { pk: pk.clone(), sk })))
+            }
+        };
+        let query = self
+            .prefix_query(pk, &prefix)
+            .projection_expression("sk, account_id")
+            .set_exclusive_start_key(exclusive_start);
+        ListingRead {
+            query,
+            prefix,
+            skip,
+            limit,
+        }
     }
 }
 
@@ -80,37 +152,11 @@ impl Store {
         limit: usize,
     ) -> Result<AccountPage, StoreError> {
         let prefix = keys::account_listing_prefix(state.map(AccountState::as_str));
-        let (skip, exclusive_start) = match start {
-            PageStart::Offset(skip) => (skip, None),
-            PageStart::After(position) => {
-                let key = keys::account_listing(
-                    partnership_id,
-                    state.map(AccountState::as_str),
-                    &position,
-                );
-                (0, Some(key_attributes(key)))
-            }
-        };
-        let query = self
-            .prefix_query(keys::partner_partition(partnership_id), &prefix)
-            .projection_expression("sk, account_id")
-            .set_exclusive_start_key(exclusive_start);
+        let read = self.listing_read(partnership_id, prefix, &start, limit);
         // The counts are read beside the listing (a page of 100 accounts fills a BatchGetItem).
         let counts_key = keys::account_counts(partnership_id);
-        let (listed, counts) = futures::try_join!(
-            self.query_pages(query, Some(skip + limit + 1)),
-            self.get_item(counts_key)
-        )?;
-        let more = listed.len() > skip + limit;
-        let page: Vec<(String, String)> = listed
-            .into_iter()
-            .skip(skip)
-            .take(limit)
-            .filter_map(|item| {
-                let position = string(&item, "sk")?.strip_prefix(&prefix)?.to_owned();
-                Some((position, string(&item, "account_id")?.to_owned()))
-            })
-            .collect();
+        let (listed, counts) = futures::try_join!(read.items(self), self.get_item(counts_key))?;
+        let (page, next) = read.page(listed);
 
         let wanted: Vec<keys::Key> = page
             .iter()
@@ -128,9 +174,6 @@ impl Store {
             .as_ref()
             .and_then(|item| number(item, &total_attribute))
             .unwrap_or(0);
-        let next = more
-            .then(|| page.last().map(|(position, _)| position.clone()))
-            .flatten();
         // An account deleted or moved since its listing item was read is left out.
         let accounts = page
             .iter()

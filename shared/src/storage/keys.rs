@@ -177,6 +177,18 @@ pub fn report_usage_prefix(kind: &str, period_id: &str) -> String {
     format!("{kind}#{period_id}#")
 }
 
+/// The prefix of an MSSP period's listing of eligible companies in name order.
+pub fn mssp_company_listing_prefix(period_id: &str) -> String {
+    format!("COMPANIES#MSSP#{period_id}#")
+}
+
+pub fn mssp_company_listing(partnership_id: &str, period_id: &str, position: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("{}{position}", mssp_company_listing_prefix(period_id)),
+    }
+}
+
 /// Suffix of a period's ledger item: `!` sorts before any account id, so the ledger comes
 /// first in the Query of the period's rows.
 pub const LEDGER_SUFFIX: &str = "!LEDGER";

@@ -10,6 +10,8 @@ mod admins;
 mod audit;
 mod delivery;
 pub mod keys;
+mod period_companies;
+mod period_totals;
 mod raw;
 pub mod records;
 mod reports;
@@ -35,6 +37,8 @@ pub use account_list::{
 pub use accounts::{RefChange, WriteOutcome};
 pub use admins::AddOutcome;
 pub use audit::EventOutcome;
+pub use period_companies::CompanyPage;
+pub use period_totals::{PeriodTotals, TotalsBuild};
 pub use raw::{LateCount, RawOutcome, RawRecords, RawWriteSummary};
 pub use reports::{ClosedPeriodWrites, ReportRows};
 pub use sessions::{ClaimOutcome, CreationCounter, EndOutcome, TouchOutcome, TouchRequest};
@@ -127,6 +131,7 @@ pub struct Store {
     table: String,
     calls: Arc<AtomicU64>,
     items_read: Arc<AtomicU64>,
+    write_retries: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -155,6 +160,7 @@ impl Store {
             table: table.to_owned(),
             calls,
             items_read: Arc::new(AtomicU64::new(0)),
+            write_retries: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -170,6 +176,16 @@ impl Store {
     /// Items read by Query, GetItem and BatchGetItem so far (before any filtering).
     pub fn items_read(&self) -> u64 {
         self.items_read.load(Ordering::SeqCst)
+    }
+
+    /// Writes done again (or given up) because another write of the same item came first:
+    /// the evidence of contention that race tests look for.
+    pub fn write_retries(&self) -> u64 {
+        self.write_retries.load(Ordering::SeqCst)
+    }
+
+    fn count_write_retry(&self) {
+        self.write_retries.fetch_add(1, Ordering::SeqCst);
     }
 
     fn count_read(&self, items: usize) {

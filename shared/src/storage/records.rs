@@ -631,6 +631,14 @@ pub struct PeriodLedger {
     /// after it closed: stored, but not applied to its figures.
     #[serde(default)]
     pub late_records: u64,
+    /// MSSP periods: row writes counted into the daily totals kept on this item
+    /// (`storage::period_totals`), so a rebuild knows whether one came in between.
+    #[serde(default)]
+    pub totals_revision: u64,
+    /// MSSP periods: the totals were built from the rows, and every row write since added to
+    /// them (before, they are rebuilt on first read).
+    #[serde(default)]
+    pub totals_complete: bool,
 }
 
 /// An account's subscriptions of one calendar month as they stood when the month closed,
@@ -672,6 +680,14 @@ pub struct Commitments {
 }
 
 impl Commitments {
+    /// A partnership's commitments when none was ever set.
+    pub fn none(partnership_id: &str) -> Self {
+        Self {
+            partnership_id: partnership_id.to_owned(),
+            ..Self::default()
+        }
+    }
+
     /// The commitment of `product` for a period starting on `start`: the one in force on
     /// that first day (a period that starts before a commitment's start has none).
     pub fn for_period(&self, product: &str, start: chrono::NaiveDate) -> Option<u64> {

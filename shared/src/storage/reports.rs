@@ -114,16 +114,8 @@ impl Store {
         }
     }
 
-    pub async fn put_mssp_usage(
-        &self,
-        partnership_id: &str,
-        period_id: &str,
-        usage: &MsspCompanyUsage,
-    ) -> Result<bool, StoreError> {
-        let key = keys::report_usage(partnership_id, MSSP, period_id, &usage.account_id);
-        self.put_if_newer(encode(usage, key)?, usage.seq).await
-    }
-
+    /// Writes an account's row of a reseller month unless a later one is stored (MSSP rows:
+    /// [`Store::put_mssp_usage`], which also keeps the period's totals).
     pub async fn put_reseller_usage(
         &self,
         partnership_id: &str,
@@ -245,10 +237,7 @@ impl Store {
         Ok(self
             .get_record(keys::commitments(partnership_id))
             .await?
-            .unwrap_or_else(|| Commitments {
-                partnership_id: partnership_id.to_owned(),
-                ..Commitments::default()
-            }))
+            .unwrap_or_else(|| Commitments::none(partnership_id)))
     }
 
     /// Writes commitments, with their audit entry in `org_id`'s trail, if their stored

@@ -64,9 +64,7 @@ pub async fn recompute(
         let written = match period.kind() {
             PeriodKind::Mssp => {
                 let usage = mssp_company_usage(&account, *period, &stored.usage, seq);
-                store
-                    .put_mssp_usage(partnership_id, &period.id(), &usage)
-                    .await
+                store.put_mssp_usage(partnership_id, *period, &usage).await
             }
             PeriodKind::Reseller => {
                 let usage = reseller_company_usage(account_id, *period, &stored.usage, seq);
