@@ -68,7 +68,16 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
     for written in futures::future::join_all(writers).await {
         written?;
     }
-    let partner = t.partner(Mssp, &["accounts:read"]).await;
+    let partner = t.partner(Mssp, &["accounts:read", "customers:read"]).await;
     measure_pages(&t, &partner, LARGE).await?;
+    for (name, path) in [
+        ("customers_list", "/v1/customers?limit=100"),
+        (
+            "customers_filtered",
+            "/v1/customers?churn_risk=none&limit=100",
+        ),
+    ] {
+        crate::partner_data::measure(&t, &format!("{name}_{LARGE}"), &partner, path).await?;
+    }
     crate::period_summary::measure(&t, &partner, LARGE).await
 }

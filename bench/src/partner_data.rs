@@ -91,26 +91,33 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
             "/v1/reseller/periods/2026-11/usage?limit=100",
         ),
         ("customers_list_1000", &mssp, "/v1/customers?limit=100"),
+        (
+            "customers_filtered_1000",
+            &mssp,
+            "/v1/customers?churn_risk=none&limit=100",
+        ),
     ] {
         measure(&t, name, partner, path).await?;
     }
     crate::account_list::measure_pages(&t, &mssp, ACCOUNTS).await
 }
 
-/// Prints calls, items read, answer bytes and p50 of `path`.
+/// Prints calls, items and bytes read, answer bytes and p50 of `path`.
 pub async fn measure(
     t: &TestApp,
     name: &str,
     partner: &Partner<'_>,
     path: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let (calls, items) = (t.app.store.calls(), t.app.store.items_read());
+    let store = &t.app.store;
+    let (calls, items, bytes) = (store.calls(), store.items_read(), store.bytes_read());
     let first = partner.get(path).await;
     if first.status != 200 {
         return Err(format!("{path} answered {}: {}", first.status, first.body).into());
     }
-    println!("{name}_ddb_calls: {}", t.app.store.calls() - calls);
-    println!("{name}_items_read: {}", t.app.store.items_read() - items);
+    println!("{name}_ddb_calls: {}", store.calls() - calls);
+    println!("{name}_items_read: {}", store.items_read() - items);
+    println!("{name}_bytes_read: {}", store.bytes_read() - bytes);
     println!("{name}_response_bytes: {}", first.body.to_string().len());
     let mut samples: Vec<Duration> = Vec::with_capacity(READ_SAMPLES);
     for _ in 0..READ_SAMPLES {

@@ -131,6 +131,7 @@ pub struct Store {
     table: String,
     calls: Arc<AtomicU64>,
     items_read: Arc<AtomicU64>,
+    bytes_read: Arc<AtomicU64>,
     write_retries: Arc<AtomicU64>,
 }
 
@@ -160,6 +161,7 @@ impl Store {
             table: table.to_owned(),
             calls,
             items_read: Arc::new(AtomicU64::new(0)),
+            bytes_read: Arc::new(AtomicU64::new(0)),
             write_retries: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -188,9 +190,19 @@ impl Store {
         self.write_retries.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn count_read(&self, items: usize) {
-        self.items_read
-            .fetch_add(u64::try_from(items).unwrap_or(u64::MAX), Ordering::SeqCst);
+    /// Bytes of the items read so far, by DynamoDB's item size rules (what read capacity is
+    /// charged on).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::SeqCst)
+    }
+
+    fn count_read(&self, items: &[Item]) {
+        self.items_read.fetch_add(
+            u64::try_from(items.len()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+        let bytes: u64 = items.iter().map(item_bytes).sum();
+        self.bytes_read.fetch_add(bytes, Ordering::SeqCst);
     }
 
     pub fn client(&self) -> &Client {
@@ -236,7 +248,7 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::sdk("Query", e))?;
             let page = output.items.unwrap_or_default();
-            self.count_read(page.len());
+            self.count_read(&page);
             items.extend(page);
             start = output.last_evaluated_key;
             if start.is_none() || max.is_some_and(|m| items.len() >= m) {
@@ -265,7 +277,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::sdk("GetItem", e))?;
-        self.count_read(usize::from(output.item.is_some()));
+        self.count_read(output.item.as_slice());
         Ok(output.item)
     }
 }
@@ -304,7 +316,7 @@ impl Store {
                     .responses
                     .and_then(|mut r| r.remove(&self.table))
                     .unwrap_or_default();
-                self.count_read(items.len());
+                self.count_read(&items);
                 found.extend(items);
                 request = output
                     .unprocessed_keys
@@ -408,6 +420,38 @@ impl Intercept for CallCounter {
     }
 }
 
+/// An item's size as DynamoDB counts it: each attribute's name and value (strings and
+/// binaries their bytes, numbers about one byte per two digits plus one, booleans and nulls
+/// one, lists and maps three plus their elements).
+fn item_bytes(item: &Item) -> u64 {
+    item.iter()
+        .map(|(name, value)| name.len() as u64 + value_bytes(value))
+        .sum()
+}
+
+fn value_bytes(value: &AttributeValue) -> u64 {
+    let number = |text: &str| {
+        let digits = text.chars().filter(char::is_ascii_digit).count() as u64;
+        digits.div_ceil(2) + 1
+    };
+    match value {
+        AttributeValue::S(text) => text.len() as u64,
+        AttributeValue::N(text) => number(text),
+        AttributeValue::B(blob) => blob.as_ref().len() as u64,
+        AttributeValue::Ss(texts) => texts.iter().map(|t| t.len() as u64).sum(),
+        AttributeValue::Ns(numbers) => numbers.iter().map(|t| number(t)).sum(),
+        AttributeValue::Bs(blobs) => blobs.iter().map(|b| b.as_ref().len() as u64).sum(),
+        AttributeValue::L(values) => 3 + values.iter().map(|v| 1 + value_bytes(v)).sum::<u64>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() as u64 + value_bytes(v))
+                .sum::<u64>()
+        }
+        _ => 1,
+    }
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -478,4 +522,25 @@ pub fn local_client(endpoint: &str) -> Client {
         ))
         .build();
     Client::from_conf(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_sizes_follow_dynamodbs_rules() {
+        let item: Item = [
+            ("pk".to_owned(), s("PARTNER#1")),
+            ("seq".to_owned(), n(12_345)),
+            (
+                "days".to_owned(),
+                AttributeValue::M([("SNS".to_owned(), s("3,,12"))].into()),
+            ),
+            ("done".to_owned(), AttributeValue::Bool(true)),
+        ]
+        .into();
+        // pk 2 + 9; seq 3 + (3 + 1); days 4 + 3 + (1 + 3 + 5); done 4 + 1.
+        assert_eq!(item_bytes(&item), 11 + 7 + 16 + 5);
+    }
 }
