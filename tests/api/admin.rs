@@ -659,6 +659,36 @@ async fn rotating_with_an_overlap_keeps_the_old_key_working_until_then() {
         .assert_error(401, 11002);
     let new_session = session_with(&t, new["api_key"].as_str().unwrap(), "203.0.113.10").await;
     assert_eq!(new_session.status, 201, "{}", new_session.body);
+    // Its view says it stopped: `expired` (refused, not revoked), listed as such.
+    let ended = t
+        .call(t.admin("GET", &format!("/v1/admin/keys/{old_id}")))
+        .await;
+    assert_eq!(ended.body["_data"][0]["status"], "expired");
+    let listed = |status: &'static str| {
+        let t = &t;
+        async move {
+            let page = t
+                .call(t.admin("GET", &format!("/v1/admin/keys?status={status}")))
+                .await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            page.body["_data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("expired").await, vec![old_id.to_string()]);
+    assert!(!listed("active").await.contains(&old_id));
+    assert!(
+        listed("active")
+            .await
+            .contains(&new["id"].as_str().unwrap().to_owned())
+    );
+    t.call(t.admin("GET", "/v1/admin/keys?status=stale"))
+        .await
+        .assert_error(400, 11400);
     // Revoked after its overlap, the old key still names the key that replaced it.
     let revoked = t
         .call(t.admin("POST", &format!("/v1/admin/keys/{old_id}/revoke")))

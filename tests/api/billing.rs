@@ -15,11 +15,7 @@ use shared::storage::records::UsageRecord;
 const SCOPES: &[&str] = &["accounts:write"];
 
 async fn account(p: &Partner<'_>, name: &str, state: &str, since: &str) -> String {
-    let body = json!({ "name": name, "country": "SE", "state": state, "state_since": since });
-    let created = p
-        .expect(201, Call::new("POST", "/v1/accounts").json(&body))
-        .await;
-    created["id"].as_str().unwrap().to_owned()
+    p.create_account(name, state, since).await
 }
 
 async fn change_state(p: &Partner<'_>, id: &str, state: &str, since: &str) -> Value {

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use api_tests::{Call, Partner, TestApp, usage_observed, usage_record};
+use api_tests::{Partner, TestApp, usage_observed, usage_record};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::calendar::{Period, PeriodKind};
@@ -24,12 +24,20 @@ fn november() -> Period {
 }
 
 async fn account(p: &Partner<'_>, name: &str, state: &str) -> String {
-    let body =
-        json!({ "name": name, "country": "SE", "state": state, "state_since": "2026-09-01" });
-    let created = p
-        .expect(201, Call::new("POST", "/v1/accounts").json(&body))
-        .await;
-    created["id"].as_str().unwrap().to_owned()
+    p.create_account(name, state, "2026-09-01").await
+}
+
+/// SNS in the summary of period 2026-11.
+async fn sns_summary(p: &Partner<'_>) -> Value {
+    let usage = p.get("/v1/mssp/periods/2026-11/usage").await;
+    assert_eq!(usage.status, 200, "{}", usage.body);
+    usage.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["product"] == "SNS")
+        .unwrap()
+        .clone()
 }
 
 /// The stored totals (without a rebuild: the test fails if they were never completed)
@@ -165,14 +173,7 @@ async fn totals_equal_the_rows_after_racing_deliveries_and_state_changes() {
         "Alpha archived from the 5th (day 10)"
     );
     // The summary answers from them: the peak and its companies.
-    let usage = p.get("/v1/mssp/periods/2026-11/usage").await;
-    let summary = usage.body["_data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["product"] == "SNS")
-        .unwrap()
-        .clone();
+    let summary = sns_summary(&p).await;
     let (peak_day, peak_units) =
         sns.iter().enumerate().fold(
             (0, 0),
@@ -241,13 +242,7 @@ async fn a_period_written_before_its_totals_existed_is_rebuilt_exactly_on_first_
         .unwrap();
     let usage = p.get("/v1/mssp/periods/2026-11/usage").await;
     assert_eq!(usage.status, 200, "{}", usage.body);
-    let sns = usage.body["_data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["product"] == "SNS")
-        .unwrap()
-        .clone();
+    let sns = sns_summary(&p).await;
     assert_eq!(
         (
             &sns["peak_units"],

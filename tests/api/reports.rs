@@ -18,12 +18,7 @@ async fn with_commitment() -> TestApp {
 
 /// An account in `state` since 2026-09-01 (before every day these tests report).
 async fn account(p: &Partner<'_>, name: &str, state: &str) -> String {
-    let body =
-        json!({ "name": name, "country": "SE", "state": state, "state_since": "2026-09-01" });
-    let created = p
-        .expect(201, Call::new("POST", "/v1/accounts").json(&body))
-        .await;
-    created["id"].as_str().unwrap().to_owned()
+    p.create_account(name, state, "2026-09-01").await
 }
 
 fn product<'a>(usage: &'a Value, code: &str) -> &'a Value {

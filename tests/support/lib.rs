@@ -291,6 +291,15 @@ impl Partner<'_> {
         assert_eq!(response.status, status, "{}", response.body);
         response.body["_data"][0].clone()
     }
+
+    /// Creates an account in Sweden, in `state` since `since`; its id.
+    pub async fn create_account(&self, name: &str, state: &str, since: &str) -> String {
+        let body = json!({ "name": name, "country": "SE", "state": state, "state_since": since });
+        let created = self
+            .expect(201, Call::new("POST", "/v1/accounts").json(&body))
+            .await;
+        created["id"].as_str().unwrap_or_default().to_owned()
+    }
 }
 
 /// A daily usage record of the security platform, observed at noon UTC of its day.

@@ -173,6 +173,16 @@ async fn partnerships(app: &App, admin: &Admin) -> Result<Reply, ApiError> {
     Ok(Reply::ok(items))
 }
 
+/// A key's status as its admins see it: `revoked`, `expired` (past its expiry, so refused,
+/// though not revoked: a key rotated with an overlap ends so), or `active`.
+fn shown_status(record: &KeyRecord, now: EpochMillis) -> &'static str {
+    match record.status {
+        KeyStatus::Revoked => "revoked",
+        KeyStatus::Active if record.expires_at_ms.is_some_and(|at| at <= now) => "expired",
+        KeyStatus::Active => "active",
+    }
+}
+
 fn key_view(info: &RequestInfo, record: &KeyRecord, now: EpochMillis) -> Value {
     json!({
         "id": record.key_id,
@@ -182,7 +192,7 @@ fn key_view(info: &RequestInfo, record: &KeyRecord, now: EpochMillis) -> Value {
         "scopes": record.scopes,
         "allowed_origins": record.allowed_origins,
         "allow_any_origin": record.allow_any_origin,
-        "status": record.status,
+        "status": shown_status(record, now),
         "created_at": iso8601(record.created_at_ms),
         "expires_at": optional_time(record.expires_at_ms),
         "last_rotated_at": optional_time(record.last_rotated_at_ms),
@@ -286,23 +296,19 @@ async fn list_keys(
     request::expect_no_body(req)?;
     let params = request::query(req, &["status", "limit", "offset"])?;
     let page = Page::from_query(&params)?;
-    let status = match params.get("status").map(String::as_str) {
-        None => None,
-        Some("active") => Some(KeyStatus::Active),
-        Some("revoked") => Some(KeyStatus::Revoked),
-        Some(_) => {
-            return Err(ApiError::InvalidParameters(
-                "status must be active or revoked".into(),
-            ));
-        }
-    };
+    let status = params.get("status").map(String::as_str);
+    if status.is_some_and(|s| !["active", "expired", "revoked"].contains(&s)) {
+        return Err(ApiError::InvalidParameters(
+            "status must be active, expired or revoked".into(),
+        ));
+    }
     let now = app.clock.now_ms();
     let mut keys = app
         .store
         .key_records(&admin.org_id)
         .await
         .map_err(ApiError::internal)?;
-    keys.retain(|k| status.is_none_or(|s| k.status == s));
+    keys.retain(|k| status.is_none_or(|s| shown_status(k, now) == s));
     keys.sort_by(|a, b| {
         b.created_at_ms
             .cmp(&a.created_at_ms)

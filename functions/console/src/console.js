@@ -179,16 +179,20 @@
     const keys = await all("/v1/admin/keys?limit=100");
     const rows = keys.map((key) => {
       const revoked = key.status === "revoked";
+      // Past its expiry (a rotation's overlap ended): refused, only left to revoke.
+      const expired = key.status === "expired";
       const statusCell = el("td", {}, el("span", { class: "badge " + key.status }, key.status));
-      if (key.rotation_due && !revoked) statusCell.append(" ", el("span", { class: "badge due" }, "Rotation due"));
+      if (key.rotation_due && key.status === "active") statusCell.append(" ", el("span", { class: "badge due" }, "Rotation due"));
       // Rotated with an overlap: still working, until its expiry.
-      const replaced = !revoked && key.replaced_by;
+      const replaced = key.status === "active" && key.replaced_by;
       if (replaced) statusCell.append(" ", el("span", { class: "badge due" }, "Replaced: stops " + when(key.expires_at)));
       const buttons = el("div", { class: "row" });
       const actions = el("td", {}, buttons);
       if (!revoked) {
-        buttons.append(el("button", { type: "button", "aria-label": "Edit origins of " + key.name, onclick: () => openEdit(key) }, "Edit"));
-        if (!replaced) {
+        if (!expired) {
+          buttons.append(el("button", { type: "button", "aria-label": "Edit origins of " + key.name, onclick: () => openEdit(key) }, "Edit"));
+        }
+        if (!replaced && !expired) {
           buttons.append(el("button", { type: "button", "aria-label": "Rotate " + key.name, onclick: () => rotate(key) }, "Rotate"));
         }
         buttons.append(
@@ -197,7 +201,7 @@
       }
       return el(
         "tr",
-        { class: revoked ? "revoked" : "", "data-key": key.id },
+        { class: revoked || expired ? "revoked" : "", "data-key": key.id },
         el("td", {}, key.name),
         el("td", {}, el("code", {}, key.prefix.slice(0, 8))),
         el("td", {}, key.partnership.name),
