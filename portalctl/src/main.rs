@@ -9,12 +9,14 @@
 //! portalctl --table T add-admin <organization id> --issuer <token iss> --subject <token sub>
 //! portalctl --table T list-admins <organization id>
 //! portalctl --table T remove-admin --issuer <token iss> --subject <token sub>
+//! portalctl --table T build-period-totals <organization id> --partnership <id>
 //! ```
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use shared::admin::Identity;
 use shared::api_keys::Actor;
+use shared::calendar::{Period, PeriodKind};
 use shared::clock::{Clock, SystemClock};
 use shared::commitments::{self, CommitmentChange};
 use shared::onboarding::{self, NewPartnership};
@@ -87,6 +89,15 @@ enum Command {
     /// pages through, and its counts) from its accounts: once for a table written before
     /// listings were kept. Running it again changes nothing.
     RebuildAccountListing {
+        org_id: String,
+        #[arg(long)]
+        partnership: String,
+    },
+    /// Build the daily totals and company listing of every MSSP period a partnership's
+    /// reports offer, from the periods' rows: ahead of traffic after an upgrade from a table
+    /// written before they were kept (else each period's first report read builds its own).
+    /// Running it again changes nothing.
+    BuildPeriodTotals {
         org_id: String,
         #[arg(long)]
         partnership: String,
@@ -292,6 +303,45 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(json!({ "partnership_id": partnership.id, "rebuilt": rebuilt }))
+        }
+        Command::BuildPeriodTotals {
+            org_id,
+            partnership,
+        } => {
+            let org = organization(&store, &org_id).await?;
+            let partnership = partnership_of(&org, &partnership)?;
+            if partnership.kind != PartnershipType::Mssp {
+                return Err(format!(
+                    "partnership {} is not an MSSP partnership: its reports keep no period totals",
+                    partnership.id
+                ));
+            }
+            let today = shared::calendar::stockholm_date(now);
+            let mut with_companies = Vec::new();
+            let mut not_stored = Vec::new();
+            let periods = Period::history(PeriodKind::Mssp, today);
+            for period in &periods {
+                let build = store
+                    .rebuild_mssp_totals(&partnership.id, *period)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !build.stored {
+                    not_stored.push(period.id());
+                }
+                if build.totals.eligible > 0 {
+                    with_companies.push(json!({
+                        "period": period.id(),
+                        "eligible_companies": build.totals.eligible,
+                    }));
+                }
+            }
+            Ok(json!({
+                "partnership_id": partnership.id,
+                "periods_built": periods.len() - not_stored.len(),
+                "with_companies": with_companies,
+                // Rows written meanwhile: run it again.
+                "not_stored": not_stored,
+            }))
         }
         Command::SetCommitment {
             org_id,

@@ -399,3 +399,87 @@ async fn operators_rebuild_a_partnerships_account_listing() {
     assert!(!ok);
     assert!(err.contains("has no partnership nope"), "{err}");
 }
+
+/// A table written before period totals were kept: the operator builds them (and each
+/// period's company listing) for every offered MSSP period; the reports then read them, and
+/// a second run changes nothing. A reseller partnership keeps none.
+#[tokio::test]
+async fn operators_build_a_partnerships_period_totals() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::storage::records::PartnershipType::{Mssp, Reseller};
+
+    let t = api_tests::TestApp::spawn().await;
+    let p = t.partner(Mssp, &["accounts:write"]).await;
+    let a = p.create_account("Alpha", "paying", "2026-09-01").await;
+    let b = p.create_account("bravo", "paying", "2026-09-01").await;
+    let trial = p.create_account("Trial Co", "trial", "2026-09-01").await;
+    t.ingest(&[
+        api_tests::usage_record(&a, "SNS", "2026-11-01", 10),
+        api_tests::usage_record(&b, "SNS", "2026-11-01", 3),
+        api_tests::usage_record(&trial, "SNS", "2026-11-01", 50),
+    ])
+    .await;
+    // As before totals were kept: no ledger item, no listing.
+    let partnership = t.partnership_id(Mssp);
+    let client = t.app.store.client();
+    let table = t.app.store.table_name().to_owned();
+    let pk = AttributeValue::S(format!("PARTNER#{partnership}"));
+    for prefix in ["MSSP#2026-11#!", "COMPANIES#MSSP#2026-11#"] {
+        let items = client
+            .query()
+            .table_name(&table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", pk.clone())
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
+            .send()
+            .await
+            .unwrap();
+        assert!(!items.items().is_empty(), "{prefix}");
+        for item in items.items() {
+            client
+                .delete_item()
+                .table_name(&table)
+                .key("pk", pk.clone())
+                .key("sk", item["sk"].clone())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    let org = t.org.org_id.clone();
+    let args = ["build-period-totals", &org, "--partnership", &partnership];
+    let (ok, built, err) = portalctl(&table, &args);
+    assert!(ok, "{err}");
+    assert_eq!(built["partnership_id"], partnership.as_str());
+    assert_eq!(built["periods_built"], 24);
+    assert_eq!(
+        built["with_companies"],
+        serde_json::json!([{ "period": "2026-11", "eligible_companies": 2 }])
+    );
+    assert_eq!(built["not_stored"], serde_json::json!([]));
+    // The reports read what it built: the summary one BatchGetItem, the page its listing.
+    let before = t.app.store.calls();
+    let usage = p.get("/v1/mssp/periods/2026-11/usage").await;
+    assert_eq!(t.app.store.calls() - before, 2, "{}", usage.body);
+    assert_eq!(usage.body["_meta"]["eligible_companies"], 2);
+    let companies = p.get("/v1/mssp/periods/2026-11/companies").await;
+    let names: Vec<&str> = companies.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Alpha", "bravo"]);
+    let (ok, again, err) = portalctl(&table, &args);
+    assert!(ok, "{err}");
+    assert_eq!(again["with_companies"], built["with_companies"]);
+
+    let reseller = t.partnership_id(Reseller);
+    let (ok, _, err) = portalctl(
+        &table,
+        &["build-period-totals", &org, "--partnership", &reseller],
+    );
+    assert!(!ok);
+    assert!(err.contains("is not an MSSP partnership"), "{err}");
+}

@@ -283,6 +283,28 @@ test("rotate with an overlap: the old key keeps working, shows when it stops, an
   assert.ok(Date.parse(replaced.expires_at) - Date.now() <= 3600 * 1000);
 });
 
+test("a key past its expiry shows as expired and is only offered for revocation", async () => {
+  const partnerships = (await admin("GET", "/v1/admin/partnerships"))._data;
+  // Whole seconds, two to three from now: the API takes any time in the future.
+  const expiresAt = new Date(Math.ceil((Date.now() + 2000) / 1000) * 1000).toISOString().replace(".000Z", "Z");
+  const created = await fetch(base + "/v1/admin/keys", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${demo.admin_token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "Short-lived", partnership_id: partnerships[0].id, allow_any_origin: true, expires_at: expiresAt }),
+  });
+  assert.equal(created.status, 201, await created.text());
+  await new Promise((resolve) => setTimeout(resolve, Date.parse(expiresAt) - Date.now() + 500));
+  await fresh();
+  const row = page.locator("#keys tr", { hasText: "Short-lived" });
+  await row.waitFor();
+  assert.equal((await row.locator(".badge").first().textContent()).trim(), "expired");
+  assert.equal(await row.getAttribute("class"), "revoked", "shown like a revoked key");
+  assert.equal(await row.getByRole("button", { name: /Rotate|Edit/ }).count(), 0);
+  assert.equal(await row.getByRole("button", { name: /Revoke/ }).count(), 1);
+  const expired = (await admin("GET", "/v1/admin/keys?status=expired&limit=100"))._data;
+  assert.deepEqual(expired.map((k) => k.name), ["Short-lived"]);
+});
+
 test("an expired sign-in goes through sign-in again and keeps the form being filled", async () => {
   await fresh();
   await page.getByRole("button", { name: "Create API key" }).click();

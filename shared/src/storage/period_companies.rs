@@ -15,9 +15,8 @@ use super::reports::MSSP;
 use super::{Item, Store, StoreError, decode, keys, n, s};
 use crate::calendar::Period;
 
-/// Accounts per transaction when a listing is built (each: at most a few writes and a
-/// check; a transaction takes 100 actions).
-const BUILD_CHUNK: usize = 20;
+/// Actions of one transaction when a listing is built (DynamoDB takes at most 100).
+const BUILD_ACTIONS: usize = 100;
 
 /// One page of a period's eligible companies in name order, with what the page shows
 /// beside them.
@@ -128,8 +127,18 @@ impl Store {
                 groups.push(group);
             }
         }
-        for chunk in groups.chunks(BUILD_CHUNK) {
-            let actions: Vec<TransactWriteItem> = chunk.iter().flatten().cloned().collect();
+        // Whole accounts per transaction (an account's strays are few: a group stays far
+        // below the limit).
+        let mut transactions: Vec<Vec<TransactWriteItem>> = Vec::new();
+        for group in groups {
+            match transactions.last_mut() {
+                Some(actions) if actions.len() + group.len() <= BUILD_ACTIONS => {
+                    actions.extend(group);
+                }
+                _ => transactions.push(group),
+            }
+        }
+        for actions in transactions {
             if self.transact(actions).await?.is_err() {
                 self.count_write_retry();
                 return Ok(false);
