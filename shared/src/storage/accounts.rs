@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::records::{AccountRecord, AccountRef, SubscriptionRef};
 use super::reports::ClosedPeriodWrites;
-use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s};
+use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s, to_i64};
 
 /// Attempts of an account creation that met another transaction before answering 503.
 const CREATE_ATTEMPTS: usize = 5;
@@ -125,7 +125,7 @@ impl Store {
             .key("pk", s(&key.pk))
             .key("sk", s(&key.sk))
             .condition_expression("revision = :read_revision")
-            .expression_attribute_values(":read_revision", n(read_revision_i64(before.revision)));
+            .expression_attribute_values(":read_revision", n(to_i64(before.revision)));
         let mut sets = Vec::new();
         for (index, name) in AccountRecord::PROVISIONED.iter().enumerate() {
             if let Some(value) = item.get(*name) {
@@ -178,7 +178,7 @@ impl Store {
             .key("pk", s(key.pk))
             .key("sk", s(key.sk))
             .condition_expression("revision = :revision")
-            .expression_attribute_values(":revision", n(read_revision_i64(account.revision)))
+            .expression_attribute_values(":revision", n(to_i64(account.revision)))
             .build()
             .map_err(build_error)?;
         let mut items = vec![
@@ -196,8 +196,4 @@ impl Store {
             Err(_) => WriteOutcome::Stale,
         })
     }
-}
-
-fn read_revision_i64(revision: u64) -> i64 {
-    i64::try_from(revision).unwrap_or(i64::MAX)
 }

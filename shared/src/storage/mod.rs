@@ -460,6 +460,12 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// A count, sequence number or revision as DynamoDB stores it (a signed 64-bit number; none
+/// comes near the limit, where it would saturate).
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 /// Decodes a stored item into its record type, naming the item on failure.
 fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     let key = match (item.get("pk"), item.get("sk")) {

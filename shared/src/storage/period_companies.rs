@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 
 use super::account_list::{PageStart, name_position};
-use super::period_totals::{PeriodTotals, TotalsBuild, is_eligible};
+use super::period_totals::{PeriodTotals, TotalsBuild, built_totals, is_eligible, row_as_read};
 use super::records::{MsspCompanyUsage, PeriodLedger};
 use super::reports::MSSP;
 use super::{Item, Store, StoreError, decode, keys, n, s};
@@ -157,20 +157,15 @@ impl Store {
         row: Option<&MsspCompanyUsage>,
     ) -> Result<TransactWriteItem, StoreError> {
         let key = keys::report_usage(partnership_id, MSSP, &period.id(), account_id);
+        let (condition, read) = row_as_read(row);
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .key("pk", s(key.pk))
-            .key("sk", s(key.sk));
-        let check = match row {
-            None => check.condition_expression("attribute_not_exists(pk)"),
-            Some(row) => check
-                .condition_expression("seq = :read")
-                .expression_attribute_values(
-                    ":read",
-                    n(i64::try_from(row.seq).unwrap_or(i64::MAX)),
-                ),
-        };
-        let check = check.build().map_err(super::build_error)?;
+            .key("sk", s(key.sk))
+            .condition_expression(condition)
+            .set_expression_attribute_values(read)
+            .build()
+            .map_err(super::build_error)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
@@ -190,16 +185,11 @@ impl Store {
         let ledger_key = keys::report_ledger(partnership_id, MSSP, &period.id());
         let (mut listed, ledger_item) =
             futures::try_join!(read.items(self), self.get_item(ledger_key))?;
-        let complete = match &ledger_item {
-            Some(item) => {
-                let ledger: PeriodLedger = decode(item.clone())?;
-                ledger
-                    .totals_complete
-                    .then(|| (ledger, PeriodTotals::from_item(period, item)))
-            }
-            None => None,
-        };
-        let (ledger, totals) = match complete {
+        let built = ledger_item
+            .map(|item| built_totals(period, &item))
+            .transpose()?
+            .flatten();
+        let (ledger, totals) = match built {
             Some(read) => read,
             None => {
                 let build = self.rebuild_mssp_totals(partnership_id, period).await?;

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::records::{Commitments, MsspCompanyUsage, PeriodLedger};
 use super::reports::MSSP;
-use super::{Item, Store, StoreError, build_error, encode, keys, n, s};
+use super::{Item, Store, StoreError, build_error, encode, keys, n, s, to_i64};
 use crate::calendar::Period;
 
 /// Rounds of re-reading a company row whose write met another write of it.
@@ -61,8 +61,32 @@ fn companies_name(product: &str, day: usize) -> String {
     format!("{COMPANIES}{product}_{day:02}")
 }
 
-fn signed(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
+/// The condition that an MSSP row is still `read` (none: still absent), with its values.
+pub(super) fn row_as_read(
+    read: Option<&MsspCompanyUsage>,
+) -> (
+    &'static str,
+    Option<std::collections::HashMap<String, AttributeValue>>,
+) {
+    match read {
+        None => ("attribute_not_exists(pk)", None),
+        Some(row) => (
+            "seq = :read",
+            Some([(":read".to_owned(), n(to_i64(row.seq)))].into()),
+        ),
+    }
+}
+
+/// The ledger and totals of a period's ledger item, if its totals were built (else the
+/// rows must be counted first).
+pub(super) fn built_totals(
+    period: Period,
+    item: &Item,
+) -> Result<Option<(PeriodLedger, PeriodTotals)>, StoreError> {
+    let ledger: PeriodLedger = super::decode(item.clone())?;
+    Ok(ledger
+        .totals_complete
+        .then(|| (ledger, PeriodTotals::from_item(period, item))))
 }
 
 /// The stored totals that `row` adds, each with `sign` (1: counted in, -1: counted out).
@@ -73,7 +97,7 @@ fn contributions(row: &MsspCompanyUsage, sign: i64) -> Vec<Change> {
     }
     for (product, series) in &row.daily_units {
         for (day, units) in series.iter().enumerate().filter(|(_, u)| **u > 0) {
-            changes.push((units_name(product, day), sign * signed(*units)));
+            changes.push((units_name(product, day), sign * to_i64(*units)));
             changes.push((companies_name(product, day), sign));
         }
     }
@@ -160,7 +184,7 @@ impl PeriodTotals {
     fn attributes(&self) -> Item {
         let mut item = Item::new();
         if self.eligible > 0 {
-            item.insert(ELIGIBLE.to_owned(), n(signed(self.eligible)));
+            item.insert(ELIGIBLE.to_owned(), n(to_i64(self.eligible)));
         }
         for (series, name) in [
             (&self.units, units_name as fn(&str, usize) -> String),
@@ -168,7 +192,7 @@ impl PeriodTotals {
         ] {
             for (product, days) in series {
                 for (day, value) in days.iter().enumerate().filter(|(_, v)| **v > 0) {
-                    item.insert(name(product, day), n(signed(*value)));
+                    item.insert(name(product, day), n(to_i64(*value)));
                 }
             }
         }
@@ -197,15 +221,12 @@ impl Store {
             if old.as_ref().is_some_and(|o| o.seq >= usage.seq) {
                 return Ok(false);
             }
-            let mut put = Put::builder()
+            let (condition, read) = row_as_read(old.as_ref());
+            let put = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(item.clone()));
-            put = match &old {
-                None => put.condition_expression("attribute_not_exists(pk)"),
-                Some(old) => put
-                    .condition_expression("seq = :read")
-                    .expression_attribute_values(":read", n(signed(old.seq))),
-            };
+                .set_item(Some(item.clone()))
+                .condition_expression(condition)
+                .set_expression_attribute_values(read);
             let mut actions = vec![
                 TransactWriteItem::builder()
                     .put(put.build().map_err(build_error)?)
@@ -282,11 +303,12 @@ impl Store {
                 _ => {}
             }
         }
-        if let Some(item) = ledger_item {
-            let ledger: PeriodLedger = super::decode(item.clone())?;
-            if ledger.totals_complete {
-                return Ok((ledger, PeriodTotals::from_item(period, &item), commitments));
-            }
+        if let Some((ledger, totals)) = ledger_item
+            .map(|item| built_totals(period, &item))
+            .transpose()?
+            .flatten()
+        {
+            return Ok((ledger, totals, commitments));
         }
         let build = self.rebuild_mssp_totals(partnership_id, period).await?;
         Ok((build.ledger, build.totals, commitments))
@@ -348,7 +370,7 @@ impl Store {
         ] {
             // DynamoDB refuses a value the expression does not use.
             put = if value > 0 {
-                put.expression_attribute_values(format!(":{name}"), n(signed(value)))
+                put.expression_attribute_values(format!(":{name}"), n(to_i64(value)))
             } else {
                 put.expression_attribute_values(":zero", n(0))
             };

@@ -11,7 +11,7 @@ use super::records::{
     ResellerSnapshot,
 };
 use super::{
-    Item, Store, StoreError, build_error, decode, encode, is_condition_failure, keys, n, s,
+    Item, Store, StoreError, build_error, decode, encode, is_condition_failure, keys, n, s, to_i64,
 };
 use crate::calendar::{Period, PeriodKind};
 
@@ -90,7 +90,7 @@ impl Store {
             .key("pk", s(key.pk))
             .key("sk", s(key.sk))
             .update_expression("ADD late_records :count")
-            .expression_attribute_values(":count", n(i64::try_from(count).unwrap_or(i64::MAX)))
+            .expression_attribute_values(":count", n(to_i64(count)))
             .build()
             .map_err(build_error)?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -104,7 +104,7 @@ impl Store {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk) OR seq < :seq")
-            .expression_attribute_values(":seq", n(seq_value(seq)))
+            .expression_attribute_values(":seq", n(to_i64(seq)))
             .send()
             .await;
         match result {
@@ -149,7 +149,7 @@ impl Store {
                 ":engagement",
                 serde_dynamo::to_attribute_value(engagement)?,
             )
-            .expression_attribute_values(":seq", n(seq_value(seq)))
+            .expression_attribute_values(":seq", n(to_i64(seq)))
             .send()
             .await;
         match result {
@@ -255,7 +255,7 @@ impl Store {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk) OR revision = :read")
-            .expression_attribute_values(":read", n(seq_value(read_revision)))
+            .expression_attribute_values(":read", n(to_i64(read_revision)))
             .build()
             .map_err(build_error)?;
         let audit = encode(audit, keys::audit(org_id, audit.at_ms, &audit.audit_id))?;
@@ -265,8 +265,4 @@ impl Store {
         ];
         Ok(self.transact(items).await?.is_ok())
     }
-}
-
-fn seq_value(seq: u64) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
 }
