@@ -190,7 +190,7 @@ impl Store {
             .transpose()?
             .flatten();
         let (ledger, totals) = match built {
-            Some(read) => read,
+            Some(ledger_and_totals) => ledger_and_totals,
             None => {
                 let build = self.rebuild_mssp_totals(partnership_id, period).await?;
                 if !build.stored {
