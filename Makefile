@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test reset bench faults clients screenshots lint template-check server-checks sam-build ci rotation-check
+.PHONY: run test reset bench faults clients screenshots lint template-check server-checks sam-build ci rotation-check customer-levels
 
 run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
 	scripts/run-local.sh
@@ -9,6 +9,9 @@ test: ## every test, against its own DynamoDB Local, then the console in headles
 
 rotation-check: ## run the daily rotation check now, against the running `make run` server
 	@curl -sS -X POST http://127.0.0.1:$${PORT:-3000}/_local/rotation-check; echo
+
+customer-levels: ## run the nightly customer-levels recompute now, against the running `make run` server
+	@curl -sS -X POST http://127.0.0.1:$${PORT:-3000}/_local/customer-levels; echo
 
 reset: ## wipe local data (DynamoDB Local data, demo credentials, pepper)
 	rm -rf .local

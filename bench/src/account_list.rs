@@ -47,6 +47,7 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
     .await;
     let t = TestApp::spawn_on(store, &[NewPartnership::new("Bench MSSP 10k", Mssp)]).await;
     let partnership = t.partnership_id(Mssp);
+    let now = t.app.clock.now_ms();
     let writers = (0..WRITERS).map(|writer| {
         let store = t.app.store.clone();
         let partnership = partnership.clone();
@@ -60,6 +61,7 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
                     &format!("Customer {n:05} AB"),
                     [AccountState::Paying, AccountState::Trial][n % 2],
                 );
+                let account = shared::customers::with_levels(Mssp, account, now);
                 store.create_account(&account).await?;
             }
             Ok::<(), shared::storage::StoreError>(())
@@ -68,6 +70,7 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
     for written in futures::future::join_all(writers).await {
         written?;
     }
+    crate::partner_data::nightly_recompute(&t, LARGE).await?;
     let partner = t.partner(Mssp, &["accounts:read", "customers:read"]).await;
     measure_pages(&t, &partner, LARGE).await?;
     crate::period_summary::measure(&t, &partner, LARGE).await?;
@@ -76,6 +79,10 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
         (
             "customers_filtered",
             "/v1/customers?churn_risk=none&limit=100",
+        ),
+        (
+            "customers_filtered_rare",
+            "/v1/customers?churn_risk=none&task_severity=high&limit=100",
         ),
     ] {
         crate::partner_data::measure(&t, &format!("{name}_{LARGE}"), &partner, path).await?;

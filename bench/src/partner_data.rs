@@ -63,6 +63,7 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
     let rate = records as f64 / seconds;
     println!("usage_ingest_records_per_s: {rate:.0}");
 
+    nightly_recompute(&t, ACCOUNTS).await?;
     let mssp = t.partner(Mssp, &["customers:read", "accounts:read"]).await;
     let reseller = t.partner(Reseller, &["customers:read"]).await;
     // Ingestion wrote the rows before the period's first read: that read builds its totals
@@ -96,6 +97,11 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
             &mssp,
             "/v1/customers?churn_risk=none&limit=100",
         ),
+        (
+            "customers_filtered_rare_1000",
+            &mssp,
+            "/v1/customers?churn_risk=none&task_severity=high&limit=100",
+        ),
     ] {
         measure(&t, name, partner, path).await?;
     }
@@ -109,6 +115,22 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
         .table_name(t.app.store.table_name())
         .send()
         .await?;
+    Ok(())
+}
+
+/// The nightly customer-levels run over the table (every write stored its levels already:
+/// it opens and completes the day and moves nothing); prints its duration and moves.
+pub async fn nightly_recompute(
+    t: &TestApp,
+    accounts: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let day = shared::calendar::stockholm_date(t.app.clock.now_ms());
+    let report = shared::customers::recompute_levels(&t.app, day).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let moved: usize = report.partnerships.iter().map(|p| p.moved).sum();
+    println!("customer_levels_recompute_{accounts}_s: {seconds:.1}");
+    println!("customer_levels_recompute_{accounts}_moved: {moved}");
     Ok(())
 }
 

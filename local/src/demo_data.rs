@@ -278,6 +278,7 @@ fn profiles(
                 usage_seq: 0,
                 derived_seq: 0,
                 engagement: None,
+                levels: None,
             };
             Profile {
                 account,
@@ -371,8 +372,10 @@ pub async fn seed_partnership(
     let seed = population.seed;
     let profiles = profiles(org_id, partnership, population, today, now);
     for profile in &profiles {
+        let account =
+            shared::customers::with_levels(partnership.kind, profile.account.clone(), now);
         app.store
-            .create_account(&profile.account)
+            .create_account(&account)
             .await
             .map_err(ApiError::internal)?;
     }

@@ -58,6 +58,9 @@ pub struct LocalApi {
 
 /// Local-only routes (not in template.yaml): run what EventBridge or SQS would trigger.
 pub const LOCAL_ROTATION_CHECK: &str = "/_local/rotation-check";
+/// Runs the nightly customer-levels recompute now (the server also runs it at start and
+/// after every Stockholm midnight).
+pub const LOCAL_CUSTOMER_LEVELS: &str = "/_local/customer-levels";
 /// Takes a JSON array of platform records, hands them to `usage-ingest` as one SQS batch
 /// (message ids are the array positions) and answers with its batch response.
 pub const LOCAL_USAGE_INGEST: &str = "/_local/usage-ingest";
@@ -112,6 +115,33 @@ pub async fn serve(
     }
 }
 
+/// Runs what EventBridge would trigger, answering its report in the response envelope.
+async fn scheduled_run(
+    api: &LocalApi,
+    peer: SocketAddr,
+    path: &str,
+    run: impl std::future::Future<Output = Result<serde_json::Value, shared::ApiError>>,
+) -> hyper::Response<Full<Bytes>> {
+    let request = event::to_request(&event::api_gateway_event(&event::HttpCall {
+        method: "POST",
+        path_and_query: path,
+        headers: Vec::new(),
+        body: &[],
+        source_ip: Some(peer.ip()),
+        jwt_claims: None,
+    }));
+    let response = match request {
+        Ok(request) => {
+            let info =
+                shared::request::RequestInfo::from_request(&request, &api.app.config.addressing);
+            let result = run.await.map(|report| shared::Reply::ok(vec![report]));
+            shared::envelope::respond(&info, result)
+        }
+        Err(_) => Response::new(Body::Empty),
+    };
+    into_hyper(response)
+}
+
 async fn handle_http(
     api: &LocalApi,
     peer: SocketAddr,
@@ -120,28 +150,12 @@ async fn handle_http(
     let (parts, body) = req.into_parts();
     if parts.uri.path() == LOCAL_ROTATION_CHECK && parts.method == http::Method::POST {
         let notifier = FileNotifier(api.notifications_log.clone());
-        let request = event::to_request(&event::api_gateway_event(&event::HttpCall {
-            method: "POST",
-            path_and_query: LOCAL_ROTATION_CHECK,
-            headers: Vec::new(),
-            body: &[],
-            source_ip: Some(peer.ip()),
-            jwt_claims: None,
-        }));
-        let response = match request {
-            Ok(request) => {
-                let info = shared::request::RequestInfo::from_request(
-                    &request,
-                    &api.app.config.addressing,
-                );
-                let result = rotation_check::handle(&api.app, &notifier, serde_json::Value::Null)
-                    .await
-                    .map(|report| shared::Reply::ok(vec![report]));
-                shared::envelope::respond(&info, result)
-            }
-            Err(_) => Response::new(Body::Empty),
-        };
-        return into_hyper(response);
+        let run = rotation_check::handle(&api.app, &notifier, serde_json::Value::Null);
+        return scheduled_run(api, peer, LOCAL_ROTATION_CHECK, run).await;
+    }
+    if parts.uri.path() == LOCAL_CUSTOMER_LEVELS && parts.method == http::Method::POST {
+        let run = customer_levels::handle(&api.app, serde_json::Value::Null);
+        return scheduled_run(api, peer, LOCAL_CUSTOMER_LEVELS, run).await;
     }
     if parts.uri.path() == LOCAL_USAGE_INGEST && parts.method == http::Method::POST {
         return local_usage_ingest(api, body).await;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use shared::storage::{Store, TableOptions, local_client};
-use shared::{App, Config, SystemClock};
+use shared::{App, Config, SystemClock, calendar};
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name)
@@ -99,6 +99,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await;
         })
     };
+    // What EventBridge Scheduler does when deployed: the customer-levels recompute after
+    // every Stockholm midnight, and once now so that filtered lists read the index at once.
+    let nightly = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            loop {
+                match customer_levels::handle(&app, serde_json::Value::Null).await {
+                    Ok(_) => tracing::info!("customer levels recomputed"),
+                    Err(err) => tracing::warn!(error = %err, "customer levels recompute failed"),
+                }
+                let now = app.clock.now_ms();
+                let tomorrow = calendar::add_days(calendar::stockholm_date(now), 1);
+                let wait = calendar::stockholm_midnight_ms(tomorrow).saturating_sub(now) + 5_000;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    u64::try_from(wait).unwrap_or(60_000),
+                ))
+                .await;
+            }
+        })
+    };
     let api = Arc::new(local_server::LocalApi {
         app,
         jwt,
@@ -108,6 +128,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     local_server::serve(listener, api, shutdown_signal()).await?;
     let _ = stop_following.send(());
+    nightly.abort();
     let _ = following.await;
     Ok(())
 }
@@ -158,6 +179,10 @@ Admin routes take the demo admin token (a local JWT, valid 7 days, renewed on ev
 The daily rotation check, on demand (notifications go to .local/notifications.log):
 
   make rotation-check
+
+The nightly customer-levels recompute (also run at start and after every Stockholm midnight):
+
+  make customer-levels
 
 Provisioning events (what the platform receives; also appended to .local/events.log):
 

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod commitments;
 pub mod config;
 pub mod credentials;
+pub mod customers;
 pub mod edge;
 pub mod envelope;
 pub mod error;

@@ -296,6 +296,50 @@ async fn the_rotation_check_is_allowed_what_it_does() {
     );
 }
 
+/// The nightly customer-levels recompute (its scheduled event from `events/`), the day after
+/// accounts changed: its reads (the organizations index, the accounts) and its index moves
+/// are all allowed by its policy.
+#[tokio::test]
+async fn the_customer_levels_recompute_is_allowed_what_it_does() {
+    use shared::storage::records::PartnershipType::Mssp;
+    let template = template();
+    let allowed = allowed(&template, "customer-levels");
+    assert!(allowed.leading_keys.is_some());
+    let t = api_tests::TestApp::spawn().await;
+    let p = t.partner(Mssp, &["accounts:write"]).await;
+    let id = p.create_account("Acme AB", "paying", "2026-09-01").await;
+    let failed_scan =
+        api_tests::activity_record(&id, "2026-11-22", serde_json::json!({ "failed_scans": 1 }));
+    assert!(t.ingest(&[failed_scan]).await.is_empty());
+    // A month on, the failed scan left the window: the run moves the account in the index.
+    t.clock.advance_ms(31 * 24 * 3600 * 1000);
+    let (recorded_store, recorder) = recording(&t.app.store);
+    let app = shared::App {
+        store: recorded_store,
+        ..t.app.clone()
+    };
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/customer-levels/nightly.json");
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let output = customer_levels::handle(&app, event).await.unwrap();
+    assert_eq!(
+        output["partnerships"].as_array().unwrap().len(),
+        2,
+        "{output}"
+    );
+    let seen = recorder.0.lock().unwrap().clone();
+    assert!(seen.iter().any(|(_, key)| key == "ORGS"), "{seen:?}");
+    assert!(
+        seen.iter().any(|(action, _)| action == "dynamodb:PutItem"),
+        "{seen:?}"
+    );
+    let refused: Vec<&Access> = seen.iter().filter(|a| !allowed.permits(a)).collect();
+    assert!(
+        refused.is_empty(),
+        "not allowed by template.yaml: {refused:?}"
+    );
+}
+
 /// The stream of an account's life (created, a subscription, changed, deleted) through
 /// provisioning-events: its delivery marks are allowed by its policy.
 #[tokio::test]

@@ -304,28 +304,8 @@ async fn a_period_written_before_its_totals_existed_is_rebuilt_exactly_on_first_
 
 /// The period's listing items, in listing order.
 async fn listing_items(t: &TestApp) -> Vec<HashMap<String, AttributeValue>> {
-    let partnership = t.partnership_id(Mssp);
-    let output = t
-        .app
-        .store
-        .client()
-        .query()
-        .table_name(t.app.store.table_name())
-        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-        .expression_attribute_values(
-            ":pk",
-            AttributeValue::S(shared::storage::keys::partner_partition(&partnership)),
-        )
-        .expression_attribute_values(
-            ":prefix",
-            AttributeValue::S(shared::storage::keys::mssp_company_listing_prefix(
-                "2026-11",
-            )),
-        )
-        .send()
-        .await
-        .unwrap();
-    output.items.unwrap_or_default()
+    let prefix = shared::storage::keys::mssp_company_listing_prefix("2026-11");
+    t.stored_under(Mssp, &prefix).await
 }
 
 /// The account ids the period's listing items name, in listing order.

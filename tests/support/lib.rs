@@ -201,6 +201,31 @@ impl TestApp {
         }
     }
 
+    /// The items of `kind`'s partnership whose sort key starts with `prefix` (listings,
+    /// indexes), in key order: one strongly consistent Query, as stored.
+    pub async fn stored_under(
+        &self,
+        kind: PartnershipType,
+        prefix: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let pk = shared::storage::keys::partner_partition(&self.partnership_id(kind));
+        self.app
+            .store
+            .client()
+            .query()
+            .table_name(self.app.store.table_name())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    }
+
     /// Creates a session from `ip` with a new open key; returns its token.
     pub async fn session_from(&self, ip: &str) -> String {
         let key = self.api_key(&[]).await;
@@ -755,6 +780,7 @@ async fn seed_fixture_account(app: &App, org: &OrganizationRecord) {
         usage_seq: 0,
         derived_seq: 0,
         engagement: None,
+        levels: None,
     };
     app.store.create_account(&account).await.unwrap();
 }
@@ -784,5 +810,6 @@ pub fn plain_account(
         usage_seq: 0,
         derived_seq: 0,
         engagement: None,
+        levels: None,
     }
 }

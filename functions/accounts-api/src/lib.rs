@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::calendar::{self, format_date};
 use shared::catalogue;
+use shared::customers;
 use shared::envelope::Extent;
 use shared::provisioning;
 use shared::request::{self, Cursor, Page, RequestInfo};
@@ -263,7 +264,9 @@ impl Accounts<'_> {
             usage_seq: 0,
             derived_seq: 0,
             engagement: None,
+            levels: None,
         };
+        let account = customers::with_levels(self.session.partnership.kind, account, now);
         self.app
             .store
             .create_account(&account)
@@ -295,7 +298,10 @@ impl Accounts<'_> {
             let read_revision = account.revision;
             let (outcome, refs) = change(&mut account)?;
             account.revision = read_revision + 1;
-            account.updated_at_ms = self.app.clock.now_ms();
+            let now = self.app.clock.now_ms();
+            account.updated_at_ms = now;
+            // The day of this attempt: one refused after midnight is retried with the new day.
+            let account = customers::with_levels(kind, account, now);
             let effect = usage::account_change_effect(
                 kind,
                 &before,
@@ -315,6 +321,7 @@ impl Accounts<'_> {
                         usage::recompute(
                             self.app,
                             self.partnership_id(),
+                            kind,
                             account_id,
                             &effect.recompute,
                             self.today,

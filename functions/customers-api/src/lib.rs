@@ -1,24 +1,22 @@
 //! `customers-api`: the partnership's customers (its accounts) with their engagement over
 //! the last 30 days, their tasks and their churn risk (`GET /v1/customers`, filters
 //! `churn_risk` and `task_severity`; `GET /v1/customers/{id}`), scope `customers:read`.
-//! Accounts carry what usage ingestion derived for them. The unfiltered list pages through
-//! the account listing (a page reads its own accounts); a filtered one reads them all.
-
-pub mod tasks;
+//! Accounts carry what usage ingestion derived for them and their levels. A page reads its
+//! own accounts: the unfiltered list through the account listing, a filtered one through
+//! the customers index (kept valid day by day by the `customer-levels` recompute).
 
 use chrono::NaiveDate;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::calendar::{self, format_date};
+use shared::customers::{self, tasks};
 use shared::envelope::Extent;
 use shared::request::{self, Cursor, Page, RequestInfo};
 use shared::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{AccountRecord, SessionRecord};
-use shared::storage::{self, PageStart};
+use shared::storage::{self, AccountPage, Level, LevelFilter, PageStart};
 use shared::usage::utilisation_percent;
 use shared::{ApiError, App, Reply, envelope, sessions};
-
-const LEVELS: [&str; 4] = ["high", "medium", "low", "none"];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let info = RequestInfo::from_request(&req, &app.config.addressing);
@@ -52,61 +50,23 @@ async fn dispatch(
             )?;
             let page = Page::from_query(&query)?;
             let cursor = Cursor::from_query(&query, storage::is_listing_position)?;
-            let level_filter = |name: &'static str| {
+            let level = |name: &'static str| {
                 query
                     .get(name)
                     .map(|text| {
-                        LEVELS.into_iter().find(|l| l == text).ok_or_else(|| {
+                        Level::parse(text).ok_or_else(|| {
                             ApiError::InvalidParameters(format!(
                                 "{name} must be one of high, medium, low, none"
                             ))
                         })
                     })
                     .transpose()
-                    .map(|level| level.map(|level| (name, level)))
             };
-            let filters: Vec<(&str, &str)> =
-                [level_filter("churn_risk")?, level_filter("task_severity")?]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-            if filters.is_empty() {
-                return customers.page(app, page, cursor).await;
-            }
-            if cursor.is_some() {
-                return Err(ApiError::InvalidParameters(
-                    "cursor pages the unfiltered list; page a filtered one with offset".into(),
-                ));
-            }
-            // Levels depend on today: a filtered list computes every customer's (reads the
-            // whole partnership).
-            let mut accounts = app
-                .store
-                .accounts(&session.partnership.id)
-                .await
-                .map_err(ApiError::internal)?;
-            accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.account_id.clone()));
-            let mut views: Vec<Value> = accounts.iter().map(|a| customers.view(a)).collect();
-            for (name, level) in &filters {
-                let field = if *name == "churn_risk" {
-                    "/churn_risk/level"
-                } else {
-                    "/task_severity"
-                };
-                views.retain(|v| v.pointer(field).and_then(Value::as_str) == Some(*level));
-            }
-            let filters: Vec<(&str, String)> = filters
-                .into_iter()
-                .map(|(name, level)| (name, level.to_owned()))
-                .collect();
-            Ok(Reply::page_of(
-                info,
-                "/v1/customers",
-                &filters,
-                &views,
-                page,
-                Value::clone,
-            ))
+            let filter = LevelFilter {
+                churn_risk: level("churn_risk")?,
+                task_severity: level("task_severity")?,
+            };
+            customers.page(app, filter, page, cursor).await
         }
         RouteId::GetCustomer => {
             request::query(req, &[])?;
@@ -130,25 +90,93 @@ struct Customers<'a> {
 }
 
 impl Customers<'_> {
-    /// A page of every customer in name order, through the account listing: following
-    /// `_links.next` (its `cursor`) reads only that page's accounts.
-    async fn page(&self, app: &App, page: Page, cursor: Option<String>) -> Result<Reply, ApiError> {
+    /// A page of the customers (matching `filter`) in name order: following `_links.next`
+    /// (its `cursor`) reads only that page's accounts — through the account listing, or the
+    /// customers index for a filtered list once the day's recompute completed it (until then
+    /// a filtered list reads every account).
+    async fn page(
+        &self,
+        app: &App,
+        filter: LevelFilter,
+        page: Page,
+        cursor: Option<String>,
+    ) -> Result<Reply, ApiError> {
+        let partnership_id = &self.session.partnership.id;
         let start = PageStart::of(cursor.as_deref(), page.offset);
-        let listing = app
-            .store
-            .account_page(&self.session.partnership.id, None, start, page.limit)
-            .await
-            .map_err(ApiError::internal)?;
+        let listing = if filter == LevelFilter::default() {
+            app.store
+                .account_page(partnership_id, None, start, page.limit)
+                .await
+        } else {
+            match app
+                .store
+                .customer_page(
+                    partnership_id,
+                    filter,
+                    self.today,
+                    start.clone(),
+                    page.limit,
+                )
+                .await
+            {
+                Ok(Some(listing)) => Ok(listing),
+                Ok(None) => self.read_all(app, filter, &start, page.limit).await,
+                Err(err) => Err(err),
+            }
+        }
+        .map_err(ApiError::internal)?;
         let extent = Extent::continued(listing.total, cursor.as_deref(), listing.next.as_deref());
         let items = listing.accounts.iter().map(|a| self.view(a)).collect();
+        let filters: Vec<(&str, String)> = [
+            ("churn_risk", filter.churn_risk),
+            ("task_severity", filter.task_severity),
+        ]
+        .into_iter()
+        .filter_map(|(name, level)| Some((name, level?.as_str().to_owned())))
+        .collect();
         Ok(Reply::page(
             self.info,
             "/v1/customers",
-            &[],
+            &filters,
             items,
             extent,
             page,
         ))
+    }
+
+    /// A filtered page computed from every account of the partnership (the index is not
+    /// complete for today yet), paged the same way as the index.
+    async fn read_all(
+        &self,
+        app: &App,
+        filter: LevelFilter,
+        start: &PageStart,
+        limit: usize,
+    ) -> Result<AccountPage, storage::StoreError> {
+        let (kind, now) = (self.session.partnership.kind, app.clock.now_ms());
+        let mut matching: Vec<(String, AccountRecord)> = app
+            .store
+            .accounts(&self.session.partnership.id)
+            .await?
+            .into_iter()
+            .filter(|a| filter.matches(&customers::levels(kind, a, self.today, now)))
+            .map(|a| (storage::listing_position(&a), a))
+            .collect();
+        matching.sort_by(|a, b| a.0.cmp(&b.0));
+        let total = u64::try_from(matching.len()).unwrap_or(u64::MAX);
+        let from = match start {
+            PageStart::Offset(skip) => *skip,
+            PageStart::After(position) => matching.partition_point(|(p, _)| p <= position),
+        };
+        let more = matching.len() > from.saturating_add(limit);
+        let page: Vec<(String, AccountRecord)> =
+            matching.into_iter().skip(from).take(limit).collect();
+        let next = more.then(|| page.last().map(|(p, _)| p.clone())).flatten();
+        Ok(AccountPage {
+            accounts: page.into_iter().map(|(_, a)| a).collect(),
+            next,
+            total,
+        })
     }
 
     fn view(&self, account: &AccountRecord) -> Value {

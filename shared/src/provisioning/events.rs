@@ -173,6 +173,7 @@ impl ProvisionedAccount {
             usage_seq: 0,
             derived_seq: 0,
             engagement: None,
+            levels: None,
         }
     }
 }

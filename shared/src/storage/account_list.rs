@@ -158,26 +158,15 @@ impl Store {
         let (listed, counts) = futures::try_join!(read.items(self), self.get_item(counts_key))?;
         let (page, next) = read.page(listed);
 
-        let wanted: Vec<keys::Key> = page
-            .iter()
-            .map(|(_, id)| keys::account(partnership_id, id))
-            .collect();
-        let mut accounts = std::collections::HashMap::new();
-        if !wanted.is_empty() {
-            for item in self.batch_get(wanted).await? {
-                let account: AccountRecord = decode(item)?;
-                accounts.insert(account.account_id.clone(), account);
-            }
-        }
+        let accounts = self.listed_accounts(partnership_id, &page).await?;
         let total_attribute = state.map_or_else(|| TOTAL.to_owned(), state_count_attribute);
         let total = counts
             .as_ref()
             .and_then(|item| number(item, &total_attribute))
             .unwrap_or(0);
-        // An account deleted or moved since its listing item was read is left out.
-        let accounts = page
-            .iter()
-            .filter_map(|(_, id)| accounts.remove(id))
+        // An account moved to another state since its listing item was read is left out.
+        let accounts = accounts
+            .into_iter()
             .filter(|account| state.is_none_or(|s| account.state == s))
             .collect();
         Ok(AccountPage {
@@ -205,15 +194,33 @@ impl Store {
                 })
                 .unwrap_or_default()
         };
-        let old = entries(before);
-        let new = entries(after);
+        let mut actions = self.listing_item_moves(&entries(before), &entries(after))?;
+        let mut moves = CountMoves::default();
+        for (account, by) in [(before, -1), (after, 1)] {
+            if let Some(account) = account {
+                moves.add(TOTAL.to_owned(), by);
+                moves.add(state_count_attribute(account.state), by);
+            }
+        }
+        let counts = self.count_update(keys::account_counts(partnership_id), moves, None)?;
+        actions.extend(counts);
+        Ok(actions)
+    }
+
+    /// The deletes and puts that turn listing items `old` into `new` (each a key and the
+    /// account id it lists): items in both stay untouched.
+    pub(super) fn listing_item_moves(
+        &self,
+        old: &[(keys::Key, String)],
+        new: &[(keys::Key, String)],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let mut actions = Vec::new();
-        for (key, _) in &old {
+        for (key, _) in old {
             if !new.iter().any(|(k, _)| k == key) {
                 actions.push(self.delete_item(key.clone(), None)?);
             }
         }
-        for (key, account_id) in &new {
+        for (key, account_id) in new {
             if !old.iter().any(|(k, _)| k == key) {
                 let item: Item = [
                     ("pk".to_owned(), s(&key.pk)),
@@ -224,40 +231,95 @@ impl Store {
                 actions.push(self.put_item(item, None)?);
             }
         }
+        Ok(actions)
+    }
 
-        let mut moves: Vec<(String, i64)> = Vec::new();
-        let mut count =
-            |attribute: String, by: i64| match moves.iter_mut().find(|(a, _)| *a == attribute) {
-                Some((_, total)) => *total += by,
-                None => moves.push((attribute, by)),
+    /// The update of a counts item adding `moves`, under `condition` (its names and values
+    /// with it); `None` when nothing moves and there is no condition to check.
+    pub(super) fn count_update(
+        &self,
+        key: keys::Key,
+        moves: CountMoves,
+        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        let moves: Vec<(String, i64)> = moves.0.into_iter().filter(|(_, by)| *by != 0).collect();
+        if moves.is_empty() {
+            let Some((expression, values)) = condition else {
+                return Ok(None);
             };
-        for (account, by) in [(before, -1), (after, 1)] {
-            if let Some(account) = account {
-                count(TOTAL.to_owned(), by);
-                count(state_count_attribute(account.state), by);
-            }
-        }
-        moves.retain(|(_, by)| *by != 0);
-        if !moves.is_empty() {
-            let key = keys::account_counts(partnership_id);
-            let mut update = Update::builder()
+            let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
                 .table_name(&self.table)
                 .key("pk", s(key.pk))
-                .key("sk", s(key.sk));
-            let mut adds = Vec::new();
-            for (index, (attribute, by)) in moves.into_iter().enumerate() {
-                adds.push(format!("#c{index} :c{index}"));
-                update = update
-                    .expression_attribute_names(format!("#c{index}"), attribute)
-                    .expression_attribute_values(format!(":c{index}"), n(by));
-            }
-            let update = update
-                .update_expression(format!("ADD {}", adds.join(", ")))
+                .key("sk", s(key.sk))
+                .condition_expression(expression)
+                .set_expression_attribute_values(Some(
+                    values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                ))
                 .build()
                 .map_err(build_error)?;
-            actions.push(TransactWriteItem::builder().update(update).build());
+            return Ok(Some(
+                TransactWriteItem::builder().condition_check(check).build(),
+            ));
         }
-        Ok(actions)
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk));
+        let mut adds = Vec::new();
+        for (index, (attribute, by)) in moves.into_iter().enumerate() {
+            adds.push(format!("#c{index} :c{index}"));
+            update = update
+                .expression_attribute_names(format!("#c{index}"), attribute)
+                .expression_attribute_values(format!(":c{index}"), n(by));
+        }
+        if let Some((expression, values)) = condition {
+            update = update.condition_expression(expression);
+            for (name, value) in values {
+                update = update.expression_attribute_values(name, value);
+            }
+        }
+        let update = update
+            .update_expression(format!("ADD {}", adds.join(", ")))
+            .build()
+            .map_err(build_error)?;
+        Ok(Some(TransactWriteItem::builder().update(update).build()))
+    }
+
+    /// The accounts listed on a page (listing positions with account ids), in its order: one
+    /// BatchGetItem. An account deleted since its listing item was read is left out.
+    pub(super) async fn listed_accounts(
+        &self,
+        partnership_id: &str,
+        page: &[(String, String)],
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        let wanted: Vec<keys::Key> = page
+            .iter()
+            .map(|(_, id)| keys::account(partnership_id, id))
+            .collect();
+        let mut accounts = std::collections::HashMap::new();
+        if !wanted.is_empty() {
+            for item in self.batch_get(wanted).await? {
+                let account: AccountRecord = decode(item)?;
+                accounts.insert(account.account_id.clone(), account);
+            }
+        }
+        Ok(page
+            .iter()
+            .filter_map(|(_, id)| accounts.remove(id))
+            .collect())
+    }
+}
+
+/// Additions to the attributes of a counts item (the same attribute twice adds up).
+#[derive(Debug, Default)]
+pub(super) struct CountMoves(Vec<(String, i64)>);
+
+impl CountMoves {
+    pub(super) fn add(&mut self, attribute: String, by: i64) {
+        match self.0.iter_mut().find(|(a, _)| *a == attribute) {
+            Some((_, total)) => *total += by,
+            None => self.0.push((attribute, by)),
+        }
     }
 }
 
@@ -358,14 +420,14 @@ fn key_attributes(key: keys::Key) -> Item {
     [("pk".to_owned(), s(key.pk)), ("sk".to_owned(), s(key.sk))].into()
 }
 
-fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub(super) fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     match item.get(name) {
         Some(AttributeValue::S(text)) => Some(text),
         _ => None,
     }
 }
 
-fn number(item: &Item, name: &str) -> Option<u64> {
+pub(super) fn number(item: &Item, name: &str) -> Option<u64> {
     match item.get(name) {
         Some(AttributeValue::N(text)) => text.parse::<i64>().ok().map(|n| n.max(0).unsigned_abs()),
         _ => None,

@@ -4,8 +4,9 @@
 //! re-applies). Two small pointer items let a usage record (which names only the account)
 //! and a subscription id find their account.
 
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
+use super::customer_levels::unchanged_since_read;
 use super::records::{AccountRecord, AccountRef, SubscriptionRef};
 use super::reports::ClosedPeriodWrites;
 use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s, to_i64};
@@ -91,6 +92,7 @@ impl Store {
             items.push(self.put_item(encode(&pointer, key)?, new)?);
         }
         items.extend(self.listing_actions(&account.partnership_id, None, Some(account))?);
+        items.extend(self.customer_index_actions(&account.partnership_id, None, Some(account))?);
         for round in 0..CREATE_ATTEMPTS {
             match self.transact(items.clone()).await? {
                 Ok(()) => return Ok(()),
@@ -120,14 +122,18 @@ impl Store {
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::account(&account.partnership_id, &account.account_id);
         let item: Item = serde_dynamo::to_item(account)?;
+        let (condition, values) = unchanged_since_read(before);
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(&key.pk))
             .key("sk", s(&key.sk))
-            .condition_expression("revision = :read_revision")
-            .expression_attribute_values(":read_revision", n(to_i64(before.revision)));
+            .condition_expression(condition);
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
         let mut sets = Vec::new();
-        for (index, name) in AccountRecord::PROVISIONED.iter().enumerate() {
+        let written = AccountRecord::PROVISIONED.iter().chain(&["levels"]);
+        for (index, name) in written.enumerate() {
             if let Some(value) = item.get(*name) {
                 sets.push(format!("#f{index} = :f{index}"));
                 update = update
@@ -135,8 +141,14 @@ impl Store {
                     .expression_attribute_values(format!(":f{index}"), value.clone());
             }
         }
+        // Levels go with the write that changes what they depend on (never left stale).
+        let remove = if account.levels.is_none() {
+            " REMOVE levels"
+        } else {
+            ""
+        };
         let update = update
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(format!("SET {}{remove}", sets.join(", ")))
             .build()
             .map_err(build_error)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
@@ -157,11 +169,13 @@ impl Store {
             }
         }
         items.extend(self.listing_actions(&account.partnership_id, Some(before), Some(account))?);
+        items.extend(self.customer_index_actions(
+            &account.partnership_id,
+            Some(before),
+            Some(account),
+        )?);
         items.extend(self.closed_period_actions(&account.partnership_id, closed)?);
-        Ok(match self.transact(items).await? {
-            Ok(()) => WriteOutcome::Written,
-            Err(_) => WriteOutcome::Stale,
-        })
+        self.write_as_read(items).await
     }
 
     /// Deletes an account, its pointer, its subscriptions' pointers and its listing items if
@@ -173,14 +187,16 @@ impl Store {
         closed: &ClosedPeriodWrites,
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::account(&account.partnership_id, &account.account_id);
-        let delete = Delete::builder()
+        let (condition, values) = unchanged_since_read(account);
+        let mut delete = Delete::builder()
             .table_name(&self.table)
             .key("pk", s(key.pk))
             .key("sk", s(key.sk))
-            .condition_expression("revision = :revision")
-            .expression_attribute_values(":revision", n(to_i64(account.revision)))
-            .build()
-            .map_err(build_error)?;
+            .condition_expression(condition);
+        for (name, value) in values {
+            delete = delete.expression_attribute_values(name, value);
+        }
+        let delete = delete.build().map_err(build_error)?;
         let mut items = vec![
             TransactWriteItem::builder().delete(delete).build(),
             self.delete_item(keys::account_ref(&account.account_id), None)?,
@@ -190,10 +206,66 @@ impl Store {
                 .push(self.delete_item(keys::subscription_ref(&account.partnership_id, id), None)?);
         }
         items.extend(self.listing_actions(&account.partnership_id, Some(account), None)?);
+        items.extend(self.customer_index_actions(&account.partnership_id, Some(account), None)?);
         items.extend(self.closed_period_actions(&account.partnership_id, closed)?);
+        self.write_as_read(items).await
+    }
+
+    /// Stores the engagement `after` carries (computed at usage sequence `after.derived_seq`)
+    /// with its levels, if the account is still as `before` was read, with the index moves.
+    /// A stale write is read again by the caller: skipped if a later engagement is stored.
+    pub async fn set_engagement(
+        &self,
+        before: &AccountRecord,
+        after: &AccountRecord,
+    ) -> Result<WriteOutcome, StoreError> {
+        let key = keys::account(&before.partnership_id, &before.account_id);
+        let (condition, values) = unchanged_since_read(before);
+        let engagement = after
+            .engagement
+            .as_ref()
+            .map(serde_dynamo::to_attribute_value)
+            .transpose()?
+            .unwrap_or(AttributeValue::Null(true));
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .condition_expression(format!("attribute_exists(pk) AND {condition}"))
+            .expression_attribute_values(":engagement", engagement)
+            .expression_attribute_values(":seq", n(to_i64(after.derived_seq)));
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        let sets = "SET engagement = :engagement, derived_seq = :seq";
+        let update = match after.levels {
+            Some(levels) => update
+                .update_expression(format!("{sets}, levels = :levels"))
+                .expression_attribute_values(":levels", serde_dynamo::to_attribute_value(levels)?),
+            None => update.update_expression(format!("{sets} REMOVE levels")),
+        };
+        let update = update.build().map_err(build_error)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.customer_index_actions(
+            &before.partnership_id,
+            Some(before),
+            Some(after),
+        )?);
+        self.write_as_read(items).await
+    }
+
+    /// Runs a transaction whose account write is conditioned on the account as read: a
+    /// cancelled one means the account changed (or went) meanwhile.
+    pub(super) async fn write_as_read(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<WriteOutcome, StoreError> {
         Ok(match self.transact(items).await? {
             Ok(()) => WriteOutcome::Written,
-            Err(_) => WriteOutcome::Stale,
+            Err(_) => {
+                self.count_write_retry();
+                WriteOutcome::Stale
+            }
         })
     }
 }

@@ -292,3 +292,22 @@ pub fn parse_active_key_index(sort: &str) -> Option<(String, String)> {
     let (_, org_id, key_id) = (parts.next()?, parts.next()?, parts.next()?);
     Some((org_id.to_owned(), key_id.to_owned()))
 }
+
+/// Sort-key prefix of the customers index (churn-risk level, task severity, or both) whose
+/// items follow `CUSTOMERS#`; the status and counts item sorts apart from them.
+pub const CUSTOMER_INDEX_PREFIX: &str = "CUSTOMERS#BY#";
+
+pub fn customer_index(partnership_id: &str, levels_prefix: &str, position: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("{CUSTOMER_INDEX_PREFIX}{levels_prefix}{position}"),
+    }
+}
+
+/// The customers index's counts and the days its daily recompute opened and completed.
+pub fn customer_index_status(partnership_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: "CUSTOMERS#STATUS".into(),
+    }
+}

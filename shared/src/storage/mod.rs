@@ -8,6 +8,7 @@ mod account_list;
 mod accounts;
 mod admins;
 mod audit;
+mod customer_levels;
 mod delivery;
 pub mod keys;
 mod period_companies;
@@ -37,6 +38,7 @@ pub use account_list::{
 pub use accounts::{RefChange, WriteOutcome};
 pub use admins::AddOutcome;
 pub use audit::EventOutcome;
+pub use customer_levels::{CustomerLevels, Level, LevelFilter, RecomputeDays};
 pub use period_companies::CompanyPage;
 pub use period_totals::{PeriodTotals, TotalsBuild};
 pub use raw::{LateCount, RawOutcome, RawRecords, RawWriteSummary};

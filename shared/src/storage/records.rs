@@ -360,6 +360,9 @@ pub struct AccountRecord {
     pub derived_seq: u64,
     #[serde(default)]
     pub engagement: Option<Engagement>,
+    /// Its churn-risk level and task severity, as last computed (the customers index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<super::customer_levels::CustomerLevels>,
 }
 
 impl AccountRecord {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::records::{
-    AuditRecord, Commitments, Engagement, MsspCompanyUsage, PeriodLedger, ResellerCompanyUsage,
+    AuditRecord, Commitments, MsspCompanyUsage, PeriodLedger, ResellerCompanyUsage,
     ResellerSnapshot,
 };
 use super::{
@@ -124,39 +124,6 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let key = keys::report_usage(partnership_id, RESELLER, month_id, &usage.account_id);
         self.put_if_newer(encode(usage, key)?, usage.seq).await
-    }
-
-    /// Stores an account's engagement computed at `seq`, unless a later one is stored.
-    pub async fn set_engagement(
-        &self,
-        partnership_id: &str,
-        account_id: &str,
-        engagement: &Engagement,
-        seq: u64,
-    ) -> Result<bool, StoreError> {
-        let key = keys::account(partnership_id, account_id);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .update_expression("SET engagement = :engagement, derived_seq = :seq")
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(derived_seq) OR derived_seq < :seq)",
-            )
-            .expression_attribute_values(
-                ":engagement",
-                serde_dynamo::to_attribute_value(engagement)?,
-            )
-            .expression_attribute_values(":seq", n(to_i64(seq)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::sdk("UpdateItem", err)),
-        }
     }
 
     /// One MSSP period's or reseller month's ledger and rows: one Query (the ledger item

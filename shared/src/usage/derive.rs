@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use crate::App;
 use crate::calendar::{self, Period, PeriodKind};
-use crate::storage::RawRecords;
 use crate::storage::records::{
-    AccountRecord, DayActivity, Engagement, MsspCompanyUsage, Peak, ResellerCompanyUsage,
-    SubscriptionRecord, UsageRecord,
+    AccountRecord, DayActivity, Engagement, MsspCompanyUsage, PartnershipType, Peak,
+    ResellerCompanyUsage, SubscriptionRecord, UsageRecord,
 };
+use crate::storage::{RawRecords, StoreError, WriteOutcome};
+use crate::{App, customers};
 
 use super::{ENGAGEMENT_DAYS, RETENTION_DAYS};
 
@@ -31,6 +31,7 @@ pub(super) fn ttl_after(date: NaiveDate) -> i64 {
 pub async fn recompute(
     app: &App,
     partnership_id: &str,
+    kind: PartnershipType,
     account_id: &str,
     periods: &BTreeSet<Period>,
     earliest: NaiveDate,
@@ -76,11 +77,50 @@ pub async fn recompute(
         written.map_err(|e| e.to_string())?;
     }
     let engagement = engagement(today, &stored, account.engagement.as_ref());
-    store
-        .set_engagement(partnership_id, account_id, &engagement, seq)
+    set_engagement(app, kind, account, engagement, seq)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
+        .map_err(|e| e.to_string())
+}
+
+/// Attempts of an engagement write that met a concurrent change of the account.
+const ENGAGEMENT_ATTEMPTS: usize = 8;
+
+/// Stores `engagement` (computed at usage sequence `seq`) on the account read as `account`,
+/// with its levels for the day of the write, unless a later engagement is stored by then: a
+/// concurrent change of the account is read again and the levels computed anew.
+async fn set_engagement(
+    app: &App,
+    kind: PartnershipType,
+    mut account: AccountRecord,
+    engagement: Engagement,
+    seq: u64,
+) -> Result<(), StoreError> {
+    for _ in 0..ENGAGEMENT_ATTEMPTS {
+        if account.derived_seq >= seq {
+            return Ok(());
+        }
+        let mut after = account.clone();
+        after.engagement = Some(engagement.clone());
+        after.derived_seq = seq;
+        // The time of this attempt, not of the batch: after midnight, the new day's levels.
+        let after = customers::with_levels(kind, after, app.clock.now_ms());
+        match app.store.set_engagement(&account, &after).await? {
+            WriteOutcome::Written => return Ok(()),
+            WriteOutcome::Stale => {
+                let Some(read) = app
+                    .store
+                    .account(&account.partnership_id, &account.account_id)
+                    .await?
+                else {
+                    return Ok(());
+                };
+                account = read;
+            }
+        }
+    }
+    Err(StoreError::Contention {
+        operation: "TransactWriteItems",
+    })
 }
 
 /// Units per product and day of `period` (index 0 is its first day; 0 where nothing was

@@ -14,7 +14,7 @@
 //! recomputed again; records and state changes that reach it late are stored and counted in
 //! its `late_records`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use futures::StreamExt;
@@ -35,8 +35,10 @@ use crate::App;
 use crate::calendar::{self, Period, PeriodKind, PeriodStatus};
 use crate::catalogue;
 use crate::clock::EpochMillis;
-use crate::storage::RawRecords;
-use crate::storage::records::{ActivityRecord, DayActivity, UsageRecord};
+use crate::storage::records::{
+    AccountRef, ActivityRecord, DayActivity, PartnershipType, UsageRecord,
+};
+use crate::storage::{RawRecords, StoreError};
 
 /// Days of activity kept on the account: the 30-day window plus one day of slack.
 pub const ENGAGEMENT_DAYS: u64 = 31;
@@ -261,9 +263,20 @@ pub async fn ingest(app: &App, messages: &[Message]) -> Vec<String> {
             return failed;
         }
     };
+    let kinds = match partnership_kinds(app, pointers.values()).await {
+        Ok(kinds) => kinds,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the batch's partnerships");
+            failed.extend(parsed.iter().map(|(id, _)| (*id).to_owned()));
+            return failed;
+        }
+    };
     let mut by_account: BTreeMap<&str, Vec<(&str, PlatformRecord)>> = BTreeMap::new();
     for (id, record) in parsed {
-        match pointers.get(record.account_id()) {
+        let pointer = pointers
+            .get(record.account_id())
+            .filter(|p| kinds.contains_key(&p.partnership_id));
+        match pointer {
             Some(pointer) => by_account
                 .entry(pointer.account_id.as_str())
                 .or_default()
@@ -283,6 +296,7 @@ pub async fn ingest(app: &App, messages: &[Message]) -> Vec<String> {
             Some(ingest_account_messages(
                 app,
                 &pointer.partnership_id,
+                *kinds.get(&pointer.partnership_id)?,
                 account_id,
                 records,
                 now,
@@ -301,18 +315,37 @@ pub async fn ingest(app: &App, messages: &[Message]) -> Vec<String> {
 async fn ingest_account_messages(
     app: &App,
     partnership_id: &str,
+    kind: PartnershipType,
     account_id: &str,
     messages: Vec<(&str, PlatformRecord)>,
     now: EpochMillis,
 ) -> Vec<String> {
     let records: Vec<PlatformRecord> = messages.iter().map(|(_, r)| r.clone()).collect();
-    match ingest_account(app, partnership_id, account_id, &records, now).await {
+    match ingest_account(app, partnership_id, kind, account_id, &records, now).await {
         Ok(()) => Vec::new(),
         Err(reason) => {
             tracing::error!(account_id, %reason, "usage records not ingested; the queue will retry");
             messages.iter().map(|(id, _)| (*id).to_owned()).collect()
         }
     }
+}
+
+/// The type of each partnership the batch's accounts belong to (an account's levels depend
+/// on it): one read per organization in the batch.
+async fn partnership_kinds(
+    app: &App,
+    pointers: impl Iterator<Item = &AccountRef>,
+) -> Result<HashMap<String, PartnershipType>, StoreError> {
+    let org_ids: BTreeSet<&str> = pointers.map(|p| p.org_id.as_str()).collect();
+    let mut kinds = HashMap::new();
+    for org_id in org_ids {
+        if let Some(organization) = app.store.organization(org_id).await? {
+            for partnership in organization.partnerships {
+                kinds.insert(partnership.id, partnership.kind);
+            }
+        }
+    }
+    Ok(kinds)
 }
 
 fn raw(records: &[PlatformRecord], now: EpochMillis) -> RawRecords {
@@ -364,6 +397,7 @@ fn periods_of(day: NaiveDate) -> [Period; 2] {
 async fn ingest_account(
     app: &App,
     partnership_id: &str,
+    kind: PartnershipType,
     account_id: &str,
     records: &[PlatformRecord],
     now: EpochMillis,
@@ -395,7 +429,16 @@ async fn ingest_account(
         .filter(|period| !closed(period))
         .collect();
     let earliest = summary.current_days.first().copied().unwrap_or(today);
-    recompute(app, partnership_id, account_id, &periods, earliest, today).await
+    recompute(
+        app,
+        partnership_id,
+        kind,
+        account_id,
+        &periods,
+        earliest,
+        today,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -15,13 +15,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
-use serde::Serialize;
-use shared::calendar::{self, Period, PeriodKind, days_between, format_date};
-use shared::storage::records::{
+use crate::calendar::{self, Period, PeriodKind, days_between, format_date};
+use crate::storage::Level;
+use crate::storage::records::{
     AccountRecord, AccountState, DayActivity, Engagement, PartnershipType, SubscriptionRecord,
 };
-use shared::usage::{licensed_on, peak_utilisation, utilisation_percent};
+use crate::usage::{licensed_on, peak_utilisation, utilisation_percent};
+use chrono::NaiveDate;
+use serde::Serialize;
 
 /// Days of the engagement window, today included.
 pub const WINDOW_DAYS: u64 = 30;
@@ -37,11 +38,11 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const fn as_str(self) -> &'static str {
+    pub const fn level(self) -> Level {
         match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
+            Self::Low => Level::Low,
+            Self::Medium => Level::Medium,
+            Self::High => Level::High,
         }
     }
 }
@@ -62,13 +63,13 @@ pub struct Task {
     pub detail: String,
 }
 
-/// `none`, `low`, `medium` or `high`: the highest severity of `tasks`.
-pub fn level<'a>(tasks: impl IntoIterator<Item = &'a Task>) -> &'static str {
+/// The highest severity of `tasks` (`none` without any).
+pub fn level<'a>(tasks: impl IntoIterator<Item = &'a Task>) -> Level {
     tasks
         .into_iter()
         .map(|t| t.severity)
         .max()
-        .map_or("none", Severity::as_str)
+        .map_or(Level::None, Severity::level)
 }
 
 /// Activity sums over the window, and the latest reported day's scores.
@@ -332,6 +333,7 @@ mod tests {
             usage_seq: 0,
             derived_seq: 0,
             engagement: Some(Engagement::default()),
+            levels: None,
         }
     }
 
@@ -535,15 +537,18 @@ mod tests {
             ["failed_scans", "inactive_appliances"]
         );
         assert!(found.iter().all(|t| t.category == Category::ChurnRisk));
-        assert_eq!(level(&found), "medium");
+        assert_eq!(level(&found), Level::Medium);
         // A high product-usage task is a task, not churn risk.
         a.engagement.as_mut().unwrap().last_active =
             BTreeMap::from([("SNS".to_owned(), date("2026-10-01"))]);
         let found = tasks(PartnershipType::Mssp, &a, date("2026-11-22"));
-        assert_eq!((level(&found), found[0].code), ("high", "product_inactive"));
+        assert_eq!(
+            (level(&found), found[0].code),
+            (Level::High, "product_inactive")
+        );
         let churn = found.iter().filter(|t| t.category == Category::ChurnRisk);
-        assert_eq!(level(churn), "medium");
-        assert_eq!(level(std::iter::empty()), "none");
+        assert_eq!(level(churn), Level::Medium);
+        assert_eq!(level(std::iter::empty()), Level::None);
         for state in [
             AccountState::Trial,
             AccountState::Demo,

@@ -1,0 +1,137 @@
+//! The customers view's tasks and levels, and the daily recompute that keeps the customers
+//! index valid as days pass (see `storage::customer_levels` for the index itself).
+
+pub mod tasks;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::clock::EpochMillis;
+use crate::storage::records::{AccountRecord, PartnershipType};
+use crate::storage::{CustomerLevels, StoreError, WriteOutcome};
+use crate::{App, calendar};
+
+/// An account's churn-risk level and task severity on `day` (computed at `at_ms`), as the
+/// customers view shows them that day.
+pub fn levels(
+    kind: PartnershipType,
+    account: &AccountRecord,
+    day: NaiveDate,
+    at_ms: EpochMillis,
+) -> CustomerLevels {
+    let found = tasks::tasks(kind, account, day);
+    CustomerLevels {
+        churn_risk: tasks::level(
+            found
+                .iter()
+                .filter(|t| t.category == tasks::Category::ChurnRisk),
+        ),
+        task_severity: tasks::level(&found),
+        day,
+        computed_at_ms: at_ms,
+    }
+}
+
+/// `account` with its levels for the Stockholm day of `at_ms` (what every account write
+/// stores, `at_ms` being the time of the write).
+pub fn with_levels(
+    kind: PartnershipType,
+    mut account: AccountRecord,
+    at_ms: EpochMillis,
+) -> AccountRecord {
+    let day = calendar::stockholm_date(at_ms);
+    account.levels = Some(levels(kind, &account, day, at_ms));
+    account
+}
+
+/// Attempts of one account's recompute that met a concurrent write.
+const RECOMPUTE_ATTEMPTS: usize = 8;
+
+/// What one partnership's recompute did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PartnershipRecompute {
+    pub partnership_id: String,
+    pub accounts: usize,
+    /// Accounts whose levels changed (or were computed for the first time).
+    pub moved: usize,
+    /// Writes that met a concurrent change of the account and were read again.
+    pub retried: usize,
+    /// False only when a later day was opened meanwhile (a newer run took over).
+    pub complete: bool,
+}
+
+/// What the daily recompute did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Recompute {
+    pub day: NaiveDate,
+    pub partnerships: Vec<PartnershipRecompute>,
+}
+
+/// The daily recompute for `day` (run after Stockholm midnight): every partnership's
+/// accounts get their levels for `day`, then the day is marked complete, so that filtered
+/// customer lists read the index again. Running it twice changes nothing more.
+pub async fn recompute_levels(app: &App, day: NaiveDate) -> Result<Recompute, StoreError> {
+    let mut report = Recompute {
+        day,
+        partnerships: Vec::new(),
+    };
+    for organization in app.store.organizations().await? {
+        for partnership in &organization.partnerships {
+            let done = recompute_partnership(app, &partnership.id, partnership.kind, day).await?;
+            report.partnerships.push(done);
+        }
+    }
+    Ok(report)
+}
+
+/// One partnership's recompute for `day`: opens the day (writes of earlier days are refused
+/// from then on), writes the levels of every account whose levels differ on `day` (each
+/// read after the opening), and marks the day complete.
+pub async fn recompute_partnership(
+    app: &App,
+    partnership_id: &str,
+    kind: PartnershipType,
+    day: NaiveDate,
+) -> Result<PartnershipRecompute, StoreError> {
+    let store = &app.store;
+    let mut done = PartnershipRecompute {
+        partnership_id: partnership_id.to_owned(),
+        ..PartnershipRecompute::default()
+    };
+    if !store.open_recompute_day(partnership_id, day).await? {
+        return Ok(done);
+    }
+    for account in store.accounts(partnership_id).await? {
+        done.accounts += 1;
+        let mut read = Some(account);
+        for _ in 0..RECOMPUTE_ATTEMPTS {
+            let Some(account) = read.take() else { break };
+            let levels = levels(kind, &account, day, app.clock.now_ms());
+            if account
+                .levels
+                .is_some_and(|stored| stored.same_levels(&levels))
+            {
+                break;
+            }
+            match store.set_levels(&account, levels).await? {
+                WriteOutcome::Written => {
+                    done.moved += 1;
+                    break;
+                }
+                WriteOutcome::Stale => {
+                    done.retried += 1;
+                    read = store.account(partnership_id, &account.account_id).await?;
+                }
+            }
+        }
+        if read.is_some() {
+            // Still contended after every attempt: the day stays incomplete (filtered lists
+            // read every account meanwhile) and the run fails, to be retried.
+            return Err(StoreError::Contention {
+                operation: "TransactWriteItems",
+            });
+        }
+    }
+    done.complete = store.complete_recompute_day(partnership_id, day).await?;
+    Ok(done)
+}
