@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use api_tests::{Call, Partner, TestApp, activity_record};
+use api_tests::{Call, Partner, TestApp, activity_record, usage_record};
 use serde_json::{Value, json};
 use shared::calendar;
 use shared::customers;
-use shared::storage::records::PartnershipType::{self, Mssp};
+use shared::storage::records::PartnershipType::{self, Mssp, Reseller};
 use shared::storage::{Level, LevelFilter, WriteOutcome, keys, listing_position};
 
 const SCOPES: &[&str] = &["accounts:write", "customers:read"];
@@ -18,16 +18,26 @@ fn today(t: &TestApp) -> chrono::NaiveDate {
     calendar::stockholm_date(t.app.clock.now_ms())
 }
 
-/// Every filter a partner can ask for: each level alone, and every pair.
-fn every_filter() -> Vec<LevelFilter> {
+/// The filters a partner can ask for (each level alone and in pairs; the levels these
+/// tests' customers reach).
+fn every_filter(kind: PartnershipType) -> Vec<LevelFilter> {
     let mut filters = Vec::new();
+    let task_levels = match kind {
+        Mssp => [None, Some(Level::None), Some(Level::Low), Some(Level::High)],
+        Reseller => [
+            None,
+            Some(Level::None),
+            Some(Level::Medium),
+            Some(Level::High),
+        ],
+    };
     for churn in [
         None,
         Some(Level::None),
         Some(Level::Medium),
         Some(Level::High),
     ] {
-        for tasks in [None, Some(Level::None), Some(Level::Low), Some(Level::High)] {
+        for tasks in task_levels {
             if churn.is_some() || tasks.is_some() {
                 filters.push(LevelFilter {
                     churn_risk: churn,
@@ -91,15 +101,24 @@ async fn walk(p: &Partner<'_>, filter: LevelFilter, limit: usize) -> (Vec<String
 
 /// Every filter's walk equals the truth; with `indexed`, each page read O(limit) items.
 async fn assert_lists_exact(t: &TestApp, p: &Partner<'_>, indexed: bool) {
+    assert_kind_lists_exact(t, p, Mssp, indexed).await;
+}
+
+async fn assert_kind_lists_exact(
+    t: &TestApp,
+    p: &Partner<'_>,
+    kind: PartnershipType,
+    indexed: bool,
+) {
     let accounts = t
         .app
         .store
-        .accounts(&t.partnership_id(Mssp))
+        .accounts(&t.partnership_id(kind))
         .await
         .unwrap()
         .len() as u64;
-    for filter in every_filter() {
-        let expected = truth(t, Mssp, filter).await;
+    for filter in every_filter(kind) {
+        let expected = truth(t, kind, filter).await;
         let (ids, total, most_read) = walk(p, filter, 2).await;
         assert_eq!(ids, expected, "{filter:?}");
         assert_eq!(total, expected.len() as u64, "{filter:?}");
@@ -415,4 +434,57 @@ async fn the_index_stays_exact_under_racing_writes_and_recomputes() {
     // The last run may have ended before the last writes: they kept the index themselves.
     assert_lists_exact(&t, &p, true).await;
     assert_eq!(index_items(&t).await.len(), 3 * ids.len());
+}
+
+/// A reseller's tasks move with the calendar: a contract end coming closer, a month of
+/// licence use ending. The nightly run moves the customer; a renewal moves it at once.
+#[tokio::test]
+async fn a_resellers_contract_end_coming_closer_moves_its_customer_at_the_nightly_run() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Reseller, SCOPES).await;
+    let a = account(&p, "Acme AB", "paying").await;
+    account(&p, "Beta AB", "paying").await;
+    let subs = format!("/v1/accounts/{a}/subscriptions");
+    let body = json!({ "sku": "DA", "quantity": 50, "start_date": "2026-01-01", "end_date": "2027-01-31" });
+    p.expect(201, Call::new("POST", &subs).json(&body)).await;
+    assert!(
+        t.ingest(&[usage_record(&a, "DA", "2026-11-10", 41)])
+            .await
+            .is_empty()
+    );
+    customers::recompute_levels(&t.app, today(&t))
+        .await
+        .unwrap();
+    // Ends within 3 months, 82 % used this month: medium.
+    let medium = LevelFilter {
+        churn_risk: None,
+        task_severity: Some(Level::Medium),
+    };
+    assert_eq!(truth(&t, Reseller, medium).await, [a.clone()]);
+    assert_kind_lists_exact(&t, &p, Reseller, true).await;
+
+    // 2027-01-05: the contract ends in less than a month (high); November's use is over.
+    t.clock.advance_ms(44 * 24 * 3600 * 1000);
+    let p = t.partner(Reseller, SCOPES).await;
+    assert_kind_lists_exact(&t, &p, Reseller, false).await;
+    customers::recompute_levels(&t.app, today(&t))
+        .await
+        .unwrap();
+    assert_kind_lists_exact(&t, &p, Reseller, true).await;
+    let high = p.get("/v1/customers?task_severity=high").await;
+    assert_eq!(high.body["_data"][0]["id"], a.as_str(), "{}", high.body);
+    assert_eq!(high.body["_meta"]["total"], 1);
+
+    // Renewed: no task left, at once.
+    let renewal = json!({ "sku": "DA", "quantity": 50, "start_date": "2027-02-01", "end_date": "2028-01-31" });
+    p.expect(201, Call::new("POST", &subs).json(&renewal)).await;
+    assert_eq!(
+        p.get("/v1/customers?task_severity=high").await.body["_meta"]["total"],
+        0
+    );
+    assert_eq!(
+        p.get("/v1/customers?task_severity=none").await.body["_meta"]["total"],
+        2
+    );
+    assert_kind_lists_exact(&t, &p, Reseller, true).await;
 }
