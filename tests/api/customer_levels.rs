@@ -460,7 +460,7 @@ async fn a_resellers_contract_end_coming_closer_moves_its_customer_at_the_nightl
         churn_risk: None,
         task_severity: Some(Level::Medium),
     };
-    assert_eq!(truth(&t, Reseller, medium).await, [a.clone()]);
+    assert_eq!(truth(&t, Reseller, medium).await, [a.as_str()]);
     assert_kind_lists_exact(&t, &p, Reseller, true).await;
 
     // 2027-01-05: the contract ends in less than a month (high); November's use is over.
