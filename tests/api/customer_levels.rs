@@ -488,3 +488,37 @@ async fn a_resellers_contract_end_coming_closer_moves_its_customer_at_the_nightl
     );
     assert_kind_lists_exact(&t, &p, Reseller, true).await;
 }
+
+/// A partnership written before the index existed (no account has levels): the first run
+/// reads its accounts a hundred at a time and moves every one into the index.
+#[tokio::test]
+async fn the_first_run_indexes_a_partnership_of_accounts_without_levels() {
+    let t = TestApp::spawn().await;
+    let partnership = t.partnership_id(Mssp);
+    for n in 0..205 {
+        let account = api_tests::plain_account(
+            &partnership,
+            &t.org.org_id,
+            &format!("00000000-0000-4000-8000-{n:012}"),
+            &format!("Customer {n:03}"),
+            shared::storage::records::AccountState::Paying,
+        );
+        assert!(account.levels.is_none());
+        t.app.store.create_account(&account).await.unwrap();
+    }
+    assert!(index_items(&t).await.is_empty());
+    let p = t.partner(Mssp, SCOPES).await;
+    let report = customers::recompute_partnership(&t.app, &partnership, Mssp, today(&t))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.accounts, report.moved, report.complete),
+        (205, 205, true)
+    );
+    assert_eq!(index_items(&t).await.len(), 3 * 205);
+    let none = p
+        .get("/v1/customers?churn_risk=none&task_severity=none&limit=100")
+        .await;
+    assert_eq!(none.body["_meta"]["total"], 205);
+    assert_eq!(none.body["_data"][99]["name"], "Customer 099");
+}

@@ -44,6 +44,9 @@ pub fn with_levels(
     account
 }
 
+/// Accounts the recompute reads at a time (an account item is at most 400 KB).
+const ACCOUNTS_PER_READ: i32 = 100;
+
 /// Attempts of one account's recompute that met a concurrent write.
 const RECOMPUTE_ATTEMPTS: usize = 8;
 
@@ -101,37 +104,63 @@ pub async fn recompute_partnership(
     if !store.open_recompute_day(partnership_id, day).await? {
         return Ok(done);
     }
-    for account in store.accounts(partnership_id).await? {
-        done.accounts += 1;
-        let mut read = Some(account);
-        for _ in 0..RECOMPUTE_ATTEMPTS {
-            let Some(account) = read.take() else { break };
-            let levels = levels(kind, &account, day, app.clock.now_ms());
-            if account
-                .levels
-                .is_some_and(|stored| stored.same_levels(&levels))
-            {
-                break;
-            }
-            match store.set_levels(&account, levels).await? {
-                WriteOutcome::Written => {
-                    done.moved += 1;
-                    break;
-                }
-                WriteOutcome::Stale => {
-                    done.retried += 1;
-                    read = store.account(partnership_id, &account.account_id).await?;
-                }
-            }
+    // Page by page: a partnership of any size in bounded memory.
+    let mut after: Option<String> = None;
+    loop {
+        let (accounts, next) = store
+            .accounts_after(partnership_id, after.as_deref(), ACCOUNTS_PER_READ)
+            .await?;
+        for account in accounts {
+            done.accounts += 1;
+            recompute_account(app, kind, day, account, &mut done).await?;
         }
-        if read.is_some() {
-            // Still contended after every attempt: the day stays incomplete (filtered lists
-            // read every account meanwhile) and the run fails, to be retried.
-            return Err(StoreError::Contention {
-                operation: "TransactWriteItems",
-            });
+        match next {
+            Some(id) => after = Some(id),
+            None => break,
         }
     }
     done.complete = store.complete_recompute_day(partnership_id, day).await?;
     Ok(done)
+}
+
+/// Writes `account`'s levels for `day` if they differ from the stored ones; a concurrent
+/// change of the account is read again.
+async fn recompute_account(
+    app: &App,
+    kind: PartnershipType,
+    day: NaiveDate,
+    account: AccountRecord,
+    done: &mut PartnershipRecompute,
+) -> Result<(), StoreError> {
+    let store = &app.store;
+    let partnership_id = account.partnership_id.clone();
+    let mut read = Some(account);
+    for _ in 0..RECOMPUTE_ATTEMPTS {
+        let Some(account) = read.take() else { break };
+        let levels = levels(kind, &account, day, app.clock.now_ms());
+        if account
+            .levels
+            .is_some_and(|stored| stored.same_levels(&levels))
+        {
+            break;
+        }
+        match store.set_levels(&account, levels).await? {
+            WriteOutcome::Written => {
+                done.moved += 1;
+                break;
+            }
+            WriteOutcome::Stale => {
+                done.retried += 1;
+                read = store.account(&partnership_id, &account.account_id).await?;
+            }
+        }
+    }
+    if read.is_some() {
+        // Still contended after every attempt: the day stays incomplete (filtered lists
+        // read every account meanwhile) and the run fails, to be retried.
+        return Err(StoreError::Contention {
+            operation: "TransactWriteItems",
+        });
+    }
+    Ok(())
 }

@@ -53,6 +53,39 @@ impl Store {
             .collect()
     }
 
+    /// Up to `limit` of a partnership's accounts in id order, after the account `after`
+    /// (one Query); with the id to continue after when more follow. Walks every account in
+    /// bounded memory (the nightly customer-levels run).
+    pub async fn accounts_after(
+        &self,
+        partnership_id: &str,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<AccountRecord>, Option<String>), StoreError> {
+        let start = after.map(|id| {
+            let key = keys::account(partnership_id, id);
+            Item::from([("pk".to_owned(), s(key.pk)), ("sk".to_owned(), s(key.sk))])
+        });
+        let output = self
+            .prefix_query(
+                keys::partner_partition(partnership_id),
+                keys::ACCOUNT_PREFIX,
+            )
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        let items = output.items.unwrap_or_default();
+        self.count_read(&items);
+        let accounts: Vec<AccountRecord> =
+            items.into_iter().map(decode).collect::<Result<_, _>>()?;
+        let next = output
+            .last_evaluated_key
+            .and(accounts.last().map(|a| a.account_id.clone()));
+        Ok((accounts, next))
+    }
+
     pub async fn account_ref(&self, account_id: &str) -> Result<Option<AccountRef>, StoreError> {
         self.get_record(keys::account_ref(account_id)).await
     }
