@@ -56,7 +56,7 @@ impl Month {
     async fn read(report: &Report<'_>, month: Period) -> Result<Self, ApiError> {
         let store = &report.app.store;
         let (accounts, rows) = tokio::join!(
-            store.accounts(report.partnership_id()),
+            store.account_contracts(report.partnership_id()),
             store.reseller_usage(report.partnership_id(), month)
         );
         let accounts = accounts.map_err(ApiError::internal)?;

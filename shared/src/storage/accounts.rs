@@ -53,6 +53,33 @@ impl Store {
             .collect()
     }
 
+    /// Every account of a partnership with its provisioned fields only (no engagement or
+    /// levels, which are most of an account item's size): what the reseller month reports
+    /// read. DynamoDB charges the whole items all the same; the answer is a fraction.
+    pub async fn account_contracts(
+        &self,
+        partnership_id: &str,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        let fields = ["account_id", "org_id", "partnership_id", "created_at_ms"]
+            .iter()
+            .chain(AccountRecord::PROVISIONED);
+        let mut query = self.prefix_query(
+            keys::partner_partition(partnership_id),
+            keys::ACCOUNT_PREFIX,
+        );
+        let mut projection = Vec::new();
+        for (index, field) in fields.enumerate() {
+            projection.push(format!("#p{index}"));
+            query = query.expression_attribute_names(format!("#p{index}"), *field);
+        }
+        let query = query.projection_expression(projection.join(", "));
+        self.query_pages(query, None)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
     /// Up to `limit` of a partnership's accounts in id order, after the account `after`
     /// (one Query); with the id to continue after when more follow. Walks every account in
     /// bounded memory (the nightly customer-levels run).
