@@ -143,6 +143,16 @@ async fn index_items(t: &TestApp) -> BTreeMap<String, String> {
         .collect()
 }
 
+async fn stored_account(t: &TestApp, id: &str) -> shared::storage::records::AccountRecord {
+    let partnership = t.partnership_id(Mssp);
+    t.app
+        .store
+        .account(&partnership, id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn account(p: &Partner<'_>, name: &str, state: &str) -> String {
     p.create_account(name, state, "2026-09-01").await
 }
@@ -330,42 +340,29 @@ async fn time_passing_moves_customers_at_the_nightly_recompute_and_late_writes_a
     // A write that computed its levels for the day before, in its last minutes, landing
     // after the run opened today, is refused (and would be retried with today's levels);
     // today's is taken.
-    let stored = t
-        .app
-        .store
-        .account(&t.partnership_id(Mssp), &ids[5])
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_account(&t, &ids[5]).await;
     let mut renamed = stored.clone();
     renamed.name = "Zeta renamed".into();
     renamed.revision += 1;
     let before_midnight = calendar::stockholm_midnight_ms(day) - 60_000;
     let late = customers::with_levels(Mssp, renamed.clone(), before_midnight);
     assert_eq!(late.levels.unwrap().day, calendar::sub_days(day, 1));
-    let closed = shared::storage::ClosedPeriodWrites::default();
-    let outcome = t
-        .app
-        .store
-        .save_account(&stored, &late, shared::storage::RefChange::None, &closed)
-        .await
-        .unwrap();
+    let save = |after: shared::storage::records::AccountRecord| {
+        let (app, stored) = (t.app.clone(), stored.clone());
+        async move {
+            let closed = shared::storage::ClosedPeriodWrites::default();
+            app.store
+                .save_account(&stored, &after, shared::storage::RefChange::None, &closed)
+                .await
+                .unwrap()
+        }
+    };
+    let outcome = save(late).await;
     assert_eq!(outcome, WriteOutcome::Stale);
-    let stored_now = t
-        .app
-        .store
-        .account(&t.partnership_id(Mssp), &ids[5])
-        .await
-        .unwrap()
-        .unwrap();
+    let stored_now = stored_account(&t, &ids[5]).await;
     assert_eq!(stored_now.name, "Zeta");
     let current = customers::with_levels(Mssp, renamed, t.app.clock.now_ms());
-    let outcome = t
-        .app
-        .store
-        .save_account(&stored, &current, shared::storage::RefChange::None, &closed)
-        .await
-        .unwrap();
+    let outcome = save(current).await;
     assert_eq!(outcome, WriteOutcome::Written);
     assert_lists_exact(&t, &p, true).await;
 }
