@@ -324,18 +324,10 @@ async fn operators_rebuild_a_partnerships_account_listing() {
     let client = t.app.store.client();
     let table = t.app.store.table_name().to_owned();
     let pk = AttributeValue::S(format!("PARTNER#{partnership}"));
-    let listing = client
-        .query()
-        .table_name(&table)
-        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-        .expression_attribute_values(":pk", pk.clone())
-        .expression_attribute_values(":prefix", AttributeValue::S("ACCOUNTS#".into()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listing.items().len(), 7);
+    let listing = t.stored_under(Mssp, "ACCOUNTS#").await;
+    assert_eq!(listing.len(), 7);
     // Gone (as before listings were kept), and one left over that no account backs.
-    for item in listing.items() {
+    for item in &listing {
         client
             .delete_item()
             .table_name(&table)
@@ -425,17 +417,9 @@ async fn operators_build_a_partnerships_period_totals() {
     let table = t.app.store.table_name().to_owned();
     let pk = AttributeValue::S(format!("PARTNER#{partnership}"));
     for prefix in ["MSSP#2026-11#!", "COMPANIES#MSSP#2026-11#"] {
-        let items = client
-            .query()
-            .table_name(&table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", pk.clone())
-            .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
-            .send()
-            .await
-            .unwrap();
-        assert!(!items.items().is_empty(), "{prefix}");
-        for item in items.items() {
+        let items = t.stored_under(Mssp, prefix).await;
+        assert!(!items.is_empty(), "{prefix}");
+        for item in &items {
             client
                 .delete_item()
                 .table_name(&table)
