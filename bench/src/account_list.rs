@@ -61,7 +61,7 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
                     &format!("Customer {n:05} AB"),
                     [AccountState::Paying, AccountState::Trial][n % 2],
                 );
-                let account = shared::customers::with_levels(Mssp, account, now);
+                let account = shared::customers::with_indexed_fields(Mssp, account, now);
                 store.create_account(&account).await?;
             }
             Ok::<(), shared::storage::StoreError>(())

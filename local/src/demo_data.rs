@@ -279,6 +279,8 @@ fn profiles(
                 derived_seq: 0,
                 engagement: None,
                 levels: None,
+                usage_months: Default::default(),
+                month_lists: Default::default(),
             };
             Profile {
                 account,
@@ -373,7 +375,7 @@ pub async fn seed_partnership(
     let profiles = profiles(org_id, partnership, population, today, now);
     for profile in &profiles {
         let account =
-            shared::customers::with_levels(partnership.kind, profile.account.clone(), now);
+            shared::customers::with_indexed_fields(partnership.kind, profile.account.clone(), now);
         app.store
             .create_account(&account)
             .await

@@ -345,7 +345,7 @@ async fn time_passing_moves_customers_at_the_nightly_recompute_and_late_writes_a
     renamed.name = "Zeta renamed".into();
     renamed.revision += 1;
     let before_midnight = calendar::stockholm_midnight_ms(day) - 60_000;
-    let late = customers::with_levels(Mssp, renamed.clone(), before_midnight);
+    let late = customers::with_indexed_fields(Mssp, renamed.clone(), before_midnight);
     assert_eq!(late.levels.unwrap().day, calendar::sub_days(day, 1));
     let save = |after: shared::storage::records::AccountRecord| {
         let (app, stored) = (t.app.clone(), stored.clone());
@@ -361,7 +361,7 @@ async fn time_passing_moves_customers_at_the_nightly_recompute_and_late_writes_a
     assert_eq!(outcome, WriteOutcome::Stale);
     let stored_now = stored_account(&t, &ids[5]).await;
     assert_eq!(stored_now.name, "Zeta");
-    let current = customers::with_levels(Mssp, renamed, t.app.clock.now_ms());
+    let current = customers::with_indexed_fields(Mssp, renamed, t.app.clock.now_ms());
     let outcome = save(current).await;
     assert_eq!(outcome, WriteOutcome::Written);
     assert_lists_exact(&t, &p, true).await;

@@ -16,6 +16,7 @@ mod faults;
 mod iam;
 mod logs;
 mod me;
+mod month_lists;
 mod origins;
 mod period_totals;
 mod provisioning_events;

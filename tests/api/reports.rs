@@ -339,7 +339,7 @@ async fn reports_need_their_scope_and_an_offered_period() {
 /// A report costs the session's UpdateItem and a fixed number of reads whatever the data:
 /// MSSP usage one BatchGetItem of the period's totals and the commitments, MSSP companies
 /// a page of the period's listing, the period list the page's ledgers, reseller reports a
-/// Query of the period's rows and one of the accounts.
+/// page of the month's list (a closed month: a Query of its rows and one of the accounts).
 #[tokio::test]
 async fn report_reads_cost_a_fixed_number_of_calls() {
     let t = TestApp::spawn().await;
@@ -370,18 +370,39 @@ async fn report_reads_cost_a_fixed_number_of_calls() {
     // A filtered page: its index items beside the index status, then its accounts (before
     // the day's recompute, every account instead of the page's).
     assert_eq!(cost(&mssp, "/v1/customers?churn_risk=none").await, 4);
+    // A reseller month before its first nightly recompute: its lists' Query and status
+    // BatchGetItem, then the whole month (the accounts' Query beside the rows').
+    let r = account(&reseller, "Romeo", "paying").await;
+    subscribe(
+        &reseller,
+        &r,
+        json!({ "sku": "DA", "quantity": 5, "start_date": "2026-11-01", "end_date": "2027-10-31" }),
+    )
+    .await;
+    t.ingest(&[usage_record(&r, "DA", "2026-11-05", 3)]).await;
+    for list in ["companies", "usage"] {
+        let path = format!("/v1/reseller/periods/2026-11/{list}");
+        assert_eq!(cost(&reseller, &path).await, 5, "{path}");
+    }
     let day = shared::calendar::stockholm_date(t.app.clock.now_ms());
     shared::customers::recompute_levels(&t.app, day)
         .await
         .unwrap();
     assert_eq!(cost(&mssp, "/v1/customers?churn_risk=none").await, 4);
     assert_eq!(cost(&mssp, &format!("/v1/customers/{a}")).await, 2);
+    // After it, a page of the month's list: the list's Query beside the status, counts and
+    // ledger, then the page's accounts (beside their rows, for usage).
     assert_eq!(
         cost(&reseller, "/v1/reseller/periods/2026-11/companies").await,
-        3
+        4
     );
     assert_eq!(
         cost(&reseller, "/v1/reseller/periods/2026-11/usage").await,
+        5
+    );
+    // A closed month is read whole: the accounts' Query beside the rows'.
+    assert_eq!(
+        cost(&reseller, "/v1/reseller/periods/2026-10/usage").await,
         3
     );
 }

@@ -781,6 +781,8 @@ async fn seed_fixture_account(app: &App, org: &OrganizationRecord) {
         derived_seq: 0,
         engagement: None,
         levels: None,
+        usage_months: Default::default(),
+        month_lists: Default::default(),
     };
     app.store.create_account(&account).await.unwrap();
 }
@@ -811,5 +813,7 @@ pub fn plain_account(
         derived_seq: 0,
         engagement: None,
         levels: None,
+        usage_months: Default::default(),
+        month_lists: Default::default(),
     }
 }

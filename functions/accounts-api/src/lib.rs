@@ -265,8 +265,10 @@ impl Accounts<'_> {
             derived_seq: 0,
             engagement: None,
             levels: None,
+            usage_months: Default::default(),
+            month_lists: Default::default(),
         };
-        let account = customers::with_levels(self.session.partnership.kind, account, now);
+        let account = customers::with_indexed_fields(self.session.partnership.kind, account, now);
         self.app
             .store
             .create_account(&account)
@@ -301,7 +303,7 @@ impl Accounts<'_> {
             let now = self.app.clock.now_ms();
             account.updated_at_ms = now;
             // The day of this attempt: one refused after midnight is retried with the new day.
-            let account = customers::with_levels(kind, account, now);
+            let account = customers::with_indexed_fields(kind, account, now);
             let effect = usage::account_change_effect(
                 kind,
                 &before,

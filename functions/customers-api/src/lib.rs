@@ -164,16 +164,9 @@ impl Customers<'_> {
             .collect();
         matching.sort_by(|a, b| a.0.cmp(&b.0));
         let total = u64::try_from(matching.len()).unwrap_or(u64::MAX);
-        let from = match start {
-            PageStart::Offset(skip) => *skip,
-            PageStart::After(position) => matching.partition_point(|(p, _)| p <= position),
-        };
-        let more = matching.len() > from.saturating_add(limit);
-        let page: Vec<(String, AccountRecord)> =
-            matching.into_iter().skip(from).take(limit).collect();
-        let next = more.then(|| page.last().map(|(p, _)| p.clone())).flatten();
+        let (accounts, next) = start.page_of(matching, limit);
         Ok(AccountPage {
-            accounts: page.into_iter().map(|(_, a)| a).collect(),
+            accounts,
             next,
             total,
         })

@@ -2,8 +2,9 @@
 //! `mssp-report:read`) are billed per period (26th to 25th) on the peak daily usage of
 //! their eligible companies against their minimum commitments; reseller partnerships
 //! (`/v1/reseller/…`, scope `reseller-report:read`) see calendar months of licences, ACV
-//! and licence use. Reports read only the items usage ingestion keeps up to date: one
-//! Query each (reseller usage: two, accounts and usage), plus the session UpdateItem.
+//! and licence use. Reports read only the items usage ingestion and provisioning keep up
+//! to date, a page at a time (a reseller month that is closed, or not yet in its lists:
+//! the accounts' Query beside the month's), plus the session UpdateItem.
 
 mod mssp;
 mod reseller;
@@ -87,6 +88,9 @@ async fn dispatch(
     request::expect_no_body(req)?;
     let allowed: &[&str] = match route {
         RouteId::ListMsspCompanies => &["limit", "offset", "cursor", "peak_product"],
+        RouteId::ListResellerCompanies | RouteId::GetResellerUsage => {
+            &["limit", "offset", "cursor"]
+        }
         _ => &["limit", "offset"],
     };
     let params_in_query = request::query(req, allowed)?;
@@ -114,8 +118,14 @@ async fn dispatch(
             }
         }
         RouteId::GetMsspUsage => mssp::usage(&report, period()?).await,
-        RouteId::ListResellerCompanies => reseller::companies(&report, period()?).await,
-        RouteId::GetResellerUsage => reseller::usage(&report, period()?).await,
+        RouteId::ListResellerCompanies | RouteId::GetResellerUsage => {
+            let cursor = Cursor::from_query(&params_in_query, storage::is_listing_position)?;
+            if route == RouteId::ListResellerCompanies {
+                reseller::companies(&report, period()?, cursor).await
+            } else {
+                reseller::usage(&report, period()?, cursor).await
+            }
+        }
         _ => Err(ApiError::RouteNotFound),
     }
 }

@@ -10,7 +10,11 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 use shared::calendar::{Period, PeriodStatus, format_date};
 use shared::catalogue::{PRODUCTS, Product};
-use shared::storage::records::{AccountState, PeriodLedger, ResellerSnapshot, SubscriptionRecord};
+use shared::envelope::Extent;
+use shared::storage::records::{
+    AccountRecord, AccountState, PeriodLedger, ResellerSnapshot, SubscriptionRecord,
+};
+use shared::storage::{MonthList, PageStart, name_position};
 use shared::usage::{licensed_on, peak_of, peak_utilisation, utilisation_percent};
 use shared::{ApiError, Reply};
 
@@ -31,6 +35,15 @@ struct MonthAccount {
 }
 
 impl MonthAccount {
+    fn live(account: AccountRecord) -> Self {
+        Self {
+            account_id: account.account_id,
+            name: account.name,
+            state: account.state,
+            subscriptions: account.subscriptions.into_values().collect(),
+        }
+    }
+
     fn overlapping(&self, month: Period) -> Vec<&SubscriptionRecord> {
         let mut subs: Vec<&SubscriptionRecord> = self
             .subscriptions
@@ -44,7 +57,7 @@ impl MonthAccount {
     }
 }
 
-/// A month's accounts in name order, its ledger and its daily units per account: the
+/// A month's accounts, its ledger and its daily units per account: the
 /// accounts Query and the month's Query, side by side.
 struct Month {
     ledger: PeriodLedger,
@@ -73,14 +86,12 @@ impl Month {
         };
         let mut month_accounts: Vec<MonthAccount> = accounts
             .into_iter()
-            .map(|account| MonthAccount {
-                subscriptions: match kept.remove(&account.account_id) {
-                    Some(snapshot) => snapshot.subscriptions,
-                    None => account.subscriptions.into_values().collect(),
+            .map(|account| match kept.remove(&account.account_id) {
+                Some(snapshot) => MonthAccount {
+                    subscriptions: snapshot.subscriptions,
+                    ..MonthAccount::live(account)
                 },
-                account_id: account.account_id,
-                name: account.name,
-                state: account.state,
+                None => MonthAccount::live(account),
             })
             .collect();
         // Deleted since: they stay in the closed month as they were.
@@ -90,7 +101,6 @@ impl Month {
             state: snapshot.state,
             subscriptions: snapshot.subscriptions,
         }));
-        month_accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.account_id.clone()));
         Ok(Self {
             ledger: rows.ledger,
             accounts: month_accounts,
@@ -100,6 +110,140 @@ impl Month {
                 .map(|u| (u.account_id, u.daily_units))
                 .collect(),
         })
+    }
+}
+
+/// An account's row in a month's list, with its daily units per product there.
+struct MonthRow {
+    account: MonthAccount,
+    daily: BTreeMap<String, Vec<u64>>,
+}
+
+impl MonthRow {
+    /// The products the account has in the month: those of its subscriptions there and
+    /// those it used.
+    fn products(&self, month: Period) -> Vec<&'static Product> {
+        let codes: BTreeSet<&str> = self
+            .account
+            .overlapping(month)
+            .iter()
+            .map(|s| s.sku.as_str())
+            .chain(
+                self.daily
+                    .iter()
+                    .filter(|(_, days)| days.iter().any(|u| *u > 0))
+                    .map(|(p, _)| p.as_str()),
+            )
+            .collect();
+        PRODUCTS.iter().filter(|p| codes.contains(p.code)).collect()
+    }
+
+    fn is_in(&self, list: MonthList, month: Period) -> bool {
+        match list {
+            MonthList::Subscribed => !self.account.overlapping(month).is_empty(),
+            MonthList::Usage => !self.products(month).is_empty(),
+        }
+    }
+}
+
+/// One page of a month's list in name order, with the month's ledger and the list's size.
+struct MonthRows {
+    ledger: PeriodLedger,
+    rows: Vec<MonthRow>,
+    next: Option<String>,
+    total: u64,
+}
+
+impl MonthRows {
+    /// The page from `start`: from the month lists while the month is open or closing and
+    /// they are complete (O(limit)), else from the whole month (a closed month keeps the
+    /// accounts deleted since, as its snapshots hold them).
+    async fn read(
+        report: &Report<'_>,
+        month: Period,
+        list: MonthList,
+        start: &PageStart,
+    ) -> Result<Self, ApiError> {
+        let limit = report.page.limit;
+        let grace = report.app.config.report_grace_days;
+        if month.status(report.today, grace) != PeriodStatus::Closed {
+            let page = report
+                .app
+                .store
+                .month_page(report.partnership_id(), month, list, start, limit)
+                .await
+                .map_err(ApiError::internal)?;
+            if let Some(mut page) = page {
+                let rows = page
+                    .accounts
+                    .into_iter()
+                    .map(|account| MonthRow {
+                        daily: page
+                            .usage
+                            .remove(&account.account_id)
+                            .map(|u| u.daily_units)
+                            .unwrap_or_default(),
+                        account: MonthAccount::live(account),
+                    })
+                    // A row whose use was corrected away since is no longer in the list.
+                    .filter(|row| row.is_in(list, month))
+                    .collect();
+                return Ok(Self {
+                    ledger: page.ledger,
+                    rows,
+                    next: page.next,
+                    total: page.total,
+                });
+            }
+        }
+        let Month {
+            ledger,
+            accounts,
+            mut daily_units,
+        } = Month::read(report, month).await?;
+        let mut listed: Vec<(String, MonthRow)> = accounts
+            .into_iter()
+            .map(|account| MonthRow {
+                daily: daily_units.remove(&account.account_id).unwrap_or_default(),
+                account,
+            })
+            .filter(|row| row.is_in(list, month))
+            .map(|row| {
+                let position = name_position(&row.account.name, &row.account.account_id);
+                (position, row)
+            })
+            .collect();
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        let total = u64::try_from(listed.len()).unwrap_or(u64::MAX);
+        let (rows, next) = start.page_of(listed, limit);
+        Ok(Self {
+            ledger,
+            rows,
+            next,
+            total,
+        })
+    }
+
+    /// The answer: the rows as `view` shows them, paged by `cursor` (the one asked with).
+    fn reply(
+        self,
+        report: &Report<'_>,
+        month: Period,
+        tail: &str,
+        cursor: Option<&str>,
+        view: impl Fn(&MonthRow) -> Value,
+    ) -> Reply {
+        let extent = Extent::continued(self.total, cursor, self.next.as_deref());
+        let items = self.rows.iter().map(view).collect();
+        let reply = Reply::page(
+            report.info,
+            &path(month, tail),
+            &[],
+            items,
+            extent,
+            report.page,
+        );
+        reply.meta("period", report.period_view(month, &self.ledger))
     }
 }
 
@@ -126,21 +270,24 @@ pub fn acv_in_force(subs: &[&SubscriptionRecord], month: Period) -> BTreeMap<Str
     acv
 }
 
-pub async fn companies(report: &Report<'_>, month: Period) -> Result<Reply, ApiError> {
-    let Month {
-        ledger,
-        mut accounts,
-        ..
-    } = Month::read(report, month).await?;
-    accounts.retain(|a| !a.overlapping(month).is_empty());
+/// The accounts with a subscription overlapping the month, in name order.
+pub async fn companies(
+    report: &Report<'_>,
+    month: Period,
+    cursor: Option<String>,
+) -> Result<Reply, ApiError> {
+    let start = PageStart::of(cursor.as_deref(), report.page.offset);
+    let rows = MonthRows::read(report, month, MonthList::Subscribed, &start).await?;
     let day = reference_day(report, month);
-    let reply = report.page(&path(month, "companies"), &accounts, |account| {
-        let subs = account.overlapping(month);
-        let acv: Vec<Value> = acv_in_force(&subs, month)
-            .into_iter()
-            .map(|(currency, amount)| json!({ "amount_minor": amount, "currency": currency }))
-            .collect();
-        let subscriptions: Vec<Value> = subs
+    Ok(
+        rows.reply(report, month, "companies", cursor.as_deref(), |row| {
+            let account = &row.account;
+            let subs = account.overlapping(month);
+            let acv: Vec<Value> = acv_in_force(&subs, month)
+                .into_iter()
+                .map(|(currency, amount)| json!({ "amount_minor": amount, "currency": currency }))
+                .collect();
+            let subscriptions: Vec<Value> = subs
             .iter()
             .map(|s| {
                 json!({
@@ -150,18 +297,18 @@ pub async fn companies(report: &Report<'_>, month: Period) -> Result<Reply, ApiE
                 })
             })
             .collect();
-        json!({
-            "id": account.account_id,
-            "name": account.name,
-            "state": account.state,
-            "acv": acv,
-            "subscription_end_date": subs.iter().map(|s| s.end_date).max().map(format_date),
-            "active": subs.iter().any(|s| s.active_on(day)),
-            "subscriptions": subscriptions,
-            "_links": { "account": report.account_link(&account.account_id) },
-        })
-    });
-    Ok(reply.meta("period", report.period_view(month, &ledger)))
+            json!({
+                "id": account.account_id,
+                "name": account.name,
+                "state": account.state,
+                "acv": acv,
+                "subscription_end_date": subs.iter().map(|s| s.end_date).max().map(format_date),
+                "active": subs.iter().any(|s| s.active_on(day)),
+                "subscriptions": subscriptions,
+                "_links": { "account": report.account_link(&account.account_id) },
+            })
+        }),
+    )
 }
 
 /// One product's licences and use over a month, compared day by day.
@@ -204,63 +351,23 @@ pub fn product_month(
     result
 }
 
-/// An account of the usage answer: its subscriptions and daily units in the month, and the
-/// products it has there.
-struct UsageRow<'a> {
-    account: &'a MonthAccount,
-    subs: Vec<&'a SubscriptionRecord>,
-    daily: &'a BTreeMap<String, Vec<u64>>,
-    products: Vec<&'static Product>,
-}
-
-pub async fn usage(report: &Report<'_>, month: Period) -> Result<Reply, ApiError> {
-    let Month {
-        ledger,
-        accounts,
-        daily_units: usage,
-    } = Month::read(report, month).await?;
-    let no_usage = BTreeMap::new();
-    // Which products each account has in the month (cheap); the figures are computed for
-    // the page's accounts only.
-    let rows: Vec<UsageRow<'_>> = accounts
-        .iter()
-        .filter_map(|account| {
-            let subs = account.overlapping(month);
-            let daily = usage.get(&account.account_id).unwrap_or(&no_usage);
-            let products: BTreeSet<&str> = subs
-                .iter()
-                .map(|s| s.sku.as_str())
-                .chain(
-                    daily
-                        .iter()
-                        .filter(|(_, days)| days.iter().any(|u| *u > 0))
-                        .map(|(p, _)| p.as_str()),
-                )
-                .collect();
-            let products: Vec<&'static Product> = PRODUCTS
-                .iter()
-                .filter(|p| products.contains(p.code))
-                .collect();
-            (!products.is_empty()).then_some(UsageRow {
-                account,
-                subs,
-                daily,
-                products,
-            })
-        })
-        .collect();
-    let reply = report.page(&path(month, "usage"), &rows, |row| {
-            let UsageRow {
-                account,
-                subs,
-                daily,
-                products,
-            } = row;
-        let lines: Vec<Value> = products
+/// The accounts with a subscription or some use in the month, in name order, with their
+/// licences and use per product.
+pub async fn usage(
+    report: &Report<'_>,
+    month: Period,
+    cursor: Option<String>,
+) -> Result<Reply, ApiError> {
+    let start = PageStart::of(cursor.as_deref(), report.page.offset);
+    let rows = MonthRows::read(report, month, MonthList::Usage, &start).await?;
+    Ok(rows.reply(report, month, "usage", cursor.as_deref(), |row| {
+        let subs = row.account.overlapping(month);
+        let lines: Vec<Value> = row
+            .products(month)
             .iter()
             .map(|product| {
-                let used = daily.get(product.code).map_or(&[][..], Vec::as_slice);
-                let figures = product_month(subs, product.code, month, used);
+                let used = row.daily.get(product.code).map_or(&[][..], Vec::as_slice);
+                let figures = product_month(&subs, product.code, month, used);
                 let utilisation = figures.peak_utilisation;
                 json!({
                     "product": product.code,
@@ -278,11 +385,10 @@ pub async fn usage(report: &Report<'_>, month: Period) -> Result<Reply, ApiError
             })
             .collect();
         json!({
-            "id": account.account_id,
-            "name": account.name,
+            "id": row.account.account_id,
+            "name": row.account.name,
             "products": lines,
-            "_links": { "account": report.account_link(&account.account_id) },
+            "_links": { "account": report.account_link(&row.account.account_id) },
         })
-    });
-    Ok(reply.meta("period", report.period_view(month, &ledger)))
+    }))
 }

@@ -1,5 +1,6 @@
 //! The customers view's tasks and levels, and the daily recompute that keeps the customers
-//! index valid as days pass (see `storage::customer_levels` for the index itself).
+//! index valid as days pass and moves reseller accounts into a new month's lists (see
+//! `storage::customer_levels` and `storage::month_lists` for the index and the lists).
 
 pub mod tasks;
 
@@ -8,7 +9,7 @@ use serde::Serialize;
 
 use crate::clock::EpochMillis;
 use crate::storage::records::{AccountRecord, PartnershipType};
-use crate::storage::{CustomerLevels, StoreError, WriteOutcome};
+use crate::storage::{CustomerLevels, StoreError, WriteOutcome, month_memberships};
 use crate::{App, calendar};
 
 /// An account's churn-risk level and task severity on `day` (computed at `at_ms`), as the
@@ -32,15 +33,29 @@ pub fn levels(
     }
 }
 
-/// `account` with its levels for the Stockholm day of `at_ms` (what every account write
-/// stores, `at_ms` being the time of the write).
-pub fn with_levels(
+/// `account` with the fields every write of it computes for the Stockholm day of `at_ms`
+/// (`at_ms` being the time of the write): its levels and, in a reseller partnership, its
+/// month lists.
+pub fn with_indexed_fields(
     kind: PartnershipType,
-    mut account: AccountRecord,
+    account: AccountRecord,
     at_ms: EpochMillis,
 ) -> AccountRecord {
-    let day = calendar::stockholm_date(at_ms);
+    indexed_on(kind, account, calendar::stockholm_date(at_ms), at_ms)
+}
+
+/// `account` with its levels and month lists for `day` (computed at `at_ms`).
+fn indexed_on(
+    kind: PartnershipType,
+    mut account: AccountRecord,
+    day: NaiveDate,
+    at_ms: EpochMillis,
+) -> AccountRecord {
     account.levels = Some(levels(kind, &account, day, at_ms));
+    account.month_lists = match kind {
+        PartnershipType::Reseller => month_memberships(&account, day),
+        PartnershipType::Mssp => Default::default(),
+    };
     account
 }
 
@@ -55,7 +70,7 @@ const RECOMPUTE_ATTEMPTS: usize = 8;
 pub struct PartnershipRecompute {
     pub partnership_id: String,
     pub accounts: usize,
-    /// Accounts whose levels changed (or were computed for the first time).
+    /// Accounts whose levels or month lists changed (or were computed for the first time).
     pub moved: usize,
     /// Writes that met a concurrent change of the account and were read again.
     pub retried: usize,
@@ -71,8 +86,9 @@ pub struct Recompute {
 }
 
 /// The daily recompute for `day` (run after Stockholm midnight): every partnership's
-/// accounts get their levels for `day`, then the day is marked complete, so that filtered
-/// customer lists read the index again. Running it twice changes nothing more.
+/// accounts get their levels (and month lists) for `day`, then the day is marked complete,
+/// so that filtered customer lists and month pages read the index and lists again. Running
+/// it twice changes nothing more.
 pub async fn recompute_levels(app: &App, day: NaiveDate) -> Result<Recompute, StoreError> {
     let mut report = Recompute {
         day,
@@ -88,8 +104,8 @@ pub async fn recompute_levels(app: &App, day: NaiveDate) -> Result<Recompute, St
 }
 
 /// One partnership's recompute for `day`: opens the day (writes of earlier days are refused
-/// from then on), writes the levels of every account whose levels differ on `day` (each
-/// read after the opening), and marks the day complete.
+/// from then on), writes the levels and month lists of every account whose ones differ on
+/// `day` (each read after the opening), and marks the day complete.
 pub async fn recompute_partnership(
     app: &App,
     partnership_id: &str,
@@ -123,8 +139,8 @@ pub async fn recompute_partnership(
     Ok(done)
 }
 
-/// Writes `account`'s levels for `day` if they differ from the stored ones; a concurrent
-/// change of the account is read again.
+/// Writes `account`'s levels and month lists for `day` if they differ from the stored ones;
+/// a concurrent change of the account is read again.
 async fn recompute_account(
     app: &App,
     kind: PartnershipType,
@@ -137,14 +153,15 @@ async fn recompute_account(
     let mut read = Some(account);
     for _ in 0..RECOMPUTE_ATTEMPTS {
         let Some(account) = read.take() else { break };
-        let levels = levels(kind, &account, day, app.clock.now_ms());
-        if account
-            .levels
-            .is_some_and(|stored| stored.same_levels(&levels))
-        {
+        let after = indexed_on(kind, account.clone(), day, app.clock.now_ms());
+        let same_levels = match (account.levels, after.levels) {
+            (Some(stored), Some(now)) => stored.same_levels(&now),
+            _ => false,
+        };
+        if same_levels && account.month_lists == after.month_lists {
             break;
         }
-        match store.set_levels(&account, levels).await? {
+        match store.set_indexed_fields(&account, &after).await? {
             WriteOutcome::Written => {
                 done.moved += 1;
                 break;

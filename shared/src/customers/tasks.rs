@@ -334,6 +334,8 @@ mod tests {
             derived_seq: 0,
             engagement: Some(Engagement::default()),
             levels: None,
+            usage_months: Default::default(),
+            month_lists: Default::default(),
         }
     }
 

@@ -174,6 +174,8 @@ impl ProvisionedAccount {
             derived_seq: 0,
             engagement: None,
             levels: None,
+            usage_months: Default::default(),
+            month_lists: Default::default(),
         }
     }
 }

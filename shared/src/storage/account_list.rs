@@ -53,6 +53,22 @@ impl PageStart {
     }
 }
 
+impl PageStart {
+    /// The page of `limit` items from this start of `sorted` (items with their listing
+    /// positions, in position order: what a listing would hold, computed from a full read),
+    /// and the position the next page starts after, when more follow.
+    pub fn page_of<T>(&self, sorted: Vec<(String, T)>, limit: usize) -> (Vec<T>, Option<String>) {
+        let from = match self {
+            Self::Offset(skip) => *skip,
+            Self::After(position) => sorted.partition_point(|(p, _)| p <= position),
+        };
+        let more = sorted.len() > from.saturating_add(limit);
+        let page: Vec<(String, T)> = sorted.into_iter().skip(from).take(limit).collect();
+        let next = more.then(|| page.last().map(|(p, _)| p.clone())).flatten();
+        (page.into_iter().map(|(_, item)| item).collect(), next)
+    }
+}
+
 /// The read of one page of a listing (items under `prefix` in the partnership's partition,
 /// each naming an `account_id`): a Query from where the page starts, of `limit + 1` items
 /// past any skipped ones, so that it shows whether more follow.

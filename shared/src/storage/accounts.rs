@@ -4,12 +4,16 @@
 //! re-applies). Two small pointer items let a usage record (which names only the account)
 //! and a subscription id find their account.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::customer_levels::unchanged_since_read;
 use super::records::{AccountRecord, AccountRef, SubscriptionRef};
 use super::reports::ClosedPeriodWrites;
-use super::{Item, Store, StoreError, build_error, decode, encode, keys, n, s, to_i64};
+use super::{Item, Store, StoreError, build_error, decode, encode, keys, s};
+
+/// The fields every write of an account computes anew for the day of the write (indexes
+/// follow them): its levels and its month lists.
+const INDEXED: &[&str] = &["levels", "month_lists"];
 
 /// Attempts of an account creation that met another transaction before answering 503.
 const CREATE_ATTEMPTS: usize = 5;
@@ -151,8 +155,7 @@ impl Store {
             let key = keys::subscription_ref(&account.partnership_id, id);
             items.push(self.put_item(encode(&pointer, key)?, new)?);
         }
-        items.extend(self.listing_actions(&account.partnership_id, None, Some(account))?);
-        items.extend(self.customer_index_actions(&account.partnership_id, None, Some(account))?);
+        items.extend(self.account_index_actions(&account.partnership_id, None, Some(account))?);
         for round in 0..CREATE_ATTEMPTS {
             match self.transact(items.clone()).await? {
                 Ok(()) => return Ok(()),
@@ -180,38 +183,10 @@ impl Store {
         refs: RefChange,
         closed: &ClosedPeriodWrites,
     ) -> Result<WriteOutcome, StoreError> {
-        let key = keys::account(&account.partnership_id, &account.account_id);
-        let item: Item = serde_dynamo::to_item(account)?;
-        let (condition, values) = unchanged_since_read(before);
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(&key.pk))
-            .key("sk", s(&key.sk))
-            .condition_expression(condition);
-        for (name, value) in values {
-            update = update.expression_attribute_values(name, value);
-        }
-        let mut sets = Vec::new();
-        let written = AccountRecord::PROVISIONED.iter().chain(&["levels"]);
-        for (index, name) in written.enumerate() {
-            if let Some(value) = item.get(*name) {
-                sets.push(format!("#f{index} = :f{index}"));
-                update = update
-                    .expression_attribute_names(format!("#f{index}"), *name)
-                    .expression_attribute_values(format!(":f{index}"), value.clone());
-            }
-        }
-        // Levels go with the write that changes what they depend on (never left stale).
-        let remove = if account.levels.is_none() {
-            " REMOVE levels"
-        } else {
-            ""
-        };
-        let update = update
-            .update_expression(format!("SET {}{remove}", sets.join(", ")))
-            .build()
-            .map_err(build_error)?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        // The indexed fields go with the write that changes what they depend on (never
+        // left stale).
+        let fields = AccountRecord::PROVISIONED.iter().chain(INDEXED);
+        let mut items = vec![self.update_as_read(before, account, fields)?];
         match refs {
             RefChange::None => {}
             RefChange::AddSubscription(id) => {
@@ -228,8 +203,7 @@ impl Store {
                 );
             }
         }
-        items.extend(self.listing_actions(&account.partnership_id, Some(before), Some(account))?);
-        items.extend(self.customer_index_actions(
+        items.extend(self.account_index_actions(
             &account.partnership_id,
             Some(before),
             Some(account),
@@ -265,8 +239,7 @@ impl Store {
             items
                 .push(self.delete_item(keys::subscription_ref(&account.partnership_id, id), None)?);
         }
-        items.extend(self.listing_actions(&account.partnership_id, Some(account), None)?);
-        items.extend(self.customer_index_actions(&account.partnership_id, Some(account), None)?);
+        items.extend(self.account_index_actions(&account.partnership_id, Some(account), None)?);
         items.extend(self.closed_period_actions(&account.partnership_id, closed)?);
         self.write_as_read(items).await
     }
@@ -279,39 +252,91 @@ impl Store {
         before: &AccountRecord,
         after: &AccountRecord,
     ) -> Result<WriteOutcome, StoreError> {
-        let key = keys::account(&before.partnership_id, &before.account_id);
-        let (condition, values) = unchanged_since_read(before);
-        let engagement = after
-            .engagement
-            .as_ref()
-            .map(serde_dynamo::to_attribute_value)
-            .transpose()?
-            .unwrap_or(AttributeValue::Null(true));
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .condition_expression(format!("attribute_exists(pk) AND {condition}"))
-            .expression_attribute_values(":engagement", engagement)
-            .expression_attribute_values(":seq", n(to_i64(after.derived_seq)));
-        for (name, value) in values {
-            update = update.expression_attribute_values(name, value);
-        }
-        let sets = "SET engagement = :engagement, derived_seq = :seq";
-        let update = match after.levels {
-            Some(levels) => update
-                .update_expression(format!("{sets}, levels = :levels"))
-                .expression_attribute_values(":levels", serde_dynamo::to_attribute_value(levels)?),
-            None => update.update_expression(format!("{sets} REMOVE levels")),
-        };
-        let update = update.build().map_err(build_error)?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        items.extend(self.customer_index_actions(
+        let fields = ["engagement", "derived_seq", "usage_months"]
+            .iter()
+            .chain(INDEXED);
+        let mut items = vec![self.update_as_read(before, after, fields)?];
+        items.extend(self.account_index_actions(
             &before.partnership_id,
             Some(before),
             Some(after),
         )?);
         self.write_as_read(items).await
+    }
+
+    /// Stores `indexed` fields of `after` (the daily recompute's write: levels and month
+    /// lists) if the account is still as `before` was read, with the index moves.
+    pub async fn set_indexed_fields(
+        &self,
+        before: &AccountRecord,
+        after: &AccountRecord,
+    ) -> Result<WriteOutcome, StoreError> {
+        let mut items = vec![self.update_as_read(before, after, INDEXED.iter())?];
+        items.extend(self.account_index_actions(
+            &before.partnership_id,
+            Some(before),
+            Some(after),
+        )?);
+        self.write_as_read(items).await
+    }
+
+    /// The update of an existing account writing `fields` as `after` has them (removing
+    /// those it lacks), if the account is still as `before` was read.
+    fn update_as_read<'f>(
+        &self,
+        before: &AccountRecord,
+        after: &AccountRecord,
+        fields: impl Iterator<Item = &'f &'static str>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let key = keys::account(&before.partnership_id, &before.account_id);
+        let item: Item = serde_dynamo::to_item(after)?;
+        let (condition, values) = unchanged_since_read(before);
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .condition_expression(format!("attribute_exists(pk) AND {condition}"));
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        let (mut sets, mut removes) = (Vec::new(), Vec::new());
+        for (index, name) in fields.enumerate() {
+            update = update.expression_attribute_names(format!("#f{index}"), *name);
+            match item.get(*name) {
+                Some(value) => {
+                    sets.push(format!("#f{index} = :f{index}"));
+                    update =
+                        update.expression_attribute_values(format!(":f{index}"), value.clone());
+                }
+                None => removes.push(format!("#f{index}")),
+            }
+        }
+        let mut expression = Vec::new();
+        if !sets.is_empty() {
+            expression.push(format!("SET {}", sets.join(", ")));
+        }
+        if !removes.is_empty() {
+            expression.push(format!("REMOVE {}", removes.join(", ")));
+        }
+        let update = update
+            .update_expression(expression.join(" "))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// What an account going from `before` to `after` (`None`: absent) does to every listing
+    /// and index kept of it: the account listing, the customers index, the month lists.
+    fn account_index_actions(
+        &self,
+        partnership_id: &str,
+        before: Option<&AccountRecord>,
+        after: Option<&AccountRecord>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut actions = self.listing_actions(partnership_id, before, after)?;
+        actions.extend(self.customer_index_actions(partnership_id, before, after)?);
+        actions.extend(self.month_list_actions(partnership_id, before, after)?);
+        Ok(actions)
     }
 
     /// Runs a transaction whose account write is conditioned on the account as read: a

@@ -12,16 +12,13 @@
 //! marks the day complete: a filtered list reads the index only for a complete day (its own),
 //! and reads every account otherwise.
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::account_list::{CountMoves, PageStart, listing_position, number, string};
-use super::accounts::WriteOutcome;
 use super::records::AccountRecord;
-use super::{
-    AccountPage, Store, StoreError, build_error, is_condition_failure, keys, n, s, to_i64,
-};
+use super::{AccountPage, Store, StoreError, is_condition_failure, keys, n, s, to_i64};
 use crate::calendar;
 use crate::clock::EpochMillis;
 
@@ -152,6 +149,11 @@ fn day_attribute(item: &super::Item, name: &str) -> Option<NaiveDate> {
     string(item, name).and_then(|text| text.parse().ok())
 }
 
+/// The latest day the daily recompute completed, as its status item records it.
+pub(super) fn complete_day(status: &super::Item) -> Option<NaiveDate> {
+    day_attribute(status, COMPLETE)
+}
+
 impl Store {
     /// What an account going from `before` to `after` (`None`: absent) does to the customers
     /// index: items to move, counts to move, and — when `after` carries levels computed late
@@ -201,37 +203,6 @@ impl Store {
         let status = keys::customer_index_status(partnership_id);
         actions.extend(self.count_update(status, moves, condition)?);
         Ok(actions)
-    }
-
-    /// Stores `levels` on the account if it is still as `before` was read, with the index
-    /// moves (the daily recompute's write).
-    pub async fn set_levels(
-        &self,
-        before: &AccountRecord,
-        levels: CustomerLevels,
-    ) -> Result<WriteOutcome, StoreError> {
-        let mut after = before.clone();
-        after.levels = Some(levels);
-        let key = keys::account(&before.partnership_id, &before.account_id);
-        let (condition, values) = unchanged_since_read(before);
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .update_expression("SET levels = :levels")
-            .condition_expression(condition)
-            .expression_attribute_values(":levels", serde_dynamo::to_attribute_value(levels)?);
-        for (name, value) in values {
-            update = update.expression_attribute_values(name, value);
-        }
-        let update = update.build().map_err(build_error)?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        items.extend(self.customer_index_actions(
-            &before.partnership_id,
-            Some(before),
-            Some(&after),
-        )?);
-        self.write_as_read(items).await
     }
 
     pub async fn recompute_days(&self, partnership_id: &str) -> Result<RecomputeDays, StoreError> {

@@ -20,6 +20,8 @@
 //! | reseller usage  | `PARTNER#<p id>`    | `RESELLER#<month>#<acct>` |
 //! | period ledger   | `PARTNER#<p id>`    | `MSSP#<period>#!LEDGER`, `RESELLER#<month>#!LEDGER` |
 //! | closed month's subscriptions | `PARTNER#<p id>` | `RESELLER#<month>#SNAP#<acct>` |
+//! | month list of accounts | `PARTNER#<p id>` | `MONTHLIST#<month>#<SUBSCRIBED\|USAGE>#<position>` |
+//! | month list counts | `PARTNER#<p id>`  | `MONTHLIST#<month>#COUNTS` |
 //! | commitments     | `PARTNER#<p id>`    | `COMMITMENTS`      |
 //! | admin membership | `ADMIN#<issuer>#<subject>` | `ADMIN`      |
 //! | admin (listing) | `ORG#<org id>`      | `ADMIN#<issuer>#<subject>` |
@@ -309,5 +311,26 @@ pub fn customer_index_status(partnership_id: &str) -> Key {
     Key {
         pk: partner_partition(partnership_id),
         sk: "CUSTOMERS#STATUS".into(),
+    }
+}
+
+/// The prefix of a reseller month's list of accounts in name order (`list`: `SUBSCRIBED`
+/// or `USAGE`).
+pub fn month_list_prefix(month_id: &str, list: &str) -> String {
+    format!("MONTHLIST#{month_id}#{list}#")
+}
+
+pub fn month_list(partnership_id: &str, month_id: &str, list: &str, position: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("{}{position}", month_list_prefix(month_id, list)),
+    }
+}
+
+/// How many accounts a reseller month's lists hold.
+pub fn month_list_counts(partnership_id: &str, month_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("MONTHLIST#{month_id}#COUNTS"),
     }
 }

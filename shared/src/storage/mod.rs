@@ -11,6 +11,7 @@ mod audit;
 mod customer_levels;
 mod delivery;
 pub mod keys;
+mod month_lists;
 mod period_companies;
 mod period_totals;
 mod raw;
@@ -33,12 +34,13 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 pub use access::{AccessChange, AccessOutcome, KeyWrite, OrgGuard, SessionPlan};
 pub use account_list::{
-    AccountPage, ListingRebuild, PageStart, is_listing_position, listing_position,
+    AccountPage, ListingRebuild, PageStart, is_listing_position, listing_position, name_position,
 };
 pub use accounts::{RefChange, WriteOutcome};
 pub use admins::AddOutcome;
 pub use audit::EventOutcome;
 pub use customer_levels::{CustomerLevels, Level, LevelFilter, RecomputeDays};
+pub use month_lists::{MonthList, MonthMembership, MonthPage, month_memberships};
 pub use period_companies::CompanyPage;
 pub use period_totals::{PeriodTotals, TotalsBuild};
 pub use raw::{LateCount, RawOutcome, RawRecords, RawWriteSummary};

@@ -241,19 +241,11 @@ fn page_of_rows(build: TotalsBuild, start: &PageStart, limit: usize) -> CompanyP
         .map(|row| (name_position(&row.name, &row.account_id), row))
         .collect();
     eligible.sort_by(|a, b| a.0.cmp(&b.0));
-    let from = match start {
-        PageStart::Offset(skip) => *skip,
-        PageStart::After(position) => eligible.partition_point(|(p, _)| p <= position),
-    };
-    let mut rest = eligible.into_iter().skip(from);
-    let page: Vec<(String, MsspCompanyUsage)> = rest.by_ref().take(limit).collect();
-    let next = rest
-        .next()
-        .and(page.last().map(|(position, _)| position.clone()));
+    let (rows, next) = start.page_of(eligible, limit);
     CompanyPage {
         ledger: build.ledger,
         totals: build.totals,
-        rows: page.into_iter().map(|(_, row)| row).collect(),
+        rows,
         next,
     }
 }

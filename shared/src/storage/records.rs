@@ -363,6 +363,14 @@ pub struct AccountRecord {
     /// Its churn-risk level and task severity, as last computed (the customers index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub levels: Option<super::customer_levels::CustomerLevels>,
+    /// Reseller partnerships: the months (`YYYY-MM`) in which ingestion saw the account use
+    /// some product (its usage list holds it even without a subscription there).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub usage_months: std::collections::BTreeSet<String>,
+    /// Reseller partnerships: the month lists it is in, for the current and the previous
+    /// month (the month listings, kept by every write of the account).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub month_lists: std::collections::BTreeMap<String, super::MonthMembership>,
 }
 
 impl AccountRecord {

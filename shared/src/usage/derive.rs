@@ -58,6 +58,7 @@ pub async fn recompute(
         .await
         .map_err(|e| e.to_string())?;
     let seq = account.usage_seq;
+    let mut used_months = BTreeSet::new();
     for period in periods {
         if !stored.usage.iter().any(|r| period.contains(r.date)) {
             continue;
@@ -69,6 +70,9 @@ pub async fn recompute(
             }
             PeriodKind::Reseller => {
                 let usage = reseller_company_usage(account_id, *period, &stored.usage, seq);
+                if usage.daily_units.values().flatten().any(|units| *units > 0) {
+                    used_months.insert(period.id());
+                }
                 store
                     .put_reseller_usage(partnership_id, &period.id(), &usage)
                     .await
@@ -77,7 +81,7 @@ pub async fn recompute(
         written.map_err(|e| e.to_string())?;
     }
     let engagement = engagement(today, &stored, account.engagement.as_ref());
-    set_engagement(app, kind, account, engagement, seq)
+    set_engagement(app, kind, account, engagement, seq, &used_months)
         .await
         .map_err(|e| e.to_string())
 }
@@ -86,24 +90,35 @@ pub async fn recompute(
 const ENGAGEMENT_ATTEMPTS: usize = 8;
 
 /// Stores `engagement` (computed at usage sequence `seq`) on the account read as `account`,
-/// with its levels for the day of the write, unless a later engagement is stored by then: a
-/// concurrent change of the account is read again and the levels computed anew.
+/// unless a later engagement is stored by then, and adds `used_months` (months it used some
+/// product in) to its usage months, with its levels and month lists for the day of the
+/// write: a concurrent change of the account is read again and they are computed anew.
 async fn set_engagement(
     app: &App,
     kind: PartnershipType,
     mut account: AccountRecord,
     engagement: Engagement,
     seq: u64,
+    used_months: &BTreeSet<String>,
 ) -> Result<(), StoreError> {
     for _ in 0..ENGAGEMENT_ATTEMPTS {
-        if account.derived_seq >= seq {
+        let now = app.clock.now_ms();
+        let mut after = account.clone();
+        if account.derived_seq < seq {
+            after.engagement = Some(engagement.clone());
+            after.derived_seq = seq;
+        }
+        // Only the current and the previous month have lists: older months are dropped.
+        let previous = Period::containing(PeriodKind::Reseller, calendar::stockholm_date(now))
+            .previous()
+            .id();
+        after.usage_months.extend(used_months.iter().cloned());
+        after.usage_months.retain(|month| *month >= previous);
+        if after.derived_seq == account.derived_seq && after.usage_months == account.usage_months {
             return Ok(());
         }
-        let mut after = account.clone();
-        after.engagement = Some(engagement.clone());
-        after.derived_seq = seq;
         // The time of this attempt, not of the batch: after midnight, the new day's levels.
-        let after = customers::with_levels(kind, after, app.clock.now_ms());
+        let after = customers::with_indexed_fields(kind, after, now);
         match app.store.set_engagement(&account, &after).await? {
             WriteOutcome::Written => return Ok(()),
             WriteOutcome::Stale => {
