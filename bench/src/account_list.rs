@@ -1,32 +1,28 @@
 //! The account list at 1,000 and 10,000 accounts: the first page and the last one (reached
 //! by following `_links.next`), each with DynamoDB calls, items read, answer bytes and p50.
-//! A page read through its cursor costs the same at any size and depth. The 10,000
-//! partnership also carries the MSSP period reads at that size (`period_summary`).
+//! A page read through its cursor costs the same at any size and depth. The 10,000 MSSP
+//! partnership also carries the MSSP period reads at that size (`period_summary`); a
+//! 10,000-account reseller partnership the month's companies and usage pages.
 
 use api_tests::{Partner, TestApp};
 use shared::onboarding::NewPartnership;
-use shared::storage::records::AccountState;
-use shared::storage::records::PartnershipType::Mssp;
+use shared::storage::records::PartnershipType::{self, Mssp, Reseller};
+use shared::storage::records::{AccountState, ResellerCompanyUsage, SubscriptionRecord};
 
 const LARGE: usize = 10_000;
 /// Creates in flight while the large partnership is written (each one also moves the one
 /// counts item, so more only meet each other more often).
 const WRITERS: usize = 4;
 
-/// The first and the last page of `limit=100` of `partner`'s `accounts` accounts.
+/// The first and the last page of `first` (a list of `limit=100`), as `{name}_first` and
+/// `{name}_last`.
 pub async fn measure_pages(
     t: &TestApp,
     partner: &Partner<'_>,
-    accounts: usize,
+    name: &str,
+    first: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let first = "/v1/accounts?limit=100";
-    crate::partner_data::measure(
-        t,
-        &format!("accounts_list_{accounts}_first"),
-        partner,
-        first,
-    )
-    .await?;
+    crate::partner_data::measure(t, &format!("{name}_first"), partner, first).await?;
     let mut last = first.to_owned();
     loop {
         let page = partner.get(&last).await;
@@ -35,7 +31,20 @@ pub async fn measure_pages(
             None => break,
         }
     }
-    crate::partner_data::measure(t, &format!("accounts_list_{accounts}_last"), partner, &last).await
+    crate::partner_data::measure(t, &format!("{name}_last"), partner, &last).await
+}
+
+/// The pages a reseller's month lists serve, at `accounts` accounts.
+pub async fn measure_month_pages(
+    t: &TestApp,
+    partner: &Partner<'_>,
+    accounts: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for list in ["companies", "usage"] {
+        let first = format!("/v1/reseller/periods/2026-11/{list}?limit=100");
+        measure_pages(t, partner, &format!("reseller_{list}_{accounts}"), &first).await?;
+    }
+    Ok(())
 }
 
 /// A partnership of 10,000 accounts, written straight through the storage layer.
@@ -45,34 +54,22 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
         stream: false,
     })
     .await;
-    let t = TestApp::spawn_on(store, &[NewPartnership::new("Bench MSSP 10k", Mssp)]).await;
-    let partnership = t.partnership_id(Mssp);
-    let now = t.app.clock.now_ms();
-    let writers = (0..WRITERS).map(|writer| {
-        let store = t.app.store.clone();
-        let partnership = partnership.clone();
-        let org_id = t.org.org_id.clone();
-        async move {
-            for n in (writer..LARGE).step_by(WRITERS) {
-                let account = api_tests::plain_account(
-                    &partnership,
-                    &org_id,
-                    &format!("00000000-0000-4000-8000-{n:012}"),
-                    &format!("Customer {n:05} AB"),
-                    [AccountState::Paying, AccountState::Trial][n % 2],
-                );
-                let account = shared::customers::with_indexed_fields(Mssp, account, now);
-                store.create_account(&account).await?;
-            }
-            Ok::<(), shared::storage::StoreError>(())
-        }
-    });
-    for written in futures::future::join_all(writers).await {
-        written?;
-    }
+    let t = TestApp::spawn_on(
+        store,
+        &[
+            NewPartnership::new("Bench MSSP 10k", Mssp),
+            NewPartnership::new("Bench Reseller 10k", Reseller),
+        ],
+    )
+    .await;
+    write_accounts(&t, Mssp).await?;
+    write_accounts(&t, Reseller).await?;
     crate::partner_data::nightly_recompute(&t, LARGE).await?;
     let partner = t.partner(Mssp, &["accounts:read", "customers:read"]).await;
-    measure_pages(&t, &partner, LARGE).await?;
+    let accounts = format!("accounts_list_{LARGE}");
+    measure_pages(&t, &partner, &accounts, "/v1/accounts?limit=100").await?;
+    let reseller = t.partner(Reseller, &[]).await;
+    measure_month_pages(&t, &reseller, LARGE).await?;
     crate::period_summary::measure(&t, &partner, LARGE).await?;
     for (name, path) in [
         ("customers_list", "/v1/customers?limit=100"),
@@ -86,6 +83,75 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
         ),
     ] {
         crate::partner_data::measure(&t, &format!("{name}_{LARGE}"), &partner, path).await?;
+    }
+    Ok(())
+}
+
+/// `LARGE` accounts of `kind`'s partnership, written straight through the storage layer
+/// (reseller accounts each with a subscription over the month and its month's row of use).
+async fn write_accounts(
+    t: &TestApp,
+    kind: PartnershipType,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let partnership = t.partnership_id(kind);
+    let now = t.app.clock.now_ms();
+    let month = shared::calendar::Period::containing(
+        shared::calendar::PeriodKind::Reseller,
+        shared::calendar::stockholm_date(now),
+    );
+    let series = match kind {
+        Mssp => 8000,
+        Reseller => 8001,
+    };
+    let writers = (0..WRITERS).map(|writer| {
+        let store = t.app.store.clone();
+        let partnership = partnership.clone();
+        let org_id = t.org.org_id.clone();
+        async move {
+            for n in (writer..LARGE).step_by(WRITERS) {
+                let mut account = api_tests::plain_account(
+                    &partnership,
+                    &org_id,
+                    // Account ids are global: one series per partnership.
+                    &format!("00000000-0000-4000-{series}-{n:012}"),
+                    &format!("Customer {n:05} AB"),
+                    [AccountState::Paying, AccountState::Trial][n % 2],
+                );
+                if kind == Reseller {
+                    let subscription = SubscriptionRecord {
+                        subscription_id: format!("00000000-0000-4000-9000-{n:012}"),
+                        sku: "DA".into(),
+                        quantity: 100,
+                        start_date: month.start(),
+                        end_date: shared::calendar::add_days(month.start(), 364),
+                        evaluation: false,
+                        order_number: None,
+                        acv: None,
+                        created_at_ms: now,
+                        updated_at_ms: now,
+                    };
+                    account
+                        .subscriptions
+                        .insert(subscription.subscription_id.clone(), subscription);
+                    let used = (n % 120) as u64;
+                    let usage = ResellerCompanyUsage {
+                        account_id: account.account_id.clone(),
+                        daily_units: [("DA".to_owned(), vec![used; month.days().count()])].into(),
+                        seq: 1,
+                        ttl_epoch_seconds: 0,
+                    };
+                    store
+                        .put_reseller_usage(&partnership, &month.id(), &usage)
+                        .await?;
+                }
+                let account = shared::customers::with_indexed_fields(kind, account, now);
+                store.create_account(&account).await?;
+            }
+            Ok::<(), shared::storage::StoreError>(())
+        }
+    });
+    for written in futures::future::join_all(writers).await {
+        written?;
     }
     Ok(())
 }

@@ -86,11 +86,6 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
             &mssp,
             "/v1/mssp/periods/2026-11/companies?limit=100",
         ),
-        (
-            "reseller_usage_1000",
-            &reseller,
-            "/v1/reseller/periods/2026-11/usage?limit=100",
-        ),
         ("customers_list_1000", &mssp, "/v1/customers?limit=100"),
         (
             "customers_filtered_1000",
@@ -105,7 +100,9 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         measure(&t, name, partner, path).await?;
     }
-    crate::account_list::measure_pages(&t, &mssp, ACCOUNTS).await?;
+    crate::account_list::measure_pages(&t, &mssp, "accounts_list_1000", "/v1/accounts?limit=100")
+        .await?;
+    crate::account_list::measure_month_pages(&t, &reseller, ACCOUNTS).await?;
     // DynamoDB Local keeps every table in one JVM heap: this one's 450,000 items would slow
     // the 10,000-account reads measured next (garbage collection), which AWS does not.
     t.app

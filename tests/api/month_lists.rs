@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::calendar;
 use shared::customers;
-use shared::storage::keys;
 use shared::storage::records::PartnershipType::Reseller;
+use shared::storage::{RefChange, WriteOutcome, keys};
 
 const SCOPES: &[&str] = &["accounts:write"];
 const LISTS: [&str; 2] = ["companies", "usage"];
@@ -19,7 +19,7 @@ fn today(t: &TestApp) -> chrono::NaiveDate {
     calendar::stockholm_date(t.app.clock.now_ms())
 }
 
-async fn nightly_run(t: &TestApp) {
+async fn nightly_run(t: &TestApp) -> Vec<String> {
     let run = Box::pin(customers::recompute_partnership(
         &t.instance(),
         &t.partnership_id(Reseller),
@@ -29,14 +29,19 @@ async fn nightly_run(t: &TestApp) {
     .await
     .unwrap();
     assert!(run.complete, "{run:?}");
+    run.frozen_months
 }
 
-/// A month's list as the whole read of the month shows it (the recompute's completed day
-/// taken away for the read, so the lists are not used, and put back): its `_data` and
-/// `_meta.total`.
+/// A month's list as the whole read of the month shows it (the marks that make its lists
+/// complete — the recompute's completed day, a closed month's frozen mark — taken away for
+/// the read and put back): its `_data` and `_meta.total`.
 async fn whole(t: &TestApp, p: &Partner<'_>, month: &str, list: &str) -> (Vec<Value>, u64) {
-    let key = keys::customer_index_status(&t.partnership_id(Reseller));
-    let status = || {
+    let partnership = t.partnership_id(Reseller);
+    let marks = [
+        (keys::customer_index_status(&partnership), "complete_day"),
+        (keys::month_lists_frozen(&partnership, month), "complete"),
+    ];
+    let update = |key: &keys::Key| {
         t.app
             .store
             .client()
@@ -45,27 +50,28 @@ async fn whole(t: &TestApp, p: &Partner<'_>, month: &str, list: &str) -> (Vec<Va
             .key("pk", AttributeValue::S(key.pk.clone()))
             .key("sk", AttributeValue::S(key.sk.clone()))
     };
-    let complete = t
-        .app
-        .store
-        .recompute_days(&t.partnership_id(Reseller))
-        .await
-        .unwrap()
-        .complete;
-    if complete.is_some() {
-        status()
-            .update_expression("REMOVE complete_day")
+    let mut taken = Vec::new();
+    for (key, attribute) in &marks {
+        let old = update(key)
+            .update_expression("REMOVE #mark")
+            .expression_attribute_names("#mark", *attribute)
+            .condition_expression("attribute_exists(#mark)")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
-            .await
-            .unwrap();
+            .await;
+        if let Ok(old) = old {
+            let value = old.attributes.unwrap()[*attribute].clone();
+            taken.push((key, *attribute, value));
+        }
     }
     let answer = p
         .get(&format!("/v1/reseller/periods/{month}/{list}?limit=100"))
         .await;
-    if let Some(day) = complete {
-        status()
-            .update_expression("SET complete_day = :day")
-            .expression_attribute_values(":day", AttributeValue::S(day.to_string()))
+    for (key, attribute, value) in taken {
+        update(key)
+            .update_expression("SET #mark = :value")
+            .expression_attribute_names("#mark", attribute)
+            .expression_attribute_values(":value", value)
             .send()
             .await
             .unwrap();
@@ -156,7 +162,8 @@ async fn stored_lists(t: &TestApp, month: &str) -> [(usize, u64); 2] {
     let listed = |list: &str| -> usize {
         items
             .iter()
-            .filter(|item| item["sk"].as_s().unwrap().contains(&format!("#{list}#")))
+            .map(|item| item["sk"].as_s().unwrap())
+            .filter(|sk| sk.contains(&format!("#{list}#")) && !sk.contains("#FROZEN#"))
             .count()
     };
     [
@@ -208,8 +215,9 @@ async fn month_lists_page_the_reseller_months_exactly_as_the_whole_read() {
     assert_eq!(companies, ["Alpha", "Bravo", "Golf"]);
     assert_eq!(usage, ["Alpha", "Bravo", "Delta", "Golf"]);
 
-    // Every write stored its month lists already: the run completes the day, moving nothing.
-    nightly_run(&t).await;
+    // Every write stored its month lists already: the run completes the day, moving nothing,
+    // and freezes the newest closed months.
+    assert_eq!(nightly_run(&t).await, ["2026-10", "2026-09"]);
     assert_eq!(stored_lists(&t, "2026-11").await, [(3, 3), (4, 4)]);
     assert_eq!(
         stored_lists(&t, "2026-10").await,
@@ -217,8 +225,8 @@ async fn month_lists_page_the_reseller_months_exactly_as_the_whole_read() {
         "October (closed, read whole): Alpha, Bravo, Charlie"
     );
     assert_month_exact(&t, &p, "2026-11", true).await;
-    // A closed month is read whole (its snapshots keep accounts deleted since).
-    assert_month_exact(&t, &p, "2026-10", false).await;
+    // October is closed: the run froze its lists (see the next test).
+    assert_month_exact(&t, &p, "2026-10", true).await;
 
     // Writes move accounts in the lists at once: a rename, a subscription for an account
     // without, a subscription deleted, an account deleted, use without a licence, a new
@@ -270,6 +278,90 @@ async fn month_lists_page_the_reseller_months_exactly_as_the_whole_read() {
     assert_month_exact(&t, &p, "2026-11", true).await;
     assert_eq!(stored_lists(&t, "2026-12").await, [(3, 3), (3, 3)]);
     assert_eq!(stored_lists(&t, "2026-10").await, [(0, 0), (0, 0)]);
+}
+
+/// A closed month is final: the nightly run freezes its lists once, each item holding the
+/// account as the report showed it then; later renames, deletions and subscription changes
+/// move nothing there (a whole read would show the renamed name).
+#[tokio::test]
+async fn a_closed_month_pages_through_its_frozen_lists_which_later_writes_leave_alone() {
+    let t = TestApp::spawn().await;
+    // 2026-11-02: October is closing, open to its records.
+    t.clock.set_ms(
+        chrono::DateTime::parse_from_rfc3339("2026-11-02T12:00:00+01:00")
+            .unwrap()
+            .timestamp_millis(),
+    );
+    let p = t.partner(Reseller, SCOPES).await;
+    let account = |name: &'static str| Box::pin(p.create_account(name, "paying", "2026-01-01"));
+    let alpha = account("Alpha").await;
+    let bravo = account("Bravo").await;
+    let charlie = account("Charlie").await;
+    let delta = account("Delta").await;
+    account("Echo").await;
+    subscribe(&p, &alpha, "DA", "2026-01-01", "2027-06-30").await;
+    let bravo_sub = subscribe(&p, &bravo, "WAS", "2026-06-01", "2026-11-10").await;
+    subscribe(&p, &charlie, "SNS", "2026-04-01", "2026-10-31").await;
+    let used = t
+        .ingest(&[
+            usage_record(&alpha, "DA", "2026-10-03", 7),
+            usage_record(&delta, "WAS", "2026-10-20", 4),
+        ])
+        .await;
+    assert!(used.is_empty());
+
+    // 2026-11-22: October is closed and not frozen yet: read whole, paged by cursor.
+    t.clock.set_ms(api_tests::T0);
+    let p = t.partner(Reseller, SCOPES).await;
+    let [companies, usage] = assert_month_exact(&t, &p, "2026-10", false).await;
+    assert_eq!(companies, ["Alpha", "Bravo", "Charlie"]);
+    assert_eq!(usage, ["Alpha", "Bravo", "Charlie", "Delta"]);
+    let mut before = Vec::new();
+    for list in LISTS {
+        before.push(Box::pin(whole(&t, &p, "2026-10", list)).await);
+    }
+
+    // The run freezes the two newest closed months; October pages through its frozen lists.
+    assert_eq!(nightly_run(&t).await, ["2026-10", "2026-09"]);
+    assert_month_exact(&t, &p, "2026-10", true).await;
+
+    // Renamed, deleted, a subscription of October changed (late there, kept by its
+    // snapshot): October's pages stay exactly as frozen.
+    p.expect(
+        200,
+        Call::new("PATCH", &format!("/v1/accounts/{alpha}")).json(&json!({ "name": "Zulu" })),
+    )
+    .await;
+    p.expect(200, Call::new("DELETE", &format!("/v1/accounts/{charlie}")))
+        .await;
+    p.expect(
+        200,
+        Call::new("PATCH", &format!("/v1/subscriptions/{bravo_sub}"))
+            .json(&json!({ "quantity": 99 })),
+    )
+    .await;
+    for (list, (frozen, frozen_total)) in LISTS.iter().zip(&before) {
+        let (rows, total, most_read) = Box::pin(walk(&p, "2026-10", list, 2)).await;
+        assert_eq!((&rows, total), (frozen, *frozen_total), "{list}");
+        // The session, 3 list items, counts and ledger, 2 usage rows.
+        assert!(most_read <= 8, "{list} read {most_read} items");
+    }
+    let (whole_companies, _) = Box::pin(whole(&t, &p, "2026-10", "companies")).await;
+    let names: Vec<&str> = whole_companies
+        .iter()
+        .map(|row| row["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Bravo", "Charlie", "Zulu"],
+        "read whole, a closed month shows today's names"
+    );
+    // The deletion and the subscription change reached October late.
+    let late = p.get("/v1/reseller/periods/2026-10/companies").await;
+    assert_eq!(late.body["_meta"]["period"]["late_records"], 2);
+    // Frozen once: the next run freezes older months only.
+    let again = nightly_run(&t).await;
+    assert!(!again.contains(&"2026-10".to_owned()), "{again:?}");
 }
 
 /// Racing writers: renames and subscriptions through the API, deliveries of use from two
@@ -333,5 +425,50 @@ async fn the_month_lists_stay_exact_under_racing_writes_and_recomputes() {
     assert_eq!(
         stored_lists(&t, "2026-11").await,
         [(subscribed, subscribed as u64), (6, 6)]
+    );
+}
+
+/// A write that changes only an account's usage months (ingestion, when a later engagement
+/// is stored already) moves neither of its counters: a provisioning write computed from the
+/// account read before it is refused all the same, so no list is moved from a stale read.
+#[tokio::test]
+async fn a_write_from_before_a_change_of_usage_months_alone_is_refused() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Reseller, SCOPES).await;
+    let id = Box::pin(p.create_account("Alpha", "paying", "2026-01-01")).await;
+    let partnership = t.partnership_id(Reseller);
+    let read = t
+        .app
+        .store
+        .account(&partnership, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = t.app.clock.now_ms();
+
+    let mut used = read.clone();
+    used.usage_months.insert("2026-11".into());
+    let used = customers::with_indexed_fields(Reseller, used, now);
+    assert_eq!(used.derived_seq, read.derived_seq);
+    assert_eq!(
+        t.app.store.set_engagement(&read, &used).await.unwrap(),
+        WriteOutcome::Written
+    );
+
+    let mut renamed = read.clone();
+    renamed.name = "Aardvark".into();
+    renamed.revision += 1;
+    let renamed = customers::with_indexed_fields(Reseller, renamed, now);
+    let outcome = t
+        .app
+        .store
+        .save_account(&read, &renamed, RefChange::None, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome, WriteOutcome::Stale);
+    assert_eq!(
+        stored_lists(&t, "2026-11").await,
+        [(0, 0), (1, 1)],
+        "Alpha in the usage list only, under its name"
     );
 }

@@ -2,7 +2,9 @@
 //! Levels of the customers view depend on the day (activity windows slide, contract ends
 //! come closer), so every account's churn-risk level and task severity is recomputed for
 //! the new day and the customers index marked complete for it; until then, a filtered
-//! customer list reads every account. Running it twice changes nothing more. The scheduled
+//! customer list reads every account. The same run adds a reseller's accounts to a new
+//! month's lists on its first day, and freezes the lists of the newest closed months (see
+//! `shared::storage::month_lists`). Running it twice changes nothing more. The scheduled
 //! event's content is not used.
 
 use serde_json::{Value, json};

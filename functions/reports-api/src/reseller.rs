@@ -4,17 +4,15 @@
 //! `used / licensed in force that day`, and use on a day without any licence in force is
 //! reported as `unlicensed_units`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use shared::calendar::{Period, PeriodStatus, format_date};
 use shared::catalogue::{PRODUCTS, Product};
 use shared::envelope::Extent;
-use shared::storage::records::{
-    AccountRecord, AccountState, PeriodLedger, ResellerSnapshot, SubscriptionRecord,
-};
-use shared::storage::{MonthList, PageStart, name_position};
+use shared::storage::records::{PeriodLedger, ResellerSnapshot, SubscriptionRecord};
+use shared::storage::{MonthList, PageStart, WholeMonth, month_membership, name_position};
 use shared::usage::{licensed_on, peak_of, peak_utilisation, utilisation_percent};
 use shared::{ApiError, Reply};
 
@@ -24,98 +22,9 @@ fn path(month: Period, tail: &str) -> String {
     format!("/v1/reseller/periods/{}/{tail}", month.id())
 }
 
-/// An account as a month's report counts it: live, or — for a closed month that a change
-/// reached later — with the subscriptions (and, once deleted, the name and state) it had
-/// when the first such change came.
-struct MonthAccount {
-    account_id: String,
-    name: String,
-    state: AccountState,
-    subscriptions: Vec<SubscriptionRecord>,
-}
-
-impl MonthAccount {
-    fn live(account: AccountRecord) -> Self {
-        Self {
-            account_id: account.account_id,
-            name: account.name,
-            state: account.state,
-            subscriptions: account.subscriptions.into_values().collect(),
-        }
-    }
-
-    fn overlapping(&self, month: Period) -> Vec<&SubscriptionRecord> {
-        let mut subs: Vec<&SubscriptionRecord> = self
-            .subscriptions
-            .iter()
-            .filter(|s| s.start_date <= month.end() && s.end_date >= month.start())
-            .collect();
-        subs.sort_by(|a, b| {
-            (a.start_date, &a.subscription_id).cmp(&(b.start_date, &b.subscription_id))
-        });
-        subs
-    }
-}
-
-/// A month's accounts, its ledger and its daily units per account: the
-/// accounts Query and the month's Query, side by side.
-struct Month {
-    ledger: PeriodLedger,
-    accounts: Vec<MonthAccount>,
-    daily_units: HashMap<String, BTreeMap<String, Vec<u64>>>,
-}
-
-impl Month {
-    async fn read(report: &Report<'_>, month: Period) -> Result<Self, ApiError> {
-        let store = &report.app.store;
-        let (accounts, rows) = tokio::join!(
-            store.account_contracts(report.partnership_id()),
-            store.reseller_usage(report.partnership_id(), month)
-        );
-        let accounts = accounts.map_err(ApiError::internal)?;
-        let rows = rows.map_err(ApiError::internal)?;
-        let closed =
-            month.status(report.today, report.app.config.report_grace_days) == PeriodStatus::Closed;
-        let mut kept: HashMap<String, ResellerSnapshot> = if closed {
-            rows.snapshots
-                .into_iter()
-                .map(|s| (s.account_id.clone(), s))
-                .collect()
-        } else {
-            HashMap::new()
-        };
-        let mut month_accounts: Vec<MonthAccount> = accounts
-            .into_iter()
-            .map(|account| match kept.remove(&account.account_id) {
-                Some(snapshot) => MonthAccount {
-                    subscriptions: snapshot.subscriptions,
-                    ..MonthAccount::live(account)
-                },
-                None => MonthAccount::live(account),
-            })
-            .collect();
-        // Deleted since: they stay in the closed month as they were.
-        month_accounts.extend(kept.into_values().map(|snapshot| MonthAccount {
-            account_id: snapshot.account_id,
-            name: snapshot.name,
-            state: snapshot.state,
-            subscriptions: snapshot.subscriptions,
-        }));
-        Ok(Self {
-            ledger: rows.ledger,
-            accounts: month_accounts,
-            daily_units: rows
-                .rows
-                .into_iter()
-                .map(|u| (u.account_id, u.daily_units))
-                .collect(),
-        })
-    }
-}
-
 /// An account's row in a month's list, with its daily units per product there.
 struct MonthRow {
-    account: MonthAccount,
+    account: ResellerSnapshot,
     daily: BTreeMap<String, Vec<u64>>,
 }
 
@@ -139,10 +48,8 @@ impl MonthRow {
     }
 
     fn is_in(&self, list: MonthList, month: Period) -> bool {
-        match list {
-            MonthList::Subscribed => !self.account.overlapping(month).is_empty(),
-            MonthList::Usage => !self.products(month).is_empty(),
-        }
+        month_membership(&self.account, Some(&self.daily), month)
+            .is_some_and(|membership| membership.is_in(list))
     }
 }
 
@@ -155,52 +62,51 @@ struct MonthRows {
 }
 
 impl MonthRows {
-    /// The page from `start`: from the month lists while the month is open or closing and
-    /// they are complete (O(limit)), else from the whole month (a closed month keeps the
-    /// accounts deleted since, as its snapshots hold them).
+    /// The page from `start`: from the month's lists (a closed month: its frozen lists)
+    /// when they are complete — O(limit) —, else from the whole month.
     async fn read(
         report: &Report<'_>,
         month: Period,
         list: MonthList,
         start: &PageStart,
     ) -> Result<Self, ApiError> {
-        let limit = report.page.limit;
+        let (store, limit) = (&report.app.store, report.page.limit);
         let grace = report.app.config.report_grace_days;
-        if month.status(report.today, grace) != PeriodStatus::Closed {
-            let page = report
-                .app
-                .store
-                .month_page(report.partnership_id(), month, list, start, limit)
-                .await
-                .map_err(ApiError::internal)?;
-            if let Some(mut page) = page {
-                let rows = page
-                    .accounts
-                    .into_iter()
-                    .map(|account| MonthRow {
-                        daily: page
-                            .usage
-                            .remove(&account.account_id)
-                            .map(|u| u.daily_units)
-                            .unwrap_or_default(),
-                        account: MonthAccount::live(account),
-                    })
-                    // A row whose use was corrected away since is no longer in the list.
-                    .filter(|row| row.is_in(list, month))
-                    .collect();
-                return Ok(Self {
-                    ledger: page.ledger,
-                    rows,
-                    next: page.next,
-                    total: page.total,
-                });
-            }
+        let closed = month.status(report.today, grace) == PeriodStatus::Closed;
+        let page = store
+            .month_page(report.partnership_id(), month, list, closed, start, limit)
+            .await
+            .map_err(ApiError::internal)?;
+        if let Some(mut page) = page {
+            let rows = page
+                .accounts
+                .into_iter()
+                .map(|account| MonthRow {
+                    daily: page
+                        .usage
+                        .remove(&account.account_id)
+                        .map(|u| u.daily_units)
+                        .unwrap_or_default(),
+                    account,
+                })
+                // A row whose use was corrected away since is no longer in the list.
+                .filter(|row| row.is_in(list, month))
+                .collect();
+            return Ok(Self {
+                ledger: page.ledger,
+                rows,
+                next: page.next,
+                total: page.total,
+            });
         }
-        let Month {
+        let WholeMonth {
             ledger,
             accounts,
             mut daily_units,
-        } = Month::read(report, month).await?;
+        } = store
+            .whole_month(report.partnership_id(), month, closed)
+            .await
+            .map_err(ApiError::internal)?;
         let mut listed: Vec<(String, MonthRow)> = accounts
             .into_iter()
             .map(|account| MonthRow {

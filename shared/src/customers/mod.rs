@@ -7,6 +7,7 @@ pub mod tasks;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::calendar::{Period, PeriodKind, PeriodStatus};
 use crate::clock::EpochMillis;
 use crate::storage::records::{AccountRecord, PartnershipType};
 use crate::storage::{CustomerLevels, StoreError, WriteOutcome, month_memberships};
@@ -76,6 +77,8 @@ pub struct PartnershipRecompute {
     pub retried: usize,
     /// False only when a later day was opened meanwhile (a newer run took over).
     pub complete: bool,
+    /// Closed reseller months whose lists this run froze.
+    pub frozen_months: Vec<String>,
 }
 
 /// What the daily recompute did.
@@ -136,7 +139,43 @@ pub async fn recompute_partnership(
         }
     }
     done.complete = store.complete_recompute_day(partnership_id, day).await?;
+    if kind == PartnershipType::Reseller {
+        done.frozen_months = freeze_closed_months(app, partnership_id, day).await?;
+    }
     Ok(done)
+}
+
+/// Closed months frozen in one run at most: a partnership written before month lists
+/// existed has up to 22 closed months, each a read of the whole month; the newest come
+/// first, the rest on the following nights (read whole until then).
+const FREEZES_PER_RUN: usize = 2;
+
+/// Freezes the lists of the newest closed months not frozen yet (see
+/// `storage::month_lists`); their ids.
+async fn freeze_closed_months(
+    app: &App,
+    partnership_id: &str,
+    day: NaiveDate,
+) -> Result<Vec<String>, StoreError> {
+    let grace = app.config.report_grace_days;
+    let mut frozen = Vec::new();
+    for month in Period::history(PeriodKind::Reseller, day) {
+        if frozen.len() == FREEZES_PER_RUN {
+            break;
+        }
+        if month.status(day, grace) != PeriodStatus::Closed {
+            continue;
+        }
+        let ttl = crate::usage::ttl_after(month.end());
+        if app
+            .store
+            .freeze_month_lists(partnership_id, month, ttl)
+            .await?
+        {
+            frozen.push(month.id());
+        }
+    }
+    Ok(frozen)
 }
 
 /// Writes `account`'s levels and month lists for `day` if they differ from the stored ones;

@@ -89,20 +89,39 @@ impl ListingRead {
     /// The page's listing positions with their account ids, and the position the next
     /// page starts after, when more follow.
     pub(super) fn page(&self, listed: Vec<Item>) -> (Vec<(String, String)>, Option<String>) {
+        let (page, next) = self.page_items(listed);
+        let page = page
+            .into_iter()
+            .filter_map(|(position, item)| {
+                Some((position, string(&item, "account_id")?.to_owned()))
+            })
+            .collect();
+        (page, next)
+    }
+
+    /// The page's listing positions with their items, and the position the next page
+    /// starts after, when more follow.
+    pub(super) fn page_items(&self, listed: Vec<Item>) -> (Vec<(String, Item)>, Option<String>) {
         let more = listed.len() > self.skip + self.limit;
-        let page: Vec<(String, String)> = listed
+        let page: Vec<(String, Item)> = listed
             .into_iter()
             .skip(self.skip)
             .take(self.limit)
             .filter_map(|item| {
                 let position = string(&item, "sk")?.strip_prefix(&self.prefix)?.to_owned();
-                Some((position, string(&item, "account_id")?.to_owned()))
+                Some((position, item))
             })
             .collect();
         let next = more
             .then(|| page.last().map(|(position, _)| position.clone()))
             .flatten();
         (page, next)
+    }
+
+    /// The same read of whole listing items (those that carry more than an account id).
+    pub(super) fn whole_items(mut self) -> Self {
+        self.query = self.query.set_projection_expression(None);
+        self
     }
 }
 
@@ -174,7 +193,7 @@ impl Store {
         let (listed, counts) = futures::try_join!(read.items(self), self.get_item(counts_key))?;
         let (page, next) = read.page(listed);
 
-        let accounts = self.listed_accounts(partnership_id, &page).await?;
+        let accounts = self.listed_accounts(partnership_id, &page, None).await?;
         let total_attribute = state.map_or_else(|| TOTAL.to_owned(), state_count_attribute);
         let total = counts
             .as_ref()
@@ -301,12 +320,14 @@ impl Store {
         Ok(Some(TransactWriteItem::builder().update(update).build()))
     }
 
-    /// The accounts listed on a page (listing positions with account ids), in its order: one
-    /// BatchGetItem. An account deleted since its listing item was read is left out.
+    /// The accounts listed on a page (listing positions with account ids), in its order, with
+    /// the attributes of `projection` (all without): one BatchGetItem. An account deleted
+    /// since its listing item was read is left out.
     pub(super) async fn listed_accounts(
         &self,
         partnership_id: &str,
         page: &[(String, String)],
+        projection: Option<&super::Projection>,
     ) -> Result<Vec<AccountRecord>, StoreError> {
         let wanted: Vec<keys::Key> = page
             .iter()
@@ -314,7 +335,7 @@ impl Store {
             .collect();
         let mut accounts = std::collections::HashMap::new();
         if !wanted.is_empty() {
-            for item in self.batch_get(wanted).await? {
+            for item in self.batch_get_projected(wanted, projection).await? {
                 let account: AccountRecord = decode(item)?;
                 accounts.insert(account.account_id.clone(), account);
             }

@@ -9,7 +9,22 @@ use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 use super::customer_levels::unchanged_since_read;
 use super::records::{AccountRecord, AccountRef, SubscriptionRef};
 use super::reports::ClosedPeriodWrites;
-use super::{Item, Store, StoreError, build_error, decode, encode, keys, s};
+use super::{Item, Projection, Store, StoreError, build_error, decode, encode, keys, s};
+
+/// The fields of an account the reseller month reports read: who it is, its provisioned
+/// fields and its month lists — not its engagement or levels, which are most of an account
+/// item's size. DynamoDB charges the whole items all the same; the answer is a fraction.
+pub(super) fn contract_fields() -> impl Iterator<Item = &'static str> {
+    [
+        "account_id",
+        "org_id",
+        "partnership_id",
+        "created_at_ms",
+        "month_lists",
+    ]
+    .into_iter()
+    .chain(AccountRecord::PROVISIONED.iter().copied())
+}
 
 /// The fields every write of an account computes anew for the day of the write (indexes
 /// follow them): its levels and its month lists.
@@ -57,26 +72,17 @@ impl Store {
             .collect()
     }
 
-    /// Every account of a partnership with its provisioned fields only (no engagement or
-    /// levels, which are most of an account item's size): what the reseller month reports
-    /// read. DynamoDB charges the whole items all the same; the answer is a fraction.
+    /// Every account of a partnership with its contract fields only ([`contract_fields`]):
+    /// what a reseller month read whole reads.
     pub async fn account_contracts(
         &self,
         partnership_id: &str,
     ) -> Result<Vec<AccountRecord>, StoreError> {
-        let fields = ["account_id", "org_id", "partnership_id", "created_at_ms"]
-            .iter()
-            .chain(AccountRecord::PROVISIONED);
-        let mut query = self.prefix_query(
+        let query = self.prefix_query(
             keys::partner_partition(partnership_id),
             keys::ACCOUNT_PREFIX,
         );
-        let mut projection = Vec::new();
-        for (index, field) in fields.enumerate() {
-            projection.push(format!("#p{index}"));
-            query = query.expression_attribute_names(format!("#p{index}"), *field);
-        }
-        let query = query.projection_expression(projection.join(", "));
+        let query = Projection::of(contract_fields()).on_query(query);
         self.query_pages(query, None)
             .await?
             .into_iter()
@@ -221,7 +227,7 @@ impl Store {
         closed: &ClosedPeriodWrites,
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::account(&account.partnership_id, &account.account_id);
-        let (condition, values) = unchanged_since_read(account);
+        let (condition, values) = unchanged_since_read(account)?;
         let mut delete = Delete::builder()
             .table_name(&self.table)
             .key("pk", s(key.pk))
@@ -290,7 +296,7 @@ impl Store {
     ) -> Result<TransactWriteItem, StoreError> {
         let key = keys::account(&before.partnership_id, &before.account_id);
         let item: Item = serde_dynamo::to_item(after)?;
-        let (condition, values) = unchanged_since_read(before);
+        let (condition, values) = unchanged_since_read(before)?;
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(key.pk))

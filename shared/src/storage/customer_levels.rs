@@ -293,7 +293,7 @@ impl Store {
         };
         let (page, next) = read.page(listed);
         let accounts = self
-            .listed_accounts(partnership_id, &page)
+            .listed_accounts(partnership_id, &page, None)
             .await?
             .into_iter()
             // An account whose levels changed since its index item was read is left out.
@@ -307,12 +307,14 @@ impl Store {
     }
 }
 
+/// A condition expression with its values.
+pub(super) type AsRead = (String, Vec<(&'static str, AttributeValue)>);
+
 /// The condition that an account is still as `read`: its provisioned fields (`revision`),
-/// what ingestion derived (`derived_seq`) and its levels (which the recompute writes alone),
-/// with its values.
-pub(super) fn unchanged_since_read(
-    read: &AccountRecord,
-) -> (String, Vec<(&'static str, AttributeValue)>) {
+/// what ingestion derived (`derived_seq`), its levels (which the recompute writes alone),
+/// its usage months and its month lists (written without either counter moving), with its
+/// values.
+pub(super) fn unchanged_since_read(read: &AccountRecord) -> Result<AsRead, StoreError> {
     let derived = if read.derived_seq == 0 {
         "(attribute_not_exists(derived_seq) OR derived_seq = :read_derived_seq)"
     } else {
@@ -330,10 +332,31 @@ pub(super) fn unchanged_since_read(
             "levels.churn_risk = :read_churn_risk AND levels.task_severity = :read_task_severity"
         }
     };
-    (
-        format!("revision = :read_revision AND {derived} AND {levels}"),
+    // Stored only when not empty; compared whole (DynamoDB compares lists and maps).
+    let usage_months = if read.usage_months.is_empty() {
+        "attribute_not_exists(usage_months)"
+    } else {
+        values.push((
+            ":read_usage_months",
+            serde_dynamo::to_attribute_value(&read.usage_months)?,
+        ));
+        "usage_months = :read_usage_months"
+    };
+    let month_lists = if read.month_lists.is_empty() {
+        "attribute_not_exists(month_lists)"
+    } else {
+        values.push((
+            ":read_month_lists",
+            serde_dynamo::to_attribute_value(&read.month_lists)?,
+        ));
+        "month_lists = :read_month_lists"
+    };
+    Ok((
+        format!(
+            "revision = :read_revision AND {derived} AND {levels} AND {usage_months} AND {month_lists}"
+        ),
         values,
-    )
+    ))
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@
 //! | closed month's subscriptions | `PARTNER#<p id>` | `RESELLER#<month>#SNAP#<acct>` |
 //! | month list of accounts | `PARTNER#<p id>` | `MONTHLIST#<month>#<SUBSCRIBED\|USAGE>#<position>` |
 //! | month list counts | `PARTNER#<p id>`  | `MONTHLIST#<month>#COUNTS` |
+//! | closed month's frozen list | `PARTNER#<p id>` | `MONTHLIST#<month>#FROZEN#<SUBSCRIBED\|USAGE>#<position>` |
+//! | frozen lists' counts | `PARTNER#<p id>` | `MONTHLIST#<month>#FROZEN` |
 //! | commitments     | `PARTNER#<p id>`    | `COMMITMENTS`      |
 //! | admin membership | `ADMIN#<issuer>#<subject>` | `ADMIN`      |
 //! | admin (listing) | `ORG#<org id>`      | `ADMIN#<issuer>#<subject>` |
@@ -36,7 +38,7 @@
 
 use crate::credentials::CredentialHash;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
     pub pk: String,
     pub sk: String,
@@ -315,7 +317,7 @@ pub fn customer_index_status(partnership_id: &str) -> Key {
 }
 
 /// The prefix of a reseller month's list of accounts in name order (`list`: `SUBSCRIBED`
-/// or `USAGE`).
+/// or `USAGE`, or a closed month's `FROZEN#SUBSCRIBED` or `FROZEN#USAGE`).
 pub fn month_list_prefix(month_id: &str, list: &str) -> String {
     format!("MONTHLIST#{month_id}#{list}#")
 }
@@ -332,5 +334,13 @@ pub fn month_list_counts(partnership_id: &str, month_id: &str) -> Key {
     Key {
         pk: partner_partition(partnership_id),
         sk: format!("MONTHLIST#{month_id}#COUNTS"),
+    }
+}
+
+/// A closed month's frozen lists: their counts, once complete.
+pub fn month_lists_frozen(partnership_id: &str, month_id: &str) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!("MONTHLIST#{month_id}#FROZEN"),
     }
 }

@@ -40,7 +40,9 @@ pub use accounts::{RefChange, WriteOutcome};
 pub use admins::AddOutcome;
 pub use audit::EventOutcome;
 pub use customer_levels::{CustomerLevels, Level, LevelFilter, RecomputeDays};
-pub use month_lists::{MonthList, MonthMembership, MonthPage, month_memberships};
+pub use month_lists::{
+    MonthList, MonthMembership, MonthPage, WholeMonth, month_membership, month_memberships,
+};
 pub use period_companies::CompanyPage;
 pub use period_totals::{PeriodTotals, TotalsBuild};
 pub use raw::{LateCount, RawOutcome, RawRecords, RawWriteSummary};
@@ -288,16 +290,65 @@ impl Store {
 
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET_MAX: usize = 100;
+
+/// The attributes a read asks for (the answer shrinks; DynamoDB charges whole items all the
+/// same): a projection expression of `#p0`, `#p1`… and their names.
+pub(super) struct Projection {
+    expression: String,
+    names: HashMap<String, String>,
+}
+
+impl Projection {
+    pub(super) fn of<'a>(fields: impl IntoIterator<Item = &'a str>) -> Self {
+        let names: Vec<(String, String)> = fields
+            .into_iter()
+            .enumerate()
+            .map(|(index, field)| (format!("#p{index}"), field.to_owned()))
+            .collect();
+        Self {
+            expression: names
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            names: names.into_iter().collect(),
+        }
+    }
+
+    /// `query` asking for these attributes only.
+    pub(super) fn on_query(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        query
+            .projection_expression(&self.expression)
+            .set_expression_attribute_names(Some(self.names.clone()))
+    }
+}
 /// Rounds of re-sending what DynamoDB left unprocessed before giving up.
 const UNPROCESSED_ROUNDS: usize = 8;
 
 impl Store {
     /// Items by key, strongly consistent, re-sending what DynamoDB leaves unprocessed.
     async fn batch_get(&self, keys: Vec<keys::Key>) -> Result<Vec<Item>, StoreError> {
+        self.batch_get_projected(keys, None).await
+    }
+
+    /// [`Store::batch_get`] with only the attributes of `projection` (all without).
+    async fn batch_get_projected(
+        &self,
+        keys: Vec<keys::Key>,
+        projection: Option<&Projection>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         for chunk in keys.chunks(BATCH_GET_MAX) {
             let mut keys_and_attributes =
                 aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
+            if let Some(projection) = projection {
+                keys_and_attributes = keys_and_attributes
+                    .projection_expression(&projection.expression)
+                    .set_expression_attribute_names(Some(projection.names.clone()));
+            }
             for key in chunk {
                 keys_and_attributes = keys_and_attributes.keys(HashMap::from([
                     ("pk".to_owned(), s(&key.pk)),

@@ -663,6 +663,31 @@ pub struct ResellerSnapshot {
     pub subscriptions: Vec<SubscriptionRecord>,
 }
 
+impl ResellerSnapshot {
+    /// An account as it stands now (every subscription).
+    pub fn live(account: AccountRecord) -> Self {
+        Self {
+            account_id: account.account_id,
+            name: account.name,
+            state: account.state,
+            subscriptions: account.subscriptions.into_values().collect(),
+        }
+    }
+
+    /// Its subscriptions overlapping `month`, by start date.
+    pub fn overlapping(&self, month: crate::calendar::Period) -> Vec<&SubscriptionRecord> {
+        let mut subs: Vec<&SubscriptionRecord> = self
+            .subscriptions
+            .iter()
+            .filter(|s| s.start_date <= month.end() && s.end_date >= month.start())
+            .collect();
+        subs.sort_by(|a, b| {
+            (a.start_date, &a.subscription_id).cmp(&(b.start_date, &b.subscription_id))
+        });
+        subs
+    }
+}
+
 /// A minimum commitment in force from `start_date` (to `end_date`, when it has one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commitment {

@@ -16,8 +16,8 @@ use crate::{App, customers};
 
 use super::{ENGAGEMENT_DAYS, RETENTION_DAYS};
 
-/// When an item about `date` may be collected.
-pub(super) fn ttl_after(date: NaiveDate) -> i64 {
+/// When an item about `date` may be collected (raw records, report rows and lists).
+pub fn ttl_after(date: NaiveDate) -> i64 {
     let end = calendar::add_days(date, u64::try_from(RETENTION_DAYS).unwrap_or(0));
     end.and_hms_opt(0, 0, 0)
         .map(|at| at.and_utc().timestamp())

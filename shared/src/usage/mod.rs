@@ -24,7 +24,7 @@ use serde_json::Value;
 mod derive;
 mod effects;
 
-use derive::ttl_after;
+pub use derive::ttl_after;
 pub use derive::{
     engagement, licensed_on, mssp_company_usage, peak_of, peak_utilisation, recompute,
     reseller_company_usage, utilisation_percent,
