@@ -380,15 +380,8 @@ async fn the_month_lists_stay_exact_under_racing_writes_and_recomputes() {
     }
     nightly_run(&t).await;
     let instances: Vec<shared::App> = (0..3).map(|_| t.instance()).collect();
-    let retries = |t: &TestApp, instances: &[shared::App]| -> u64 {
-        t.app.store.write_retries()
-            + instances
-                .iter()
-                .map(|a| a.store.write_retries())
-                .sum::<u64>()
-    };
     let mut round = 0u64;
-    while retries(&t, &instances) == 0 || round < 2 {
+    while t.write_retries_with(&instances) == 0 || round < 2 {
         assert!(round < 12, "no write met another in {round} rounds");
         let delivery = |instance: usize| {
             let day = format!("2026-11-{:02}", 1 + (2 * round + instance as u64) % 21);

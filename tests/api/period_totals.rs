@@ -127,12 +127,7 @@ async fn totals_equal_the_rows_after_racing_deliveries_and_state_changes() {
     // Deliveries of the same accounts from four instances at once: until at least one row
     // write found its row changed under it and was done again (the evidence of contention).
     let mut rounds = 0;
-    while instances
-        .iter()
-        .map(|a| a.store.write_retries())
-        .sum::<u64>()
-        == 0
-    {
+    while t.write_retries_with(&instances) == 0 {
         assert!(rounds < 10, "no row write met another in {rounds} rounds");
         race_deliveries(&instances, &accounts, rounds).await;
         rounds += 1;

@@ -201,6 +201,16 @@ impl TestApp {
         }
     }
 
+    /// Writes that met a concurrent change and were read again, by this app and `instances`
+    /// (evidence that racing writers did meet).
+    pub fn write_retries_with(&self, instances: &[App]) -> u64 {
+        self.app.store.write_retries()
+            + instances
+                .iter()
+                .map(|a| a.store.write_retries())
+                .sum::<u64>()
+    }
+
     /// The items of `kind`'s partnership whose sort key starts with `prefix` (listings,
     /// indexes), in key order: one strongly consistent Query, as stored.
     pub async fn stored_under(

@@ -261,13 +261,7 @@ impl Store {
         let fields = ["engagement", "derived_seq", "usage_months"]
             .iter()
             .chain(INDEXED);
-        let mut items = vec![self.update_as_read(before, after, fields)?];
-        items.extend(self.account_index_actions(
-            &before.partnership_id,
-            Some(before),
-            Some(after),
-        )?);
-        self.write_as_read(items).await
+        self.write_derived(before, after, fields).await
     }
 
     /// Stores `indexed` fields of `after` (the daily recompute's write: levels and month
@@ -277,7 +271,18 @@ impl Store {
         before: &AccountRecord,
         after: &AccountRecord,
     ) -> Result<WriteOutcome, StoreError> {
-        let mut items = vec![self.update_as_read(before, after, INDEXED.iter())?];
+        self.write_derived(before, after, INDEXED.iter()).await
+    }
+
+    /// Writes derived `fields` of `after` if the account is still as `before` was read, with
+    /// the index moves.
+    async fn write_derived<'f>(
+        &self,
+        before: &AccountRecord,
+        after: &AccountRecord,
+        fields: impl Iterator<Item = &'f &'static str>,
+    ) -> Result<WriteOutcome, StoreError> {
+        let mut items = vec![self.update_as_read(before, after, fields)?];
         items.extend(self.account_index_actions(
             &before.partnership_id,
             Some(before),
