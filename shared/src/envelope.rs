@@ -9,6 +9,27 @@ use serde_json::{Map, Value, json};
 use crate::error::ApiError;
 use crate::request::{Page, RateWindow, RequestInfo};
 
+/// The most bytes of items one page carries: with its links and meta, an answer stays under
+/// 1 MB whatever the items hold (a page then ends before `limit`, and `_links.next`
+/// continues right after it).
+pub const PAGE_ITEM_BYTES: usize = 900_000;
+
+/// The views of the first of `rows` that fit in [`PAGE_ITEM_BYTES`] (at least one).
+pub fn views_within_budget<T>(rows: &[T], view: impl Fn(&T) -> Value) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut bytes = 0;
+    for row in rows {
+        let item = view(row);
+        let size = item.to_string().len();
+        if !items.is_empty() && bytes + size > PAGE_ITEM_BYTES {
+            break;
+        }
+        bytes += size;
+        items.push(item);
+    }
+    items
+}
+
 /// How much of a collection exists beyond a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Extent {
@@ -83,6 +104,7 @@ impl Reply {
             Extent::Continued { this, next, .. } => (this.as_deref(), next.as_deref()),
             _ => (None, None),
         };
+        let items_shown = items.len();
         let mut reply = Self::ok(items).link("self", link(page.offset, this));
         let has_next = match &extent {
             Extent::Total(total) => page.offset + page.limit < *total,
@@ -90,7 +112,12 @@ impl Reply {
             Extent::Continued { next, .. } => next.is_some(),
         };
         if has_next {
-            reply = reply.link("next", link(page.offset + page.limit, next));
+            // A page read from a position may hold fewer items than `limit`.
+            let shown = match &extent {
+                Extent::Continued { .. } => items_shown,
+                _ => page.limit,
+            };
+            reply = reply.link("next", link(page.offset + shown, next));
         }
         if page.offset > 0 {
             reply = reply.link("prev", link(page.offset.saturating_sub(page.limit), None));

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use shared::calendar;
 use shared::customers;
 use shared::storage::records::PartnershipType::Reseller;
+use shared::storage::records::{AccountRecord, AccountState, Money, SubscriptionRecord};
 use shared::storage::{RefChange, WriteOutcome, keys};
 
 const SCOPES: &[&str] = &["accounts:write"];
@@ -467,4 +468,76 @@ async fn a_write_from_before_a_change_of_usage_months_alone_is_refused() {
         .unwrap();
     assert_eq!(outcome, WriteOutcome::Stale);
     assert_eq!(stored().await.name, "Alpha");
+}
+
+/// A companies row lists every subscription of the month (up to 50 per account): a page
+/// of 100 such accounts with the largest contract values would pass 1 MB, so it ends early
+/// and `_links.next` continues right after its last row.
+#[tokio::test]
+async fn a_page_of_companies_stays_under_one_megabyte() {
+    let t = TestApp::spawn().await;
+    let partnership = t.partnership_id(Reseller);
+    let now = t.app.clock.now_ms();
+    let day = |text: &str| calendar::parse_date(text, "day").unwrap();
+    for n in 0..100 {
+        let mut account = api_tests::plain_account(
+            &partnership,
+            &t.org.org_id,
+            &format!("00000000-0000-4000-8000-{n:012}"),
+            &format!("Customer {n:03}"),
+            AccountState::Paying,
+        );
+        for s in 0..AccountRecord::MAX_SUBSCRIPTIONS {
+            let subscription = SubscriptionRecord {
+                subscription_id: format!("00000000-0000-4000-9{s:03}-{n:012}"),
+                sku: "DA".into(),
+                quantity: 10,
+                start_date: day("2026-11-01"),
+                end_date: day("2027-10-31"),
+                evaluation: false,
+                order_number: Some(format!("PO-{n:03}-{s:03}")),
+                // The largest contract value accepted (10^13 minor units).
+                acv: Some(Money {
+                    amount_minor: 10_000_000_000_000,
+                    currency: "SEK".into(),
+                }),
+                created_at_ms: now,
+                updated_at_ms: now,
+            };
+            account
+                .subscriptions
+                .insert(subscription.subscription_id.clone(), subscription);
+        }
+        let account = customers::with_indexed_fields(Reseller, account, now);
+        t.app.store.create_account(&account).await.unwrap();
+    }
+    let p = t.partner(Reseller, SCOPES).await;
+    for listed in [false, true] {
+        if listed {
+            nightly_run(&t).await;
+        }
+        let mut path = "/v1/reseller/periods/2026-11/companies?limit=100".to_owned();
+        let mut names = Vec::new();
+        let mut pages = 0;
+        while !path.is_empty() {
+            let page = p.get(&path).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            let bytes = page.body.to_string().len();
+            assert!(bytes < 1_000_000, "{bytes} bytes");
+            assert_eq!(page.body["_meta"]["total"], 100);
+            for row in page.body["_data"].as_array().unwrap() {
+                assert_eq!(row["subscriptions"].as_array().unwrap().len(), 50);
+                names.push(row["name"].as_str().unwrap().to_owned());
+            }
+            pages += 1;
+            path = page.body["_links"]["next"]["href"]
+                .as_str()
+                .map_or_else(String::new, |next| {
+                    next.trim_start_matches("http://api.example.com").to_owned()
+                });
+        }
+        assert!(pages >= 2, "{pages} page(s)");
+        let expected: Vec<String> = (0..100).map(|n| format!("Customer {n:03}")).collect();
+        assert_eq!(names, expected, "listed: {listed}");
+    }
 }

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 use shared::calendar::{Period, PeriodStatus, format_date};
 use shared::catalogue::{PRODUCTS, Product};
-use shared::envelope::Extent;
+use shared::envelope::{self, Extent};
 use shared::storage::records::{PeriodLedger, ResellerSnapshot, SubscriptionRecord};
 use shared::storage::{MonthList, PageStart, WholeMonth, month_membership, name_position};
 use shared::usage::{licensed_on, peak_of, peak_utilisation, utilisation_percent};
@@ -130,7 +130,9 @@ impl MonthRows {
         })
     }
 
-    /// The answer: the rows as `view` shows them, paged by `cursor` (the one asked with).
+    /// The answer: the rows as `view` shows them, paged by `cursor` (the one asked with);
+    /// as many as fit in an answer under 1 MB (a companies row may list 50 subscriptions),
+    /// the next page starting after the last one shown.
     fn reply(
         self,
         report: &Report<'_>,
@@ -139,8 +141,14 @@ impl MonthRows {
         cursor: Option<&str>,
         view: impl Fn(&MonthRow) -> Value,
     ) -> Reply {
-        let extent = Extent::continued(self.total, cursor, self.next.as_deref());
-        let items = self.rows.iter().map(view).collect();
+        let items = envelope::views_within_budget(&self.rows, view);
+        let next = if items.len() < self.rows.len() {
+            let last = self.rows.get(items.len().saturating_sub(1));
+            last.map(|row| name_position(&row.account.name, &row.account.account_id))
+        } else {
+            self.next
+        };
+        let extent = Extent::continued(self.total, cursor, next.as_deref());
         let reply = Reply::page(
             report.info,
             &path(month, tail),
