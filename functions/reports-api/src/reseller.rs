@@ -49,7 +49,7 @@ impl MonthRow {
 
     fn is_in(&self, list: MonthList, month: Period) -> bool {
         month_membership(&self.account, Some(&self.daily), month)
-            .is_some_and(|membership| membership.is_in(list))
+            .is_some_and(|membership| list.holds(membership))
     }
 }
 

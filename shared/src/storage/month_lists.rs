@@ -66,7 +66,8 @@ impl MonthList {
         }
     }
 
-    fn holds(self, membership: MonthMembership) -> bool {
+    /// Does an account of `membership` belong in this list?
+    pub fn holds(self, membership: MonthMembership) -> bool {
         self == Self::Usage || membership == MonthMembership::Subscribed
     }
 
@@ -95,12 +96,6 @@ pub fn month_membership(
     }
 }
 
-impl MonthMembership {
-    pub fn is_in(self, list: MonthList) -> bool {
-        list.holds(self)
-    }
-}
-
 /// The month lists `account` belongs in, as a write on `day` stores them: for the month of
 /// `day` and the one before.
 pub fn month_memberships(
@@ -111,10 +106,7 @@ pub fn month_memberships(
     [current, current.previous()]
         .into_iter()
         .filter_map(|month| {
-            let subscribed = account
-                .subscriptions
-                .values()
-                .any(|s| s.start_date <= month.end() && s.end_date >= month.start());
+            let subscribed = account.subscriptions.values().any(|s| s.overlaps(month));
             let membership = if subscribed {
                 MonthMembership::Subscribed
             } else if account.usage_months.contains(&month.id()) {

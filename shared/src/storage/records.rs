@@ -324,6 +324,11 @@ pub struct SubscriptionRecord {
 }
 
 impl SubscriptionRecord {
+    /// Is it in force on some day of `month`?
+    pub fn overlaps(&self, month: crate::calendar::Period) -> bool {
+        self.start_date <= month.end() && self.end_date >= month.start()
+    }
+
     pub fn active_on(&self, day: chrono::NaiveDate) -> bool {
         (self.start_date..=self.end_date).contains(&day)
     }
@@ -679,7 +684,7 @@ impl ResellerSnapshot {
         let mut subs: Vec<&SubscriptionRecord> = self
             .subscriptions
             .iter()
-            .filter(|s| s.start_date <= month.end() && s.end_date >= month.start())
+            .filter(|s| s.overlaps(month))
             .collect();
         subs.sort_by(|a, b| {
             (a.start_date, &a.subscription_id).cmp(&(b.start_date, &b.subscription_id))

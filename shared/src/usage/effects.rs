@@ -103,12 +103,9 @@ fn freeze_months(
     grace_days: u32,
 ) -> ClosedPeriodWrites {
     let mut writes = ClosedPeriodWrites::default();
-    let overlaps = |sub: &SubscriptionRecord, month: Period| {
-        sub.start_date <= month.end() && sub.end_date >= month.start()
-    };
     for month in Period::history(PeriodKind::Reseller, today) {
         if month.status(today, grace_days) != PeriodStatus::Closed
-            || !changed.iter().any(|sub| overlaps(sub, month))
+            || !changed.iter().any(|sub| sub.overlaps(month))
         {
             continue;
         }
@@ -120,7 +117,7 @@ fn freeze_months(
             subscriptions: before
                 .subscriptions
                 .values()
-                .filter(|sub| overlaps(sub, month))
+                .filter(|sub| sub.overlaps(month))
                 .cloned()
                 .collect(),
         };
