@@ -66,6 +66,7 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
     nightly_recompute(&t, ACCOUNTS).await?;
     let mssp = t.partner(Mssp, &["customers:read", "accounts:read"]).await;
     let reseller = t.partner(Reseller, &["customers:read"]).await;
+    daily_batches(&t, &mssp).await?;
     // Ingestion wrote the rows before the period's first read: that read builds its totals
     // (once); the summary measured below reads them.
     measure(
@@ -112,6 +113,66 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
         .table_name(t.app.store.table_name())
         .send()
         .await?;
+    Ok(())
+}
+
+/// Accounts of the daily sample: each gets one new record.
+const DAILY_ACCOUNTS: usize = 100;
+/// Records per SQS batch (the queue's batch size).
+const SQS_BATCH: usize = 10;
+
+/// The platform's next measurement of today for 100 accounts with 36 days of history each,
+/// in SQS batches of 10: DynamoDB calls and items read per account, and records/s. A batch
+/// reads only its own days, so neither grows with the history.
+async fn daily_batches(t: &TestApp, mssp: &Partner<'_>) -> Result<(), Box<dyn std::error::Error>> {
+    let listed = mssp
+        .get(&format!("/v1/accounts?limit={DAILY_ACCOUNTS}"))
+        .await;
+    let ids: Vec<String> = listed.body["_data"]
+        .as_array()
+        .ok_or("no accounts")?
+        .iter()
+        .filter_map(|a| a["id"].as_str().map(str::to_owned))
+        .collect();
+    // A minute after the seeded records were observed: each is a newer observation.
+    t.clock.advance_ms(60_000);
+    let now = t.app.clock.now_ms();
+    let today = shared::calendar::stockholm_date(now).to_string();
+    let observed_at = chrono::DateTime::from_timestamp_millis(now)
+        .ok_or("clock")?
+        .to_rfc3339();
+    let records: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            serde_json::json!({ "account_id": id, "product": "SNS", "date": today,
+                "units": 7, "observed_at": observed_at })
+        })
+        .collect();
+    let store = &t.app.store;
+    let (calls, items) = (store.calls(), store.items_read());
+    let started = Instant::now();
+    for batch in records.chunks(SQS_BATCH) {
+        if !t.ingest(batch).await.is_empty() {
+            return Err("a daily record was not ingested".into());
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let accounts = ids.len().max(1) as f64;
+    #[allow(clippy::cast_precision_loss)]
+    let per_account = |total: u64| total as f64 / accounts;
+    if ids.len() != DAILY_ACCOUNTS {
+        return Err(format!("{} accounts listed", ids.len()).into());
+    }
+    println!(
+        "usage_daily_batch_calls_per_account: {:.1}",
+        per_account(store.calls() - calls)
+    );
+    println!(
+        "usage_daily_batch_items_read_per_account: {:.1}",
+        per_account(store.items_read() - items)
+    );
+    println!("usage_daily_batch_records_per_s: {:.0}", accounts / seconds);
     Ok(())
 }
 

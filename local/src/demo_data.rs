@@ -275,7 +275,6 @@ fn profiles(
                 revision: 1,
                 state_history,
                 subscriptions,
-                usage_seq: 0,
                 derived_seq: 0,
                 engagement: None,
                 levels: None,

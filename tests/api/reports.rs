@@ -302,7 +302,7 @@ fn chrono_ms(text: &str) -> i64 {
 async fn reports_need_their_scope_and_an_offered_period() {
     let t = TestApp::spawn().await;
     let mssp = t.partner(Mssp, &[]).await;
-    let reseller = t.partner(Reseller, &[]).await;
+    let reseller = t.partner(Reseller, MSSP_SCOPES).await;
     mssp.get("/v1/reseller/periods")
         .await
         .assert_error(404, 11011);
@@ -549,6 +549,242 @@ async fn concurrent_batches_for_one_account_leave_the_latest_state() {
         &series[6..14],
         &[10, 20, 30, 40, 50, 60, 70, 80],
         "every day kept (the period starts 2026-10-26)"
+    );
+}
+
+/// Ingests one batch of `records`; returns the DynamoDB calls and items read it took.
+async fn ingestion_cost(t: &TestApp, records: &[Value]) -> (u64, u64) {
+    let (calls, items) = (t.app.store.calls(), t.app.store.items_read());
+    assert!(t.ingest(records).await.is_empty());
+    (
+        t.app.store.calls() - calls,
+        t.app.store.items_read() - items,
+    )
+}
+
+#[tokio::test]
+async fn a_batch_costs_its_own_days_whatever_the_history_and_derives_what_a_whole_recompute_does() {
+    use shared::calendar::{Period, PeriodKind};
+    let t = TestApp::spawn().await;
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let long = account(&p, "Long history", "paying").await;
+    let short = account(&p, "Short history", "paying").await;
+    // 27 days of history (2026-10-26 to 2026-11-21) in batches out of day order, one day
+    // observed again later with fewer units; the other account has one day.
+    let day = |n: u64| {
+        shared::calendar::add_days(shared::calendar::parse_date("2026-10-26", "d").unwrap(), n)
+            .to_string()
+    };
+    let history: Vec<Value> = (0..27)
+        .rev()
+        .flat_map(|n| {
+            [
+                usage_record(&long, "SNS", &day(n), 10 + n),
+                usage_record(&long, "DA", &day(n), n % 3),
+                activity_record(
+                    &long,
+                    &day(n),
+                    json!({ "scans": { "SNS": 0, "WAS": n % 2, "CS": 0 } }),
+                ),
+            ]
+        })
+        .collect();
+    for batch in history.chunks(10) {
+        assert!(t.ingest(batch).await.is_empty());
+    }
+    let again = usage_observed(&long, "SNS", &day(20), 3, "2026-11-16T18:00:00Z");
+    assert!(t.ingest(&[again]).await.is_empty());
+    assert!(
+        t.ingest(&[usage_record(&short, "SNS", "2026-11-21", 5)])
+            .await
+            .is_empty()
+    );
+
+    // The next day's batch reads the same items for both: the account lookup and the
+    // organization, the account with its two rows, the one raw day item.
+    let today = |id: &str| {
+        vec![
+            usage_record(id, "SNS", "2026-11-22", 7),
+            activity_record(
+                id,
+                "2026-11-22",
+                json!({ "scans": { "SNS": 1, "WAS": 0, "CS": 0 } }),
+            ),
+        ]
+    };
+    let short_cost = ingestion_cost(&t, &today(&short)).await;
+    let long_cost = ingestion_cost(&t, &today(&long)).await;
+    assert_eq!(long_cost, short_cost);
+    assert_eq!(long_cost, (8, 6), "(calls, items read)");
+
+    // What the batches derived onto the stored items is what a whole recompute derives: it
+    // finds nothing to rewrite, and the engagement is the one of all raw records.
+    let partnership = t.partnership_id(Mssp);
+    let store = &t.app.store;
+    let period = Period::parse(PeriodKind::Mssp, "2026-11").unwrap();
+    let month = Period::parse(PeriodKind::Reseller, "2026-11").unwrap();
+    let periods = [period, month].into();
+    let before = store
+        .derived_state(&partnership, &long, &periods)
+        .await
+        .unwrap();
+    let row = &before.mssp_rows[&period];
+    assert_eq!(row.daily_units["SNS"][20], 3, "the later observation wins");
+    assert_eq!(row.daily_units["SNS"][27], 7);
+    let today_date = shared::calendar::parse_date("2026-11-22", "d").unwrap();
+    shared::usage::recompute(&t.app, &partnership, &long, &periods, today_date)
+        .await
+        .unwrap();
+    let after = store
+        .derived_state(&partnership, &long, &periods)
+        .await
+        .unwrap();
+    assert_eq!(after.mssp_rows, before.mssp_rows);
+    assert_eq!(after.reseller_rows, before.reseller_rows);
+    let from = shared::calendar::parse_date("2026-10-01", "d").unwrap();
+    let raw = store
+        .raw_records(&partnership, &long, from, today_date)
+        .await
+        .unwrap();
+    let account = after.account.unwrap();
+    assert_eq!(
+        account.engagement,
+        Some(shared::usage::engagement(today_date, &raw, None))
+    );
+    assert_eq!(account.usage_months, ["2026-11".to_owned()].into());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn separate_instances_delivering_days_of_one_account_keep_every_day_in_every_row() {
+    use shared::calendar::{Period, PeriodKind};
+    let t = TestApp::spawn().await;
+    let mssp = t.partner(Mssp, MSSP_SCOPES).await;
+    let reseller = t.partner(Reseller, MSSP_SCOPES).await;
+    let accounts = [
+        (Mssp, account(&mssp, "Alpha", "paying").await),
+        (
+            Reseller,
+            reseller
+                .create_account("Beta", "paying", "2026-09-01")
+                .await,
+        ),
+    ];
+    // Four Lambda instances, each delivering every fourth day of 2026-11-01..20, one batch a
+    // day, all at once; a round observes every day again, later and with new units.
+    let instances: Vec<shared::App> = (0..4).map(|_| t.instance()).collect();
+    let units = |round: u64, day: u64| round * 100 + day;
+    let mut rounds = 0;
+    while rounds < 10 && (rounds < 2 || t.write_retries_with(&instances) == 0) {
+        rounds += 1;
+        let deliveries = instances.iter().enumerate().map(|(i, app)| {
+            let accounts = &accounts;
+            async move {
+                for day in (1..=20u64).filter(|day| day % 4 == i as u64) {
+                    let date = format!("2026-11-{day:02}");
+                    let at = format!("{date}T{:02}:00:00Z", 10 + rounds);
+                    let records: Vec<Value> = accounts
+                        .iter()
+                        .map(|(_, id)| usage_observed(id, "SNS", &date, units(rounds, day), &at))
+                        .collect();
+                    let event = usage_ingest::local_event(&records);
+                    let response = usage_ingest::handle(app, event).await;
+                    assert!(response.batch_item_failures.is_empty());
+                }
+            }
+        });
+        futures::future::join_all(deliveries).await;
+    }
+    assert!(
+        t.write_retries_with(&instances) > 0,
+        "the deliveries never met"
+    );
+    let expected: Vec<u64> = (1..=20).map(|day| units(rounds, day)).collect();
+    let period = Period::parse(PeriodKind::Mssp, "2026-11").unwrap();
+    let month = Period::parse(PeriodKind::Reseller, "2026-11").unwrap();
+    for (kind, id) in &accounts {
+        let partnership = t.partnership_id(*kind);
+        let periods = [period, month].into();
+        let state = t
+            .app
+            .store
+            .derived_state(&partnership, id, &periods)
+            .await
+            .unwrap();
+        let series = match kind {
+            Mssp => state.mssp_rows[&period].daily_units["SNS"][6..26].to_vec(),
+            Reseller => state.reseller_rows[&month].daily_units["SNS"][..20].to_vec(),
+        };
+        assert_eq!(series, expected, "{kind:?} row");
+        let engagement = state.account.unwrap().engagement.unwrap();
+        assert_eq!(
+            engagement.month_units["SNS"][..20],
+            expected,
+            "{kind:?} engagement"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delivery_paused_between_its_reads_never_overwrites_a_later_one() {
+    use shared::calendar::{Period, PeriodKind};
+    let t = TestApp::spawn().await;
+    let p = t.partner(Mssp, MSSP_SCOPES).await;
+    let a = account(&p, "Alpha", "paying").await;
+    // The slow instance stores its record, then reads the stored rows and the raw day with
+    // a pause after each read; the other instance stores a later observation of the same day
+    // and derives it in between. Reading the rows first, its write is refused and read again.
+    let pause = std::time::Duration::from_millis(500);
+    let slow = t.instance_with_slow_batch_reads(pause);
+    let fast = t.instance();
+    let early = [usage_observed(
+        &a,
+        "SNS",
+        "2026-11-10",
+        10,
+        "2026-11-10T12:00:00Z",
+    )];
+    let later = [usage_observed(
+        &a,
+        "SNS",
+        "2026-11-10",
+        20,
+        "2026-11-10T13:00:00Z",
+    )];
+    // Each on its own thread and runtime: the pause blocks its thread, as a paused
+    // instance would, and nothing else.
+    let on_own_thread = |app: shared::App, records: [Value; 1], wait: std::time::Duration| {
+        std::thread::spawn(move || {
+            std::thread::sleep(wait);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(usage_ingest::handle(
+                &app,
+                usage_ingest::local_event(&records),
+            ))
+        })
+    };
+    let slow_delivery = on_own_thread(slow.clone(), early, std::time::Duration::ZERO);
+    let fast_delivery = on_own_thread(fast, later, pause * 3 / 2);
+    let (slow_answer, fast_answer) = (slow_delivery.join().unwrap(), fast_delivery.join().unwrap());
+    assert!(slow_answer.batch_item_failures.is_empty());
+    assert!(fast_answer.batch_item_failures.is_empty());
+    let period = Period::parse(PeriodKind::Mssp, "2026-11").unwrap();
+    let month = Period::parse(PeriodKind::Reseller, "2026-11").unwrap();
+    let state = t
+        .app
+        .store
+        .derived_state(&t.partnership_id(Mssp), &a, &[period, month].into())
+        .await
+        .unwrap();
+    assert_eq!(state.mssp_rows[&period].daily_units["SNS"][15], 20);
+    assert_eq!(state.reseller_rows[&month].daily_units["SNS"][9], 20);
+    let engagement = state.account.unwrap().engagement.unwrap();
+    assert_eq!(engagement.month_units["SNS"][9], 20);
+    assert!(
+        slow.store.write_retries() > 0,
+        "the slow delivery never met the fast one"
     );
 }
 

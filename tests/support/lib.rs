@@ -201,6 +201,25 @@ impl TestApp {
         }
     }
 
+    /// Another instance (its own client and counters) whose BatchGetItem answers reach it
+    /// `delay` after DynamoDB gave them: a Lambda instance paused between its reads, so the
+    /// others' writes fall between them.
+    pub fn instance_with_slow_batch_reads(&self, delay: std::time::Duration) -> App {
+        let client = local_client(&dynamodb_endpoint());
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(SlowBatchReads(delay))
+            .build();
+        App {
+            store: Store::new(
+                aws_sdk_dynamodb::Client::from_conf(config),
+                self.app.store.table_name(),
+            ),
+            ..self.app.clone()
+        }
+    }
+
     /// Writes that met a concurrent change and were read again, by this app and `instances`
     /// (evidence that racing writers did meet).
     pub fn write_retries_with(&self, instances: &[App]) -> u64 {
@@ -787,7 +806,6 @@ async fn seed_fixture_account(app: &App, org: &OrganizationRecord) {
             since: date("2026-01-01"),
         }],
         subscriptions: [(fixtures::SUBSCRIPTION_ID.to_owned(), subscription)].into(),
-        usage_seq: 0,
         derived_seq: 0,
         engagement: None,
         levels: None,
@@ -819,11 +837,40 @@ pub fn plain_account(
         revision: 1,
         state_history: Vec::new(),
         subscriptions: Default::default(),
-        usage_seq: 0,
         derived_seq: 0,
         engagement: None,
         levels: None,
         usage_months: Default::default(),
         month_lists: Default::default(),
+    }
+}
+
+/// Holds every BatchGetItem answer back for a while (see
+/// [`TestApp::instance_with_slow_batch_reads`]).
+#[derive(Debug)]
+struct SlowBatchReads(std::time::Duration);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for SlowBatchReads {
+    fn name(&self) -> &'static str {
+        "SlowBatchReads"
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+        let batch_get = context
+            .output_or_error()
+            .and_then(Result::ok)
+            .is_some_and(|output| output.downcast_ref::<BatchGetItemOutput>().is_some());
+        if batch_get {
+            // A blocking pause on purpose: the instance does nothing meanwhile (run it on
+            // its own thread).
+            std::thread::sleep(self.0);
+        }
+        Ok(())
     }
 }

@@ -261,7 +261,6 @@ impl Accounts<'_> {
                 since: fields.state_since,
             }],
             subscriptions: Default::default(),
-            usage_seq: 0,
             derived_seq: 0,
             engagement: None,
             levels: None,
@@ -323,10 +322,8 @@ impl Accounts<'_> {
                         usage::recompute(
                             self.app,
                             self.partnership_id(),
-                            kind,
                             account_id,
                             &effect.recompute,
-                            self.today,
                             self.today,
                         )
                         .await

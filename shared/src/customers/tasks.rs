@@ -330,7 +330,6 @@ mod tests {
             revision: 1,
             state_history: Vec::new(),
             subscriptions: BTreeMap::new(),
-            usage_seq: 0,
             derived_seq: 0,
             engagement: Some(Engagement::default()),
             levels: None,

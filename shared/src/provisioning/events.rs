@@ -170,7 +170,6 @@ impl ProvisionedAccount {
             revision: self.revision,
             state_history: self.state_history,
             subscriptions: self.subscriptions,
-            usage_seq: 0,
             derived_seq: 0,
             engagement: None,
             levels: None,

@@ -350,8 +350,8 @@ impl Store {
         Ok(actions)
     }
 
-    /// Runs a transaction whose account write is conditioned on the account as read: a
-    /// cancelled one means the account changed (or went) meanwhile.
+    /// Runs a transaction whose writes are conditioned on their items as read (an account,
+    /// a report row): a cancelled one means one changed (or went) meanwhile.
     pub(super) async fn write_as_read(
         &self,
         items: Vec<TransactWriteItem>,

@@ -157,7 +157,7 @@ impl Store {
         row: Option<&MsspCompanyUsage>,
     ) -> Result<TransactWriteItem, StoreError> {
         let key = keys::report_usage(partnership_id, MSSP, &period.id(), account_id);
-        let (condition, read) = row_as_read(row);
+        let (condition, read) = row_as_read(row.map(|r| r.seq));
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .key("pk", s(key.pk))

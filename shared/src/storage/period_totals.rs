@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::records::{Commitments, MsspCompanyUsage, PeriodLedger};
 use super::reports::MSSP;
-use super::{Item, Store, StoreError, build_error, encode, keys, n, s, to_i64};
+use super::{Item, Store, StoreError, WriteOutcome, build_error, encode, keys, n, s, to_i64};
 use crate::calendar::Period;
 
 /// Rounds of re-reading a company row whose write met another write of it.
@@ -61,18 +61,19 @@ fn companies_name(product: &str, day: usize) -> String {
     format!("{COMPANIES}{product}_{day:02}")
 }
 
-/// The condition that an MSSP row is still `read` (none: still absent), with its values.
+/// The condition that a report row is still at the revision `read` (none: still absent),
+/// with its values.
 pub(super) fn row_as_read(
-    read: Option<&MsspCompanyUsage>,
+    read: Option<u64>,
 ) -> (
     &'static str,
     Option<std::collections::HashMap<String, AttributeValue>>,
 ) {
     match read {
         None => ("attribute_not_exists(pk)", None),
-        Some(row) => (
+        Some(revision) => (
             "seq = :read",
-            Some([(":read".to_owned(), n(to_i64(row.seq)))].into()),
+            Some([(":read".to_owned(), n(to_i64(revision)))].into()),
         ),
     }
 }
@@ -201,49 +202,60 @@ impl PeriodTotals {
 }
 
 impl Store {
-    /// Writes an account's row of an MSSP period, with its difference added to the period's
-    /// totals in the same transaction, unless a row computed at the same or a later sequence
-    /// is stored (`false`). A row that changed between its read and the write is read again.
+    /// Replaces an account's row of an MSSP period if it is still as `read` (none: still
+    /// absent), with its difference added to the period's totals and its listing moved in
+    /// the same transaction; `row` carries the next revision.
+    pub async fn replace_mssp_row(
+        &self,
+        partnership_id: &str,
+        period: Period,
+        read: Option<&MsspCompanyUsage>,
+        row: &MsspCompanyUsage,
+    ) -> Result<WriteOutcome, StoreError> {
+        let key = keys::report_usage(partnership_id, MSSP, &period.id(), &row.account_id);
+        let (condition, values) = row_as_read(read.map(|r| r.seq));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(row, key)?))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values);
+        let mut actions = vec![
+            TransactWriteItem::builder()
+                .put(put.build().map_err(build_error)?)
+                .build(),
+        ];
+        let changes = row_changes(read, row);
+        if !changes.is_empty() {
+            actions.push(self.add_to_totals(partnership_id, period, &changes)?);
+        }
+        actions.extend(self.company_listing_actions(partnership_id, period, read, row)?);
+        self.write_as_read(actions).await
+    }
+
+    /// Writes an account's row of an MSSP period over whatever is stored, keeping the
+    /// totals and the listing (seeding data sets and tests; ingestion derives rows onto the
+    /// ones it read).
     pub async fn put_mssp_usage(
         &self,
         partnership_id: &str,
         period: Period,
         usage: &MsspCompanyUsage,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         let key = keys::report_usage(partnership_id, MSSP, &period.id(), &usage.account_id);
-        let item = encode(usage, key.clone())?;
         for round in 0..ROW_WRITE_ROUNDS {
             if round > 0 {
-                self.count_write_retry();
                 super::backoff(round).await;
             }
-            let old: Option<MsspCompanyUsage> = self.get_record(key.clone()).await?;
-            if old.as_ref().is_some_and(|o| o.seq >= usage.seq) {
-                return Ok(false);
-            }
-            let (condition, read) = row_as_read(old.as_ref());
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .condition_expression(condition)
-                .set_expression_attribute_values(read);
-            let mut actions = vec![
-                TransactWriteItem::builder()
-                    .put(put.build().map_err(build_error)?)
-                    .build(),
-            ];
-            let changes = row_changes(old.as_ref(), usage);
-            if !changes.is_empty() {
-                actions.push(self.add_to_totals(partnership_id, period, &changes)?);
-            }
-            actions.extend(self.company_listing_actions(
-                partnership_id,
-                period,
-                old.as_ref(),
-                usage,
-            )?);
-            if self.transact(actions).await?.is_ok() {
-                return Ok(true);
+            let read: Option<MsspCompanyUsage> = self.get_record(key.clone()).await?;
+            let row = MsspCompanyUsage {
+                seq: read.as_ref().map_or(1, |r| r.seq + 1),
+                ..usage.clone()
+            };
+            let outcome = self
+                .replace_mssp_row(partnership_id, period, read.as_ref(), &row)
+                .await?;
+            if outcome == WriteOutcome::Written {
+                return Ok(());
             }
         }
         Err(StoreError::Contention {

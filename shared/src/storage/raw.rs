@@ -6,13 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::NaiveDate;
 use futures::StreamExt;
 
-use super::records::{AccountRecord, AccountRef, ActivityRecord, DayActivity, UsageRecord};
-use super::{Item, Store, StoreError, build_error, decode, is_condition_failure, keys, n, s};
+use super::records::{AccountRef, ActivityRecord, DayActivity, UsageRecord};
+use super::{Item, Store, StoreError, build_error, decode, keys, n, s};
 use crate::calendar::Period;
 
 /// Day items of one account written at once.
@@ -376,31 +376,24 @@ impl Store {
         })
     }
 
-    /// Takes the account's next usage sequence number; returns the account as it is after
-    /// that, or `None` when it no longer exists.
-    pub async fn next_usage_seq(
+    /// An account's raw records of `days` (one item per day, strongly consistent): what a
+    /// batch of records changed, read in O(days of the batch) whatever the history.
+    pub async fn raw_days(
         &self,
         partnership_id: &str,
         account_id: &str,
-    ) -> Result<Option<AccountRecord>, StoreError> {
-        let key = keys::account(partnership_id, account_id);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .update_expression("ADD usage_seq :one")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => output.attributes.map(decode).transpose(),
-            Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(StoreError::sdk("UpdateItem", err)),
+        days: &BTreeSet<NaiveDate>,
+    ) -> Result<RawRecords, StoreError> {
+        let keys = days
+            .iter()
+            .map(|day| keys::raw_day(partnership_id, account_id, &day.to_string()))
+            .collect();
+        let items = self.batch_get(keys).await?;
+        let mut records = RawRecords::default();
+        for item in &items {
+            day_records(item, &mut records)?;
         }
+        Ok(records)
     }
 
     /// An account's raw records from `from` to `to` (inclusive): one Query.

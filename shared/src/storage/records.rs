@@ -337,8 +337,8 @@ impl SubscriptionRecord {
 /// An end customer of a partnership, with its subscriptions (at most
 /// [`AccountRecord::MAX_SUBSCRIPTIONS`], so one item and one conditional write keep them
 /// consistent). Provisioning writes the fields in [`AccountRecord::PROVISIONED`] under a
-/// `revision` check; usage ingestion writes only the derived fields under its own sequence
-/// check, so neither overwrites the other.
+/// `revision` check; usage ingestion writes only the derived fields under its own check
+/// (`derived_seq`), so neither overwrites the other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountRecord {
     pub account_id: String,
@@ -357,10 +357,8 @@ pub struct AccountRecord {
     pub state_history: Vec<StateChange>,
     #[serde(default)]
     pub subscriptions: std::collections::BTreeMap<String, SubscriptionRecord>,
-    /// Bumped by usage ingestion before it recomputes what it derives from raw records.
-    #[serde(default)]
-    pub usage_seq: u64,
-    /// The `usage_seq` the stored `engagement` was computed at (a later one always wins).
+    /// The revision of the derived fields (`engagement`, `usage_months`): every write of
+    /// them adds 1 and is conditioned on the one it read.
     #[serde(default)]
     pub derived_seq: u64,
     #[serde(default)]
@@ -617,6 +615,7 @@ pub struct MsspCompanyUsage {
     pub name: String,
     #[serde(with = "packed_days")]
     pub daily_units: std::collections::BTreeMap<String, Vec<u64>>,
+    /// The row's revision: every write adds 1 and is conditioned on the one it read.
     pub seq: u64,
     pub ttl_epoch_seconds: i64,
 }
@@ -635,6 +634,7 @@ pub struct ResellerCompanyUsage {
     pub account_id: String,
     #[serde(with = "packed_days")]
     pub daily_units: std::collections::BTreeMap<String, Vec<u64>>,
+    /// The row's revision (as [`MsspCompanyUsage::seq`]).
     pub seq: u64,
     pub ttl_epoch_seconds: i64,
 }

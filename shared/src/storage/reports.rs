@@ -1,13 +1,14 @@
-//! What reports read: the derived report items (each written only if computed at a later
-//! sequence than the stored one), each period's ledger (late records) and the snapshots that
+//! What reports read: the derived report items (each replaced only if still as its writer
+//! read it), each period's ledger (late records) and the snapshots that
 //! keep closed reseller months as they stood, and the partnership's commitments.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
+use super::WriteOutcome;
 use super::records::{
-    AuditRecord, Commitments, MsspCompanyUsage, PeriodLedger, ResellerCompanyUsage,
+    AccountRecord, AuditRecord, Commitments, MsspCompanyUsage, PeriodLedger, ResellerCompanyUsage,
     ResellerSnapshot,
 };
 use super::{
@@ -32,6 +33,15 @@ pub struct ReportRows<T> {
     pub ledger: PeriodLedger,
     pub rows: Vec<T>,
     pub snapshots: Vec<ResellerSnapshot>,
+}
+
+/// An account and its report rows, as read before deriving onto them.
+#[derive(Debug, Clone, Default)]
+pub struct DerivedState {
+    /// None: the account no longer exists.
+    pub account: Option<AccountRecord>,
+    pub mssp_rows: BTreeMap<Period, MsspCompanyUsage>,
+    pub reseller_rows: BTreeMap<Period, ResellerCompanyUsage>,
 }
 
 /// What a provisioning write does to closed periods, in the same transaction: their late
@@ -96,34 +106,104 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Writes a report item unless one computed at the same or a later sequence is stored.
-    async fn put_if_newer(&self, item: Item, seq: u64) -> Result<bool, StoreError> {
+    /// What an account's report rows are derived onto: the account and its rows of
+    /// `periods` (absent ones left out), strongly consistent, in one BatchGetItem.
+    pub async fn derived_state(
+        &self,
+        partnership_id: &str,
+        account_id: &str,
+        periods: &BTreeSet<Period>,
+    ) -> Result<DerivedState, StoreError> {
+        let account_key = keys::account(partnership_id, account_id);
+        let rows: Vec<(keys::Key, Period)> = periods
+            .iter()
+            .map(|period| {
+                let kind = kind_prefix(period.kind());
+                let key = keys::report_usage(partnership_id, kind, &period.id(), account_id);
+                (key, *period)
+            })
+            .collect();
+        let keys = rows
+            .iter()
+            .map(|(key, _)| key.clone())
+            .chain([account_key.clone()])
+            .collect();
+        let row_periods: HashMap<String, Period> = rows
+            .into_iter()
+            .map(|(key, period)| (key.sk, period))
+            .collect();
+        let mut state = DerivedState::default();
+        for item in self.batch_get(keys).await? {
+            let sk = match item.get("sk") {
+                Some(AttributeValue::S(sk)) => sk.clone(),
+                _ => continue,
+            };
+            if sk == account_key.sk {
+                state.account = Some(decode(item)?);
+                continue;
+            }
+            let Some(period) = row_periods.get(&sk) else {
+                continue;
+            };
+            match period.kind() {
+                PeriodKind::Mssp => {
+                    state.mssp_rows.insert(*period, decode(item)?);
+                }
+                PeriodKind::Reseller => {
+                    state.reseller_rows.insert(*period, decode(item)?);
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    /// Replaces an account's row of a reseller month if it is still as `read` (none: still
+    /// absent); `row` carries the next revision.
+    pub async fn replace_reseller_row(
+        &self,
+        partnership_id: &str,
+        month_id: &str,
+        read: Option<&ResellerCompanyUsage>,
+        row: &ResellerCompanyUsage,
+    ) -> Result<WriteOutcome, StoreError> {
+        let key = keys::report_usage(partnership_id, RESELLER, month_id, &row.account_id);
+        let (condition, values) = super::period_totals::row_as_read(read.map(|r| r.seq));
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR seq < :seq")
-            .expression_attribute_values(":seq", n(to_i64(seq)))
+            .set_item(Some(encode(row, key)?))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(err) if is_condition_failure(&err) => {
+                self.count_write_retry();
+                Ok(WriteOutcome::Stale)
+            }
             Err(err) => Err(StoreError::sdk("PutItem", err)),
         }
     }
 
-    /// Writes an account's row of a reseller month unless a later one is stored (MSSP rows:
-    /// [`Store::put_mssp_usage`], which also keeps the period's totals).
+    /// Writes an account's row of a reseller month over whatever is stored (seeding data
+    /// sets; ingestion derives rows onto the ones it read).
     pub async fn put_reseller_usage(
         &self,
         partnership_id: &str,
         month_id: &str,
         usage: &ResellerCompanyUsage,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         let key = keys::report_usage(partnership_id, RESELLER, month_id, &usage.account_id);
-        self.put_if_newer(encode(usage, key)?, usage.seq).await
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(usage, key)?))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("PutItem", e))?;
+        Ok(())
     }
 
     /// One MSSP period's or reseller month's ledger and rows: one Query (the ledger item

@@ -1,6 +1,9 @@
 //! What the reports and the customers view read, derived from an account's raw records
 //! (and its state history): billable daily units per MSSP period, daily units per month, the
-//! engagement on the account item. Recomputed under a per-account sequence number.
+//! engagement on the account item. Each is derived onto the stored item as read and
+//! replaced only if it is still so: an ingested batch re-derives only the cells of its own
+//! days (O(records in it), whatever the history); a change of the account's state history
+//! or name derives its MSSP rows whole.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +14,7 @@ use crate::storage::records::{
     AccountRecord, DayActivity, Engagement, MsspCompanyUsage, PartnershipType, Peak,
     ResellerCompanyUsage, SubscriptionRecord, UsageRecord,
 };
-use crate::storage::{RawRecords, StoreError, WriteOutcome};
+use crate::storage::{DerivedState, RawRecords, StoreError, WriteOutcome};
 use crate::{App, customers};
 
 use super::{ENGAGEMENT_DAYS, RETENTION_DAYS};
@@ -24,154 +27,263 @@ pub fn ttl_after(date: NaiveDate) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
-/// Recomputes an account's derived items for `periods` (and its engagement, from raw
-/// records back to `earliest` at least) from its raw records and state history, under a
-/// new sequence number: a concurrent recomputation that read older data cannot overwrite
-/// this one.
-pub async fn recompute(
+/// Rounds of reading an account's derived items again after a concurrent write of one.
+const DERIVE_ROUNDS: usize = 8;
+
+/// Which raw records a derivation reads, and what it derives onto.
+#[derive(Debug, Clone)]
+enum RawScope {
+    /// The days an ingested batch changed: their cells are derived onto the stored rows and
+    /// engagement.
+    Days(BTreeSet<NaiveDate>),
+    /// Every day of the periods: the rows are derived from scratch (the engagement is not
+    /// derived).
+    WholePeriods,
+}
+
+/// One account's derivation.
+struct Derivation<'a> {
+    partnership_id: &'a str,
+    account_id: &'a str,
+    /// With the engagement (and the account's levels, by its partnership's type).
+    engagement_of: Option<PartnershipType>,
+    scope: RawScope,
+    today: NaiveDate,
+}
+
+/// Applies an ingested batch (the raw records now current on `days`) to the account's rows
+/// of `periods` (not closed) and to its engagement: O(records in the batch).
+pub async fn apply_days(
     app: &App,
     partnership_id: &str,
     kind: PartnershipType,
     account_id: &str,
     periods: &BTreeSet<Period>,
-    earliest: NaiveDate,
+    days: BTreeSet<NaiveDate>,
     today: NaiveDate,
 ) -> Result<(), String> {
-    let store = &app.store;
-    let Some(account) = store
-        .next_usage_seq(partnership_id, account_id)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
-        return Err("the account was deleted".into());
+    let job = Derivation {
+        partnership_id,
+        account_id,
+        engagement_of: Some(kind),
+        scope: RawScope::Days(days),
+        today,
     };
-    let window_start = calendar::sub_days(today, ENGAGEMENT_DAYS);
-    let month_start = Period::containing(PeriodKind::Reseller, today).start();
-    let from = periods
-        .iter()
-        .map(|p| p.start())
-        .chain([window_start, month_start, earliest])
-        .min()
-        .unwrap_or(window_start);
-    let stored = store
-        .raw_records(partnership_id, account_id, from, today)
-        .await
-        .map_err(|e| e.to_string())?;
-    let seq = account.usage_seq;
-    let mut used_months = BTreeSet::new();
-    for period in periods {
-        if !stored.usage.iter().any(|r| period.contains(r.date)) {
-            continue;
-        }
-        let written = match period.kind() {
-            PeriodKind::Mssp => {
-                let usage = mssp_company_usage(&account, *period, &stored.usage, seq);
-                store.put_mssp_usage(partnership_id, *period, &usage).await
-            }
-            PeriodKind::Reseller => {
-                let usage = reseller_company_usage(account_id, *period, &stored.usage, seq);
-                if usage.daily_units.values().flatten().any(|units| *units > 0) {
-                    used_months.insert(period.id());
-                }
-                store
-                    .put_reseller_usage(partnership_id, &period.id(), &usage)
-                    .await
-            }
-        };
-        written.map_err(|e| e.to_string())?;
-    }
-    let engagement = engagement(today, &stored, account.engagement.as_ref());
-    set_engagement(app, kind, account, engagement, seq, &used_months)
-        .await
-        .map_err(|e| e.to_string())
+    derive(app, &job, periods).await
 }
 
-/// Attempts of an engagement write that met a concurrent change of the account.
-const ENGAGEMENT_ATTEMPTS: usize = 8;
-
-/// Stores `engagement` (computed at usage sequence `seq`) on the account read as `account`,
-/// unless a later engagement is stored by then, and adds `used_months` (months it used some
-/// product in) to its usage months, with its levels and month lists for the day of the
-/// write: a concurrent change of the account is read again and they are computed anew.
-async fn set_engagement(
+/// Recomputes the account's rows of `periods` whole from its raw records and state history
+/// (after a change of either that reaches every day of them).
+pub async fn recompute(
     app: &App,
-    kind: PartnershipType,
-    mut account: AccountRecord,
-    engagement: Engagement,
-    seq: u64,
-    used_months: &BTreeSet<String>,
-) -> Result<(), StoreError> {
-    for _ in 0..ENGAGEMENT_ATTEMPTS {
-        let now = app.clock.now_ms();
-        let mut after = account.clone();
-        if account.derived_seq < seq {
-            after.engagement = Some(engagement.clone());
-            after.derived_seq = seq;
+    partnership_id: &str,
+    account_id: &str,
+    periods: &BTreeSet<Period>,
+    today: NaiveDate,
+) -> Result<(), String> {
+    let job = Derivation {
+        partnership_id,
+        account_id,
+        engagement_of: None,
+        scope: RawScope::WholePeriods,
+        today,
+    };
+    derive(app, &job, periods).await
+}
+
+/// Derives `job` onto the stored items, each replaced only if still as read; what met a
+/// concurrent write is read again and derived anew. Every round reads the stored items
+/// before the raw records: raw records written after that read are applied by their own
+/// derivation, whose read follows this one's write or whose write this one's refuses.
+async fn derive(app: &App, job: &Derivation<'_>, periods: &BTreeSet<Period>) -> Result<(), String> {
+    let store = &app.store;
+    let mut pending = periods.clone();
+    let mut engagement_pending = job.engagement_of.is_some();
+    let mut used_months = BTreeSet::new();
+    for round in 0..DERIVE_ROUNDS {
+        if round > 0 {
+            crate::storage::backoff(round).await;
         }
-        // Only the current and the previous month have lists: older months are dropped.
-        let previous = Period::containing(PeriodKind::Reseller, calendar::stockholm_date(now))
-            .previous()
-            .id();
-        after.usage_months.extend(used_months.iter().cloned());
-        after.usage_months.retain(|month| *month >= previous);
-        if after.derived_seq == account.derived_seq && after.usage_months == account.usage_months {
-            return Ok(());
-        }
-        // The time of this attempt, not of the batch: after midnight, the new day's levels.
-        let after = customers::with_indexed_fields(kind, after, now);
-        match app.store.set_engagement(&account, &after).await? {
-            WriteOutcome::Written => return Ok(()),
-            WriteOutcome::Stale => {
-                let Some(read) = app
-                    .store
-                    .account(&account.partnership_id, &account.account_id)
-                    .await?
-                else {
-                    return Ok(());
-                };
-                account = read;
+        let state = store
+            .derived_state(job.partnership_id, job.account_id, &pending)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(account) = state.account.clone() else {
+            return Err("the account was deleted".into());
+        };
+        let raw = match &job.scope {
+            RawScope::Days(days) => {
+                store
+                    .raw_days(job.partnership_id, job.account_id, days)
+                    .await
             }
+            RawScope::WholePeriods => {
+                let from = pending.iter().map(|p| p.start()).min().unwrap_or(job.today);
+                store
+                    .raw_records(job.partnership_id, job.account_id, from, job.today)
+                    .await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        for period in pending.clone() {
+            let outcome = derive_row(app, job, &state, &account, period, &raw, &mut used_months)
+                .await
+                .map_err(|e| e.to_string())?;
+            if outcome == WriteOutcome::Written {
+                pending.remove(&period);
+            }
+        }
+        if let (true, Some(kind)) = (engagement_pending, job.engagement_of) {
+            let outcome = set_engagement(app, kind, &account, &raw, job.today, &used_months)
+                .await
+                .map_err(|e| e.to_string())?;
+            engagement_pending = outcome == WriteOutcome::Stale;
+        }
+        if pending.is_empty() && !engagement_pending {
+            return Ok(());
         }
     }
     Err(StoreError::Contention {
         operation: "TransactWriteItems",
-    })
+    }
+    .to_string())
 }
 
-/// Units per product and day of `period` (index 0 is its first day; 0 where nothing was
-/// reported), counting only the days `counts` admits.
-fn daily_units(
+/// Derives the account's row of `period` onto the one read (from scratch for
+/// [`RawScope::WholePeriods`]) and replaces it if it changed; notes the months with use.
+async fn derive_row(
+    app: &App,
+    job: &Derivation<'_>,
+    state: &DerivedState,
+    account: &AccountRecord,
+    period: Period,
+    raw: &RawRecords,
+    used_months: &mut BTreeSet<String>,
+) -> Result<WriteOutcome, StoreError> {
+    let store = &app.store;
+    let onto = |cells: Option<&BTreeMap<String, Vec<u64>>>| match job.scope {
+        RawScope::Days(_) => cells.cloned().unwrap_or_default(),
+        RawScope::WholePeriods => BTreeMap::new(),
+    };
+    match period.kind() {
+        PeriodKind::Mssp => {
+            let read = state.mssp_rows.get(&period);
+            let cells = onto(read.map(|r| &r.daily_units));
+            let row = mssp_company_usage(
+                account,
+                period,
+                cells,
+                &raw.usage,
+                next_revision(read.map(|r| r.seq)),
+            );
+            let unchanged = match read {
+                Some(read) => read.daily_units == row.daily_units && read.name == row.name,
+                None => row.daily_units.is_empty(),
+            };
+            if unchanged {
+                return Ok(WriteOutcome::Written);
+            }
+            store
+                .replace_mssp_row(job.partnership_id, period, read, &row)
+                .await
+        }
+        PeriodKind::Reseller => {
+            let read = state.reseller_rows.get(&period);
+            let cells = onto(read.map(|r| &r.daily_units));
+            let row = reseller_company_usage(
+                &account.account_id,
+                period,
+                cells,
+                &raw.usage,
+                next_revision(read.map(|r| r.seq)),
+            );
+            if row.daily_units.values().flatten().any(|units| *units > 0) {
+                used_months.insert(period.id());
+            }
+            let unchanged = match read {
+                Some(read) => read.daily_units == row.daily_units,
+                None => row.daily_units.is_empty(),
+            };
+            if unchanged {
+                return Ok(WriteOutcome::Written);
+            }
+            store
+                .replace_reseller_row(job.partnership_id, &period.id(), read, &row)
+                .await
+        }
+    }
+}
+
+/// The revision a row replacing the one read at `read` (none: absent) carries.
+fn next_revision(read: Option<u64>) -> u64 {
+    read.map_or(1, |revision| revision + 1)
+}
+
+/// Derives the engagement onto the one `account` carries as read and adds `used_months`
+/// (months it used some product in) to its usage months, with its levels and month lists
+/// for the time of the write; stale if the account changed since the read.
+async fn set_engagement(
+    app: &App,
+    kind: PartnershipType,
+    account: &AccountRecord,
+    raw: &RawRecords,
+    today: NaiveDate,
+    used_months: &BTreeSet<String>,
+) -> Result<WriteOutcome, StoreError> {
+    let now = app.clock.now_ms();
+    let mut after = account.clone();
+    after.engagement = Some(engagement(today, raw, account.engagement.as_ref()));
+    // Only the current and the previous month have lists: older months are dropped.
+    let previous = Period::containing(PeriodKind::Reseller, calendar::stockholm_date(now))
+        .previous()
+        .id();
+    after.usage_months.extend(used_months.iter().cloned());
+    after.usage_months.retain(|month| *month >= previous);
+    if after.engagement == account.engagement && after.usage_months == account.usage_months {
+        return Ok(WriteOutcome::Written);
+    }
+    after.derived_seq = account.derived_seq + 1;
+    // The time of this attempt, not of the batch: after midnight, the new day's levels.
+    let after = customers::with_indexed_fields(kind, after, now);
+    app.store.set_engagement(account, &after).await
+}
+
+/// `cells` (units per product and day of `period`, index 0 its first day) with the days of
+/// `usage` in the period set, to 0 on the days `counts` does not admit.
+fn apply_units(
+    mut cells: BTreeMap<String, Vec<u64>>,
     period: Period,
     usage: &[UsageRecord],
     counts: impl Fn(NaiveDate) -> bool,
 ) -> BTreeMap<String, Vec<u64>> {
     let start = period.start();
     let days = period.days().count();
-    let mut daily: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for record in usage.iter().filter(|r| period.contains(r.date)) {
         let index = usize::try_from(calendar::days_between(start, record.date)).unwrap_or(0);
-        let series = daily
+        let series = cells
             .entry(record.product.clone())
             .or_insert_with(|| vec![0; days]);
         if let Some(slot) = series.get_mut(index) {
             *slot = if counts(record.date) { record.units } else { 0 };
         }
     }
-    daily
+    cells
 }
 
-/// The account's billable daily units per product over `period`: units of the days it
-/// was `paying` (trial, demo, internal and archived days count 0).
+/// The account's row of `period` at revision `seq`: its billable daily units per product,
+/// `cells` with the days of `usage` set — units of the days it was `paying` (trial, demo,
+/// internal and archived days count 0).
 pub fn mssp_company_usage(
     account: &AccountRecord,
     period: Period,
+    cells: BTreeMap<String, Vec<u64>>,
     usage: &[UsageRecord],
     seq: u64,
 ) -> MsspCompanyUsage {
     MsspCompanyUsage {
         account_id: account.account_id.clone(),
         name: account.name.clone(),
-        daily_units: daily_units(period, usage, |day| account.paying_on(day)),
+        daily_units: apply_units(cells, period, usage, |day| account.paying_on(day)),
         seq,
         ttl_epoch_seconds: ttl_after(period.end()),
     }
@@ -186,16 +298,18 @@ pub fn peak_of(days: impl Iterator<Item = (NaiveDate, u64)>) -> Option<Peak> {
     })
 }
 
-/// The account's daily units per product in the calendar `month`.
+/// The account's row of the calendar `month` at revision `seq`: its daily units per
+/// product, `cells` with the days of `usage` set.
 pub fn reseller_company_usage(
     account_id: &str,
     month: Period,
+    cells: BTreeMap<String, Vec<u64>>,
     usage: &[UsageRecord],
     seq: u64,
 ) -> ResellerCompanyUsage {
     ResellerCompanyUsage {
         account_id: account_id.to_owned(),
-        daily_units: daily_units(month, usage, |_| true),
+        daily_units: apply_units(cells, month, usage, |_| true),
         seq,
         ttl_epoch_seconds: ttl_after(month.end()),
     }
@@ -252,16 +366,14 @@ fn active_products(activity: &DayActivity) -> impl Iterator<Item = &'static str>
     .map(|(product, _)| product)
 }
 
-/// The account's engagement on `today` from its raw records (and the last activity days
-/// already known, which never move back).
+/// The account's engagement on `today`: `previous` (none: nothing yet) with the days of
+/// `raw` applied — the activity of the last days, the last activity per product (which
+/// never moves back) and this month's daily units.
 pub fn engagement(today: NaiveDate, raw: &RawRecords, previous: Option<&Engagement>) -> Engagement {
     let window_start = calendar::sub_days(today, ENGAGEMENT_DAYS - 1);
-    let days: BTreeMap<NaiveDate, DayActivity> = raw
-        .activity
-        .iter()
-        .filter(|r| r.date >= window_start && r.date <= today)
-        .map(|r| (r.date, r.activity))
-        .collect();
+    let mut days = previous.map(|e| e.days.clone()).unwrap_or_default();
+    days.extend(raw.activity.iter().map(|r| (r.date, r.activity)));
+    days.retain(|date, _| *date >= window_start && *date <= today);
     let mut last_active: BTreeMap<String, NaiveDate> =
         previous.map(|e| e.last_active.clone()).unwrap_or_default();
     let mut seen = |product: &str, date: NaiveDate| {
@@ -282,11 +394,16 @@ pub fn engagement(today: NaiveDate, raw: &RawRecords, previous: Option<&Engageme
         seen("DA", record.date);
     }
     let month = Period::containing(PeriodKind::Reseller, today);
+    // A new month starts from no units.
+    let month_cells = previous
+        .filter(|e| e.month == month.id())
+        .map(|e| e.month_units.clone())
+        .unwrap_or_default();
     Engagement {
         days,
         last_active,
         month: month.id(),
-        month_units: daily_units(month, &raw.usage, |_| true),
+        month_units: apply_units(month_cells, month, &raw.usage, |_| true),
     }
 }
 

@@ -8,9 +8,9 @@
 //! - on the account: the last days of activity, last activity per product and this month's
 //!   daily units (`Engagement`).
 //!
-//! An account's derived items are recomputed from its raw records after every change of
-//! them or of its state history, under a sequence number taken after that change, and
-//! written only over older results. A closed period is a ledger page: its items are never
+//! An account's derived items are derived anew after every change of its raw records (the
+//! cells of the batch's days, onto the stored items) or of its state history (its MSSP rows
+//! whole), each replaced only if still as read. A closed period is a ledger page: its items are never
 //! recomputed again; records and state changes that reach it late are stored and counted in
 //! its `late_records`.
 
@@ -26,7 +26,7 @@ mod effects;
 
 pub use derive::ttl_after;
 pub use derive::{
-    engagement, licensed_on, mssp_company_usage, peak_of, peak_utilisation, recompute,
+    apply_days, engagement, licensed_on, mssp_company_usage, peak_of, peak_utilisation, recompute,
     reseller_company_usage, utilisation_percent,
 };
 pub use effects::{AccountChangeEffect, account_change_effect, account_deletion_effect};
@@ -428,14 +428,13 @@ async fn ingest_account(
         .flat_map(|day| periods_of(*day))
         .filter(|period| !closed(period))
         .collect();
-    let earliest = summary.current_days.first().copied().unwrap_or(today);
-    recompute(
+    apply_days(
         app,
         partnership_id,
         kind,
         account_id,
         &periods,
-        earliest,
+        summary.current_days,
         today,
     )
     .await
