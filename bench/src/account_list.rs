@@ -84,6 +84,37 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         crate::partner_data::measure(&t, &format!("{name}_{LARGE}"), &partner, path).await?;
     }
+    closed_month_figures(&t).await
+}
+
+/// Month 2026-11 closed: the nightly run that freezes its lists (and opens December's for
+/// every account) at 10,000 accounts, then its pages, read from the frozen lists.
+async fn closed_month_figures(t: &TestApp) -> Result<(), Box<dyn std::error::Error>> {
+    // 2026-12-05 01:00 in Stockholm: past the three grace days of 2026-11.
+    let after_close = chrono::DateTime::parse_from_rfc3339("2026-12-05T00:00:00Z")?;
+    t.clock.set_ms(after_close.timestamp_millis());
+    let started = std::time::Instant::now();
+    let day = shared::calendar::stockholm_date(t.app.clock.now_ms());
+    let report = shared::customers::recompute_levels(&t.app, day).await?;
+    let frozen: Vec<&String> = report
+        .partnerships
+        .iter()
+        .flat_map(|p| p.frozen_months.iter())
+        .collect();
+    if frozen.is_empty() {
+        return Err("the run froze no month".into());
+    }
+    println!(
+        "customer_levels_recompute_{LARGE}_freezing_s: {:.1}",
+        started.elapsed().as_secs_f64()
+    );
+    // A session of today (the earlier ones have expired).
+    let reseller = t.partner(Reseller, &[]).await;
+    for list in ["companies", "usage"] {
+        let first = format!("/v1/reseller/periods/2026-11/{list}?limit=100");
+        let name = format!("reseller_closed_{list}_{LARGE}");
+        measure_pages(t, &reseller, &name, &first).await?;
+    }
     Ok(())
 }
 

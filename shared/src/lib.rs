@@ -24,6 +24,7 @@ pub mod provisioning;
 pub mod request;
 pub mod rotation;
 pub mod routes;
+pub mod secret_scanning;
 pub mod secrets;
 pub mod sessions;
 pub mod storage;

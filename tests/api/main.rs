@@ -24,6 +24,7 @@ mod rate_limit;
 mod reports;
 mod revocation;
 mod rotation;
+mod secret_scanning;
 mod secrets;
 mod server;
 mod sessions;

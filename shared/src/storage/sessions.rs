@@ -305,6 +305,17 @@ impl Store {
         }
     }
 
+    /// The session stored under `session_hash`, live or not (one strongly consistent read).
+    pub async fn session_by_hash(
+        &self,
+        session_hash: &CredentialHash,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.get_item(keys::session(session_hash))
+            .await?
+            .map(decode_session)
+            .transpose()
+    }
+
     /// Logout, in one transaction: deletes the live session (used from its own address
     /// where locked), frees its slot and writes the audit entry `audit` makes of it. Never
     /// rate limited. Two calls: the session is read first, for its slot and its audit entry.

@@ -1,0 +1,124 @@
+//! Leaked credentials reported by a code host (`shared::secret_scanning`), against DynamoDB
+//! Local: a live API key is revoked with its sessions, a live session ended, each audited;
+//! anything else is a false positive and changes nothing, and so does a replayed alert.
+
+use api_tests::{Call, TestApp};
+use serde_json::Value;
+use shared::credentials::{Credential, CredentialKind};
+use shared::secret_scanning::{self, Label, ReportedToken, token_hash};
+
+fn found(token: &str) -> ReportedToken {
+    ReportedToken {
+        token: token.to_owned(),
+        token_type: "partner_portal_api_key".into(),
+        url: Some("https://github.com/octo/app/blob/0a1b2c/config.yml".into()),
+        source: Some("content".into()),
+    }
+}
+
+async fn session_of(t: &TestApp, key: &str) -> String {
+    t.clock.advance_ms(1000);
+    let created = t
+        .call(Call::create_session(t.organization_key(), key))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.body["_data"][0]["session_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn me_status(t: &TestApp, session: &str) -> u16 {
+    t.clock.advance_ms(1000);
+    t.call(Call::me(session)).await.status
+}
+
+async fn trail(t: &TestApp) -> Vec<Value> {
+    let trail = t.call(t.admin("GET", "/v1/admin/audit")).await;
+    assert_eq!(trail.status, 200, "{}", trail.body);
+    trail.body["_data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_reported_live_key_is_revoked_with_its_sessions_and_a_replay_changes_nothing() {
+    let t = TestApp::spawn().await;
+    let leaked_key = t.api_key(&[]).await;
+    let other_key = t.api_key(&[]).await;
+    let of_leaked_key = session_of(&t, &leaked_key).await;
+    let leaked_session = session_of(&t, &other_key).await;
+    let kept_session = session_of(&t, &other_key).await;
+    let mut mistyped = leaked_key.clone();
+    let last = if mistyped.ends_with('A') { "B" } else { "A" };
+    mistyped.replace_range(mistyped.len() - 1.., last);
+    let never_issued = Credential::generate(CredentialKind::ApiKey).unwrap();
+    let alert = [
+        found(&leaked_key),
+        found(&leaked_session),
+        found(&mistyped),
+        found(never_issued.expose()),
+        found(t.organization_key()),
+    ];
+    let before = trail(&t).await.len();
+
+    let verdicts = secret_scanning::handle_alert(&t.app, &alert).await.unwrap();
+    let labels: Vec<Label> = verdicts.iter().map(|v| v.label).collect();
+    use Label::{FalsePositive, TruePositive};
+    assert_eq!(
+        labels,
+        [
+            TruePositive,
+            TruePositive,
+            FalsePositive,
+            FalsePositive,
+            FalsePositive
+        ]
+    );
+    assert_eq!(verdicts[0].token_hash, token_hash(&leaked_key));
+    assert_eq!(verdicts[0].token_type, "partner_portal_api_key");
+
+    // The leaked key opens no session and its session is gone; the leaked session of the
+    // other key is gone, the other key and its other session work on.
+    assert_eq!(me_status(&t, &of_leaked_key).await, 401);
+    assert_eq!(me_status(&t, &leaked_session).await, 401);
+    assert_eq!(me_status(&t, &kept_session).await, 200);
+    t.clock.advance_ms(1000);
+    let refused = t
+        .call(Call::create_session(t.organization_key(), &leaked_key))
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let _ = session_of(&t, &other_key).await;
+
+    let entries = trail(&t).await;
+    let scanner: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e["actor"] == "system:secret-scanning")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor_label"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let url = "https://github.com/octo/app/blob/0a1b2c/config.yml";
+    assert_eq!(
+        scanner,
+        [("session.invalidated", url), ("api_key.revoked", url)]
+    );
+    let revoked = entries
+        .iter()
+        .find(|e| e["action"] == "api_key.revoked")
+        .unwrap();
+    assert_eq!(
+        revoked["detail"]["reason"],
+        secret_scanning::REVOCATION_REASON
+    );
+    let serialized = serde_json::to_string(&entries).unwrap();
+    assert!(!serialized.contains(&leaked_key) && !serialized.contains(&leaked_session));
+
+    // The same alert again (a retry, or a replay): nothing is live, nothing changes.
+    let after = trail(&t).await.len();
+    let again = secret_scanning::handle_alert(&t.app, &alert).await.unwrap();
+    assert!(again.iter().all(|v| v.label == FalsePositive), "{again:?}");
+    assert_eq!(trail(&t).await.len(), after);
+    assert!(after > before);
+}
