@@ -4,6 +4,7 @@
 //! be another client), and handing it to the function that serves the route.
 
 pub mod admin_auth;
+pub mod code_host;
 pub mod demo;
 pub mod demo_data;
 pub mod event;

@@ -28,9 +28,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dynamodb_port = port_from_env("DYNAMODB_PORT", "8000")?;
     let local_dir = PathBuf::from(env_or("LOCAL_DIR", ".local"));
     let table = env_or("TABLE_NAME", "partner-portal-local");
-    let config = Config::from_lookup(|name| match name {
-        "TABLE_NAME" => Some(table.clone()),
-        _ => std::env::var(name).ok().filter(|v| !v.is_empty()),
+    let config = Config::from_lookup(|name| {
+        let set = std::env::var(name).ok().filter(|v| !v.is_empty());
+        match name {
+            "TABLE_NAME" => Some(table.clone()),
+            // Alerts signed by the stand-in code host are trusted unless told otherwise.
+            "SECRET_SCANNING_PUBLIC_KEYS" => {
+                set.or_else(|| Some(local_server::code_host::PUBLISHED_KEYS.to_owned()))
+            }
+            _ => set,
+        }
     })?;
     let pepper = shared::secrets::load_pepper(
         &aws_config::SdkConfig::builder().build(),

@@ -46,6 +46,9 @@ pub struct Config {
     /// one minute per API key and per client address (wrong keys count too).
     pub session_creates_per_key: u32,
     pub session_creates_per_address: u32,
+    /// `SECRET_SCANNING_PUBLIC_KEYS`: the code host's published signing keys, as its
+    /// well-known URL serves them (none: every leaked-token alert is refused, 401).
+    pub secret_scanning_keys: std::sync::Arc<crate::secret_scanning::SigningKeys>,
 }
 
 /// Session creations a minute per API key and per client address, unless configured.
@@ -129,6 +132,17 @@ impl Config {
                     reason: format!("a whole number from 1 to {MAX_SESSION_CREATES}"),
                 }),
         };
+        let secret_scanning_keys = match lookup("SECRET_SCANNING_PUBLIC_KEYS") {
+            None => crate::secret_scanning::SigningKeys::default(),
+            Some(published) => {
+                crate::secret_scanning::SigningKeys::parse(&published).map_err(|reason| {
+                    ConfigError::Invalid {
+                        name: "SECRET_SCANNING_PUBLIC_KEYS",
+                        reason,
+                    }
+                })?
+            }
+        };
         Ok(Self {
             table_name,
             pepper_source,
@@ -143,6 +157,7 @@ impl Config {
                 "SESSION_CREATES_PER_ADDRESS_PER_MINUTE",
                 DEFAULT_SESSION_CREATES_PER_ADDRESS,
             )?,
+            secret_scanning_keys: std::sync::Arc::new(secret_scanning_keys),
         })
     }
 }

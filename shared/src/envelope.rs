@@ -224,6 +224,20 @@ fn success_response(info: &RequestInfo, reply: Reply) -> Response<Body> {
     json_response(reply.status, &body)
 }
 
+/// An answer in a counterpart's own format (a code host's, not the envelope), with the
+/// headers every answer carries; its request id, which has no `_meta` there, in
+/// `X-Request-Id`.
+pub fn bare_json(info: &RequestInfo, status: StatusCode, body: &Value) -> Response<Body> {
+    tracing::info!(request_id = %info.request_id, method = %info.method, path = %crate::request::redact_credentials(&info.path), status = status.as_u16(), "request served");
+    let mut response = json_response(status, body);
+    if let Ok(id) = HeaderValue::from_str(&info.request_id) {
+        response
+            .headers_mut()
+            .insert(http::HeaderName::from_static("x-request-id"), id);
+    }
+    response
+}
+
 /// The error body for `err`; logs server faults with their full cause chain, once.
 pub fn error_response(info: &RequestInfo, err: &ApiError) -> Response<Body> {
     let status = err.status();

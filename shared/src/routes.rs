@@ -10,6 +10,7 @@ use crate::error::ApiError;
 pub enum RouteId {
     CreateSession,
     EndSession,
+    ReportLeakedTokens,
     GetMe,
     GetApiAccess,
     EnableApiAccess,
@@ -88,6 +89,9 @@ pub enum Access {
     Admin,
     /// Anyone: the documentation.
     Public,
+    /// A code host reporting leaked tokens: its signature over the body, checked by the
+    /// function against the host's published keys.
+    CodeHost,
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +175,14 @@ pub const ROUTES: &[Route] = &[
         "/v1/auth/session",
         Function::AuthApi,
     ),
+    Route {
+        id: RouteId::ReportLeakedTokens,
+        method: Method::POST,
+        path: "/v1/secret-scanning/alerts",
+        function: Function::AuthApi,
+        access: Access::CodeHost,
+        collection: false,
+    },
     partner(RouteId::GetMe, Method::GET, "/v1/me", Function::MeApi),
     admin(RouteId::GetApiAccess, Method::GET, "/v1/admin/api-access"),
     admin(

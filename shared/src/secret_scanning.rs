@@ -25,6 +25,8 @@ pub const KEY_IDENTIFIER_HEADER: &str = "github-public-key-identifier";
 pub const SIGNATURE_HEADER: &str = "github-public-key-signature";
 /// Most tokens one alert may carry; a longer list is refused whole (400).
 pub const MAX_TOKENS: usize = 100;
+/// Largest alert body taken (a hundred tokens with long URLs fit); larger is a 413.
+pub const MAX_ALERT_BYTES: usize = 256 * 1024;
 /// Why a key revoked by an alert was revoked (its audit entry and key view).
 pub const REVOCATION_REASON: &str = "leaked: reported by secret scanning";
 

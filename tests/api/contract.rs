@@ -45,7 +45,7 @@ fn the_openapi_operations_are_the_route_table() {
         .map(|r| {
             let scheme = match r.access {
                 Access::Admin => "AdminJwt",
-                Access::Public => "none",
+                Access::Public | Access::CodeHost => "none",
                 Access::Partner
                     if r.path == "/v1/auth/session" && r.method == http::Method::POST =>
                 {

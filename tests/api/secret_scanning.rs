@@ -89,7 +89,8 @@ async fn a_reported_live_key_is_revoked_with_its_sessions_and_a_replay_changes_n
     let _ = session_of(&t, &other_key).await;
 
     let entries = trail(&t).await;
-    let scanner: Vec<(&str, &str)> = entries
+    // (Both written in the same millisecond of the test clock: compared in name order.)
+    let scanner: std::collections::BTreeSet<(&str, &str)> = entries
         .iter()
         .filter(|e| e["actor"] == "system:secret-scanning")
         .map(|e| {
@@ -102,7 +103,7 @@ async fn a_reported_live_key_is_revoked_with_its_sessions_and_a_replay_changes_n
     let url = "https://github.com/octo/app/blob/0a1b2c/config.yml";
     assert_eq!(
         scanner,
-        [("session.invalidated", url), ("api_key.revoked", url)]
+        [("api_key.revoked", url), ("session.invalidated", url)].into()
     );
     let revoked = entries
         .iter()
@@ -121,4 +122,71 @@ async fn a_reported_live_key_is_revoked_with_its_sessions_and_a_replay_changes_n
     assert!(again.iter().all(|v| v.label == FalsePositive), "{again:?}");
     assert_eq!(trail(&t).await.len(), after);
     assert!(after > before);
+}
+
+/// `POST /v1/secret-scanning/alerts` with `body`, signed by the stand-in code host unless
+/// `signature` replaces its signature.
+fn alert(body: &[u8], signature: Option<&str>) -> Call {
+    let signed = local_server::code_host::sign(body).unwrap();
+    Call::new("POST", "/v1/secret-scanning/alerts")
+        .raw_body(body)
+        .header("content-type", "application/json")
+        .header(
+            "github-public-key-identifier",
+            local_server::code_host::KEY_IDENTIFIER,
+        )
+        .header("github-public-key-signature", signature.unwrap_or(&signed))
+}
+
+#[tokio::test]
+async fn the_route_answers_signed_alerts_in_the_hosts_format_and_refuses_others_before_reading() {
+    let t = TestApp::spawn().await;
+    let key = t.api_key(&[]).await;
+    let session = session_of(&t, &key).await;
+    let body = serde_json::to_vec(&serde_json::json!([
+        { "token": key, "type": "partner_portal_api_key",
+          "url": "https://gist.github.com/octo/1", "source": "gist" },
+        { "token": "hsp_not-ours", "type": "partner_portal_api_key" },
+    ]))
+    .unwrap();
+
+    // Refused before any database call: no headers, an unknown key, another body's
+    // signature, a signature that is not base64.
+    let other = local_server::code_host::sign(b"[]").unwrap();
+    let calls = t.app.store.calls();
+    let unsigned = Call::new("POST", "/v1/secret-scanning/alerts").raw_body(&body);
+    t.call(unsigned).await.assert_error(401, 11000);
+    let unknown = alert(&body, None).header("github-public-key-identifier", "another-key");
+    t.call(unknown).await.assert_error(401, 11001);
+    t.call(alert(&body, Some(&other)))
+        .await
+        .assert_error(401, 11001);
+    t.call(alert(&body, Some("%%%")))
+        .await
+        .assert_error(401, 11001);
+    assert_eq!(t.app.store.calls(), calls, "no database call");
+    assert_eq!(me_status(&t, &session).await, 200, "nothing was revoked");
+
+    // A signed body that is not an alert.
+    let not_alert = br#"{"token":"x"}"#;
+    t.call(alert(not_alert, None))
+        .await
+        .assert_error(400, 11400);
+
+    let answer = t.call(alert(&body, None)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.body,
+        serde_json::json!([
+            { "token_hash": token_hash(&key), "token_type": "partner_portal_api_key",
+              "label": "true_positive" },
+            { "token_hash": token_hash("hsp_not-ours"), "token_type": "partner_portal_api_key",
+              "label": "false_positive" },
+        ])
+    );
+    assert_eq!(
+        me_status(&t, &session).await,
+        401,
+        "the key's session ended"
+    );
 }

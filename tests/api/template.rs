@@ -68,7 +68,9 @@ fn the_template_routes_match_the_route_table() {
         .map(|r| {
             let authorizer = match r.access {
                 shared::routes::Access::Admin => "AdminJwt",
-                shared::routes::Access::Partner | shared::routes::Access::Public => "NONE",
+                shared::routes::Access::Partner
+                | shared::routes::Access::Public
+                | shared::routes::Access::CodeHost => "NONE",
             };
             (
                 r.method.to_string(),

@@ -60,6 +60,7 @@ pub fn app_with(store: Store, clock: Arc<dyn Clock>) -> App {
         "SESSION_CREATES_PER_KEY_PER_MINUTE" | "SESSION_CREATES_PER_ADDRESS_PER_MINUTE" => {
             Some("100000".to_owned())
         }
+        "SECRET_SCANNING_PUBLIC_KEYS" => Some(local_server::code_host::PUBLISHED_KEYS.to_owned()),
         _ => None,
     })
     .unwrap();

@@ -1,5 +1,6 @@
 //! `auth-api`: `POST /v1/auth/session` exchanges an organization key and an API key for a
-//! one-hour session token; `DELETE /v1/auth/session` ends a session and frees its slot.
+//! one-hour session token; `DELETE /v1/auth/session` ends a session and frees its slot;
+//! `POST /v1/secret-scanning/alerts` takes a code host's signed report of leaked tokens.
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -8,6 +9,7 @@ use shared::clock::iso8601;
 use shared::credentials::CredentialKind;
 use shared::request::{self, RequestInfo};
 use shared::routes::{self, Function, RouteId};
+use shared::secret_scanning::{self, SignatureError};
 use shared::{ApiError, App, Reply, envelope, sessions};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -15,6 +17,14 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let result = match routes::route_for(Function::AuthApi, &info) {
         Ok((RouteId::CreateSession, _)) => create_session(app, &info, &req).await,
         Ok((RouteId::EndSession, _)) => end_session(app, &info, &req).await,
+        Ok((RouteId::ReportLeakedTokens, _)) => {
+            return match leaked_tokens(app, &req).await {
+                Ok(verdicts) => {
+                    envelope::bare_json(&info, lambda_http::http::StatusCode::OK, &verdicts)
+                }
+                Err(err) => envelope::error_response(&info, &err),
+            };
+        }
         Ok(_) => Err(ApiError::RouteNotFound),
         Err(err) => Err(err),
     };
@@ -61,4 +71,43 @@ async fn end_session(app: &App, info: &RequestInfo, req: &Request) -> Result<Rep
     let token = request::session_token(req.headers())?;
     sessions::end_session(app, info, &token).await?;
     Ok(Reply::ok(Vec::new()).link("create", info.link("/v1/auth/session")))
+}
+
+/// `POST /v1/secret-scanning/alerts`: the body's signature is checked before anything else
+/// (a refusal makes no database call); the answer is the code host's own format, one
+/// verdict per token, the token named by its SHA-256.
+async fn leaked_tokens(app: &App, req: &Request) -> Result<serde_json::Value, ApiError> {
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > secret_scanning::MAX_ALERT_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit_bytes: secret_scanning::MAX_ALERT_BYTES,
+        });
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let verified = app.config.secret_scanning_keys.verify(
+        header(secret_scanning::KEY_IDENTIFIER_HEADER),
+        header(secret_scanning::SIGNATURE_HEADER),
+        body,
+    );
+    match verified {
+        Ok(()) => {}
+        Err(SignatureError::Missing) => {
+            return Err(ApiError::AuthRequired(
+                "an alert needs the Github-Public-Key-Identifier and Github-Public-Key-Signature headers",
+            ));
+        }
+        Err(SignatureError::UnknownKey | SignatureError::Malformed | SignatureError::Invalid) => {
+            return Err(ApiError::InvalidCredentials(
+                "the alert's signature does not verify with a published key of the code host",
+            ));
+        }
+    }
+    let tokens = secret_scanning::parse_alert(body)?;
+    let verdicts = secret_scanning::handle_alert(app, &tokens).await?;
+    Ok(verdicts
+        .iter()
+        .map(|v| {
+            json!({ "token_hash": v.token_hash, "token_type": v.token_type, "label": v.label.as_str() })
+        })
+        .collect())
 }

@@ -171,6 +171,11 @@ comes; a 429 still says <code>Retry-After</code> and <code>retry_after_ms</code>
 <li>Your admin can rotate a key with an overlap of up to a day: the old key and its
 sessions keep working until then (its <code>expires_at</code> shows when), so you can switch
 to the new key without downtime.</li>
+<li>Keys and session tokens have a recognisable format (prefix and checksum): when a code
+host (GitHub's secret scanning) finds one in public code, it reports it to us and a live key
+is revoked with its sessions (a session token: that session ends) within seconds, audited as
+<code>api_key.revoked</code> by <code>system:secret-scanning</code> with the URL where it
+was found. Never commit a key; if one leaked, create a new one.</li>
 </ul>
 <h2 id="scopes">Scopes</h2>
 <table><tr><th>scope</th><th>on every key?</th><th>what it opens</th></tr>
