@@ -733,7 +733,11 @@ async fn a_delivery_paused_between_its_reads_never_overwrites_a_later_one() {
     // The slow instance stores its record, then reads the stored rows and the raw day with
     // a pause after each read; the other instance stores a later observation of the same day
     // and derives it in between. Reading the rows first, its write is refused and read again.
-    let pause = std::time::Duration::from_millis(500);
+    // Timeline (P = pause): the slow one stores its record at P (after the account lookup's
+    // pause), reads the rows at P and the raw day at 2P, writes at 3P; the fast one runs
+    // from 1.5P — after that store, and done before 2P, where a derivation that read the raw
+    // day first would read the rows (and then overwrite the later observation).
+    let pause = std::time::Duration::from_millis(800);
     let slow = t.instance_with_slow_batch_reads(pause);
     let fast = t.instance();
     let early = [usage_observed(
