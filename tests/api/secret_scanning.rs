@@ -167,6 +167,11 @@ async fn the_route_answers_signed_alerts_in_the_hosts_format_and_refuses_others_
     assert_eq!(t.app.store.calls(), calls, "no database call");
     assert_eq!(me_status(&t, &session).await, 200, "nothing was revoked");
 
+    // A body over the alert limit, signed or not.
+    let huge = vec![b' '; shared::secret_scanning::MAX_ALERT_BYTES + 1];
+    let too_large = t.call(alert(&huge, None)).await;
+    too_large.assert_error(413, 12000);
+
     // A signed body that is not an alert.
     let not_alert = br#"{"token":"x"}"#;
     t.call(alert(not_alert, None))

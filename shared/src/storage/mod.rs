@@ -46,7 +46,7 @@ pub use month_lists::{
 pub use period_companies::CompanyPage;
 pub use period_totals::{PeriodTotals, TotalsBuild};
 pub use raw::{LateCount, RawOutcome, RawRecords, RawWriteSummary};
-pub use reports::{ClosedPeriodWrites, DerivedState, ReportRows};
+pub use reports::{ClosedPeriodWrites, DerivedState, ReportRows, next_revision};
 pub use sessions::{ClaimOutcome, CreationCounter, EndOutcome, TouchOutcome, TouchRequest};
 pub use table::{INDEX_GSI1, TTL_ATTRIBUTE, TableOptions};
 

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 
 use super::account_list::{PageStart, name_position};
-use super::period_totals::{PeriodTotals, TotalsBuild, built_totals, is_eligible, row_as_read};
+use super::period_totals::{PeriodTotals, TotalsBuild, built_totals, is_eligible};
 use super::records::{MsspCompanyUsage, PeriodLedger};
 use super::reports::MSSP;
+use super::reports::row_as_read;
 use super::{Item, Store, StoreError, decode, keys, n, s};
 use crate::calendar::Period;
 

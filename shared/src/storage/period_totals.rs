@@ -61,23 +61,6 @@ fn companies_name(product: &str, day: usize) -> String {
     format!("{COMPANIES}{product}_{day:02}")
 }
 
-/// The condition that a report row is still at the revision `read` (none: still absent),
-/// with its values.
-pub(super) fn row_as_read(
-    read: Option<u64>,
-) -> (
-    &'static str,
-    Option<std::collections::HashMap<String, AttributeValue>>,
-) {
-    match read {
-        None => ("attribute_not_exists(pk)", None),
-        Some(revision) => (
-            "seq = :read",
-            Some([(":read".to_owned(), n(to_i64(revision)))].into()),
-        ),
-    }
-}
-
 /// The ledger and totals of a period's ledger item, if its totals were built (else the
 /// rows must be counted first).
 pub(super) fn built_totals(
@@ -213,7 +196,7 @@ impl Store {
         row: &MsspCompanyUsage,
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::report_usage(partnership_id, MSSP, &period.id(), &row.account_id);
-        let (condition, values) = row_as_read(read.map(|r| r.seq));
+        let (condition, values) = super::reports::row_as_read(read.map(|r| r.seq));
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(encode(row, key)?))
@@ -248,7 +231,7 @@ impl Store {
             }
             let read: Option<MsspCompanyUsage> = self.get_record(key.clone()).await?;
             let row = MsspCompanyUsage {
-                seq: read.as_ref().map_or(1, |r| r.seq + 1),
+                seq: super::reports::next_revision(read.as_ref().map(|r| r.seq)),
                 ..usage.clone()
             };
             let outcome = self

@@ -52,6 +52,28 @@ pub struct ClosedPeriodWrites {
     pub snapshots: Vec<(Period, ResellerSnapshot)>,
 }
 
+/// The condition that a report row is still at the revision `read` (none: still absent),
+/// with its values.
+pub(super) fn row_as_read(
+    read: Option<u64>,
+) -> (
+    &'static str,
+    Option<std::collections::HashMap<String, AttributeValue>>,
+) {
+    match read {
+        None => ("attribute_not_exists(pk)", None),
+        Some(revision) => (
+            "seq = :read",
+            Some([(":read".to_owned(), n(to_i64(revision)))].into()),
+        ),
+    }
+}
+
+/// The revision of a report row replacing the one read at `read` (none: absent).
+pub fn next_revision(read: Option<u64>) -> u64 {
+    read.map_or(1, |revision| revision + 1)
+}
+
 impl Store {
     /// The transaction actions of `writes`: late counts, and snapshots that are written only
     /// where none exists yet (the first one taken after the month closed is the truth).
@@ -167,7 +189,7 @@ impl Store {
         row: &ResellerCompanyUsage,
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::report_usage(partnership_id, RESELLER, month_id, &row.account_id);
-        let (condition, values) = super::period_totals::row_as_read(read.map(|r| r.seq));
+        let (condition, values) = row_as_read(read.map(|r| r.seq));
         let result = self
             .client
             .put_item()

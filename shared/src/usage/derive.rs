@@ -14,7 +14,7 @@ use crate::storage::records::{
     AccountRecord, DayActivity, Engagement, MsspCompanyUsage, PartnershipType, Peak,
     ResellerCompanyUsage, SubscriptionRecord, UsageRecord,
 };
-use crate::storage::{DerivedState, RawRecords, StoreError, WriteOutcome};
+use crate::storage::{DerivedState, RawRecords, StoreError, WriteOutcome, next_revision};
 use crate::{App, customers};
 
 use super::{ENGAGEMENT_DAYS, RETENTION_DAYS};
@@ -212,11 +212,6 @@ async fn derive_row(
                 .await
         }
     }
-}
-
-/// The revision a row replacing the one read at `read` (none: absent) carries.
-fn next_revision(read: Option<u64>) -> u64 {
-    read.map_or(1, |revision| revision + 1)
 }
 
 /// Derives the engagement onto the one `account` carries as read and adds `used_months`
