@@ -4,7 +4,7 @@
 //! separate instances, a rebuild racing with them) they are exactly what the stored rows
 //! give. The test clock is 2026-11-22: period 2026-11 is open.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use api_tests::{Partner, TestApp, usage_observed, usage_record};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -75,7 +75,53 @@ async fn stored_and_counted(t: &TestApp) -> (PeriodTotals, PeriodTotals) {
         .mssp_usage(&partnership, november())
         .await
         .unwrap();
+    let (days_stored, days_counted) = company_days(t, &rows.rows).await;
+    assert_eq!(days_stored, days_counted, "company-day items");
     (stored, PeriodTotals::of_rows(november(), &rows.rows))
+}
+
+/// The period's company-day items (product, day, units, account id) and those `rows` give.
+async fn company_days(
+    t: &TestApp,
+    rows: &[MsspCompanyUsage],
+) -> (
+    BTreeSet<(String, usize, u64, String)>,
+    BTreeSet<(String, usize, u64, String)>,
+) {
+    let prefix = shared::storage::keys::mssp_company_days_prefix("2026-11");
+    let stored = t
+        .stored_under(Mssp, &prefix)
+        .await
+        .iter()
+        .map(|item| {
+            let sk = item["sk"].as_s().unwrap();
+            let rest = sk.strip_prefix(&prefix).unwrap();
+            let [product, day, position]: [&str; 3] =
+                rest.splitn(3, '#').collect::<Vec<_>>().try_into().unwrap();
+            let (inverted, id) = position.split_once('\u{1}').unwrap();
+            assert_eq!(item["account_id"].as_s().unwrap(), id);
+            let units = u64::MAX - inverted.parse::<u64>().unwrap();
+            (
+                product.to_owned(),
+                day.parse().unwrap(),
+                units,
+                id.to_owned(),
+            )
+        })
+        .collect();
+    let counted = rows
+        .iter()
+        .flat_map(|row| {
+            row.daily_units.iter().flat_map(move |(product, series)| {
+                series
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, units)| **units > 0)
+                    .map(move |(day, units)| (product.clone(), day, *units, row.account_id.clone()))
+            })
+        })
+        .collect();
+    (stored, counted)
 }
 
 /// Each of `instances` delivers every account's days 1–8 in three versions, in its own order.
@@ -220,8 +266,36 @@ async fn a_period_written_before_its_totals_existed_is_rebuilt_exactly_on_first_
         .send()
         .await
         .unwrap();
-    // ... and no company listing (one stray item of a company that is not eligible).
-    clear_listing(&t).await;
+    // ... and no company listing or company-day items (one stray item of each, of a company
+    // that is not eligible).
+    clear_under(
+        &t,
+        &shared::storage::keys::mssp_company_listing_prefix("2026-11"),
+    )
+    .await;
+    clear_under(
+        &t,
+        &shared::storage::keys::mssp_company_days_prefix("2026-11"),
+    )
+    .await;
+    let stray_day = shared::storage::keys::mssp_company_day(
+        &partnership,
+        "2026-11",
+        "SNS",
+        7,
+        "18446744073709551610\u{1}gone",
+    );
+    t.app
+        .store
+        .client()
+        .put_item()
+        .table_name(t.app.store.table_name())
+        .item("pk", AttributeValue::S(stray_day.pk))
+        .item("sk", AttributeValue::S(stray_day.sk))
+        .item("account_id", AttributeValue::S("gone".into()))
+        .send()
+        .await
+        .unwrap();
     let stray =
         shared::storage::keys::mssp_company_listing(&partnership, "2026-11", "zed\u{1}gone");
     t.app
@@ -312,10 +386,13 @@ async fn listed(t: &TestApp) -> Vec<String> {
         .collect()
 }
 
-/// Deletes the period's listing items (as in a table written before listings were kept).
-async fn clear_listing(t: &TestApp) {
-    let items = listing_items(t).await;
-    assert!(!items.is_empty(), "row writes keep the listing");
+/// Deletes the period's items under `prefix` (as in a table written before they were kept).
+async fn clear_under(t: &TestApp, prefix: &str) {
+    let items = t.stored_under(Mssp, prefix).await;
+    assert!(
+        !items.is_empty(),
+        "row writes keep the items under {prefix}"
+    );
     for item in items {
         t.app
             .store
@@ -422,7 +499,7 @@ async fn the_company_list_pages_through_its_listing_and_follows_every_row_change
         .get("/v1/mssp/periods/2026-11/companies?limit=1&offset=1")
         .await;
     assert_eq!(names(&offset.body), ["company 00"]);
-    // A forged cursor, and a cursor on the peak-date list, are refused.
+    // A forged cursor, and this list's cursor on the peak-date list, are refused.
     let forged = p
         .get("/v1/mssp/periods/2026-11/companies?cursor=1.bm90LWEtcG9zaXRpb24")
         .await;
@@ -436,6 +513,182 @@ async fn the_company_list_pages_through_its_listing_and_follows_every_row_change
     mixed.assert_error(400, 11400);
     assert_eq!(
         mixed.body["additional_info"]["detail"],
-        "cursor pages the full company list; page the peak_product list with offset"
+        "cursor is not one this API gave out: follow `_links.next` as given, or page with `offset`"
     );
+}
+
+/// The ids on a page of companies.
+fn ids(body: &Value) -> Vec<String> {
+    body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Follows `_links.next` from `path`, checking that each page costs the same calls and at
+/// most its own items, whatever the number of companies; the ids in order and the pages.
+async fn walk(p: &Partner<'_>, path: &str, total: u64) -> (Vec<String>, usize) {
+    let store = &p.t.app.store;
+    let mut walked = Vec::new();
+    let mut next = Some(path.to_owned());
+    let mut pages = 0;
+    while let Some(path) = next {
+        let (calls, items) = (store.calls(), store.items_read());
+        let page = p.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        // The session, the totals beside the commitments, the day's items, the page's rows.
+        assert_eq!(store.calls() - calls, 4, "{path}");
+        assert!(store.items_read() - items <= 2 * 4 + 3, "{path}");
+        assert_eq!(page.body["_meta"]["total"], total, "{path}");
+        walked.extend(ids(&page.body));
+        next = page.body["_links"]["next"]["href"]
+            .as_str()
+            .map(|href| href.strip_prefix(API).unwrap().to_owned());
+        if let Some(next) = &next {
+            assert!(next.contains("peak_product=SNS&limit=4&") && next.contains("&cursor=1."));
+        }
+        pages += 1;
+    }
+    (walked, pages)
+}
+
+#[tokio::test]
+async fn the_peak_date_list_pages_through_the_days_items_and_follows_every_row_change() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Mssp, SCOPES).await;
+    let partnership = t.partnership_id(Mssp);
+    let store = &t.app.store;
+    let empty = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=SNS")
+        .await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert_eq!(
+        (ids(&empty.body).len(), &empty.body["_meta"]["total"]),
+        (0, &json!(0))
+    );
+    // 10 companies with SNS on every day; on day 20 (2026-11-15, the peak) units 5, 10, 15,
+    // 20, 5, 10, … (ties), every other day 1. Account ids sort as their numbers.
+    let id = |n: u64| format!("00000000-0000-4000-8000-{n:012}");
+    let on_peak = |n: u64| 5 * (n % 4 + 1);
+    for n in 0..10u64 {
+        let mut company = row(&id(n), &format!("Company {n}"), 1);
+        company.daily_units.get_mut("SNS").unwrap()[20] = on_peak(n);
+        store
+            .put_mssp_usage(&partnership, november(), &company)
+            .await
+            .unwrap();
+    }
+    let summary = sns_summary(&p).await;
+    assert_eq!(
+        (&summary["peak_date"], &summary["peak_date_companies"]),
+        (&json!("2026-11-15"), &json!(10))
+    );
+    // The largest contribution first, ties by account id.
+    let mut expected: Vec<u64> = (0..10).collect();
+    expected.sort_by_key(|n| (std::cmp::Reverse(on_peak(*n)), *n));
+    let expected: Vec<String> = expected.into_iter().map(id).collect();
+    let path = "/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=4";
+    assert_eq!(walk(&p, path, 10).await, (expected.clone(), 3));
+    // The page's rows add up to the summary's peak on the peak date.
+    let whole = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=100")
+        .await;
+    let sum: u64 = whole.body["_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["units_on_peak_date"]["SNS"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, summary["peak_units"].as_u64().unwrap());
+    // A bare offset still works (reading the skipped items).
+    let offset = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=2&offset=3")
+        .await;
+    assert_eq!(ids(&offset.body), &expected[3..5]);
+    // A company whose peak-day units rise moves to the front; one that loses them leaves.
+    let mut risen = row(&id(8), "Company 8", 1);
+    risen.daily_units.get_mut("SNS").unwrap()[20] = 50;
+    store
+        .put_mssp_usage(&partnership, november(), &risen)
+        .await
+        .unwrap();
+    let mut gone = row(&id(3), "Company 3", 1);
+    gone.daily_units.get_mut("SNS").unwrap()[20] = 0;
+    store
+        .put_mssp_usage(&partnership, november(), &gone)
+        .await
+        .unwrap();
+    let mut expected: Vec<String> = expected
+        .into_iter()
+        .filter(|company| *company != id(8) && *company != id(3))
+        .collect();
+    expected.insert(0, id(8));
+    assert_eq!(walk(&p, path, 9).await, (expected, 3));
+    let (stored, counted) = stored_and_counted(&t).await;
+    assert_eq!(stored, counted);
+}
+
+/// A whole month of six products for one account moves 186 company-day items: more than a
+/// transaction holds, so the row is written in steps, each with its items; a back-dated
+/// state change takes them all out again. After each, the items are what the rows give.
+#[tokio::test]
+async fn a_whole_month_of_every_product_is_written_in_steps_that_keep_its_day_items() {
+    let t = TestApp::spawn().await;
+    let p = t.partner(Mssp, SCOPES).await;
+    let a = account(&p, "Alpha", "paying").await;
+    let b = account(&p, "Bravo", "paying").await;
+    let empty = p.get("/v1/mssp/periods/2026-11/usage").await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    let mut records = Vec::new();
+    for (day, date) in november().days().enumerate().take(28) {
+        let date = shared::calendar::format_date(date);
+        for (i, product) in ["SNS", "DA", "WAS", "CS", "PAT"].iter().enumerate() {
+            records.push(usage_record(&a, product, &date, (day + i + 1) as u64));
+        }
+        records.push(usage_record(&b, "SNS", &date, 40));
+    }
+    t.ingest(&records).await;
+    let (stored, counted) = stored_and_counted(&t).await;
+    assert_eq!(stored, counted);
+    assert_eq!(stored.companies["SNS"][27], 2);
+    let rows = store_rows(&t).await;
+    // 5 products × 28 days = 140 items of Alpha's: two steps, so the row's revision is 2.
+    let alpha = rows.iter().find(|r| r.account_id == a).unwrap();
+    assert_eq!(alpha.seq, 2);
+    let on_peak = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=SNS")
+        .await;
+    assert_eq!(ids(&on_peak.body), [b.clone(), a.clone()]);
+    // Alpha archived from the period's first day: every day of it leaves, in steps.
+    p.send(
+        "PATCH",
+        &format!("/v1/accounts/{a}"),
+        &json!({ "state": "archived", "state_since": "2026-10-26" }),
+    )
+    .await;
+    let (stored, counted) = stored_and_counted(&t).await;
+    assert_eq!(stored, counted);
+    assert_eq!(stored.eligible, 1);
+    let on_peak = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=SNS")
+        .await;
+    assert_eq!(ids(&on_peak.body), [b]);
+    let was = p
+        .get("/v1/mssp/periods/2026-11/companies?peak_product=WAS")
+        .await;
+    assert_eq!(
+        (ids(&was.body).len(), &was.body["_meta"]["total"]),
+        (0, &json!(0))
+    );
+}
+
+async fn store_rows(t: &TestApp) -> Vec<MsspCompanyUsage> {
+    t.app
+        .store
+        .mssp_usage(&t.partnership_id(Mssp), november())
+        .await
+        .unwrap()
+        .rows
 }

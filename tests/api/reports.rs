@@ -130,10 +130,18 @@ async fn the_peak_is_of_daily_totals_across_eligible_companies() {
         .get("/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=1")
         .await;
     assert_eq!(first.body["_data"][0]["id"], b.as_str());
-    assert_eq!(
-        first.body["_links"]["next"]["href"],
-        "http://api.example.com/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=1&offset=1"
+    let next = first.body["_links"]["next"]["href"].as_str().unwrap();
+    assert!(
+        next.starts_with(
+            "http://api.example.com/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=1&offset=1&cursor=1."
+        ),
+        "{next}"
     );
+    let second = p
+        .get(next.strip_prefix("http://api.example.com").unwrap())
+        .await;
+    assert_eq!(second.body["_data"][0]["id"], a.as_str());
+    assert_eq!(second.body["_links"]["next"], Value::Null);
     let was = p
         .get("/v1/mssp/periods/2026-11/companies?peak_product=WAS")
         .await;
@@ -350,20 +358,22 @@ async fn report_reads_cost_a_fixed_number_of_calls() {
     let a = account(&mssp, "Alpha", "paying").await;
     t.ingest(&[usage_record(&a, "SNS", "2026-11-05", 3)]).await;
     assert_eq!(cost(&mssp, "/v1/mssp/periods").await, 2);
-    // The first summary of a period builds its totals and listing from the rows (ledger and
-    // commitments, the rows, the listing, the totals written); every later read uses them,
+    // The first summary of a period builds its totals, listing and company-day items from
+    // the rows (ledger and commitments, the rows, the listing, the company-day items, the
+    // totals written); every later read uses them,
     // whatever the number of companies: the summary one BatchGetItem, a page of companies
     // the listing beside the ledger, then the page's rows.
-    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 5);
+    assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 6);
     assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 2);
     assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/companies").await, 4);
     t.ingest(&[usage_record(&a, "SNS", "2026-11-06", 4)]).await;
     assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/usage").await, 2);
     assert_eq!(cost(&mssp, "/v1/mssp/periods/2026-11/companies").await, 4);
-    // The companies on a peak date read the period's rows: one Query.
+    // The companies on a peak date: the totals (for the peak date) beside the commitments,
+    // a page of that day's items, then the page's rows.
     assert_eq!(
         cost(&mssp, "/v1/mssp/periods/2026-11/companies?peak_product=SNS").await,
-        2
+        4
     );
     // A page of customers: its listing items beside the counts, then its accounts.
     assert_eq!(cost(&mssp, "/v1/customers").await, 4);

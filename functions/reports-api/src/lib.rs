@@ -104,19 +104,16 @@ async fn dispatch(
     let period = || offered_period(kind, params.get("id").unwrap_or_default(), report.today);
     match route {
         RouteId::ListMsspPeriods | RouteId::ListResellerPeriods => periods(&report, kind).await,
-        RouteId::ListMsspCompanies => {
-            let cursor = Cursor::from_query(&params_in_query, storage::is_listing_position)?;
-            match (params_in_query.get("peak_product"), cursor) {
-                (None, cursor) => mssp::companies(&report, period()?, cursor).await,
-                (Some(_), Some(_)) => Err(ApiError::InvalidParameters(
-                    "cursor pages the full company list; page the peak_product list with offset"
-                        .into(),
-                )),
-                (Some(product), None) => {
-                    mssp::peak_date_companies(&report, period()?, product).await
-                }
+        RouteId::ListMsspCompanies => match params_in_query.get("peak_product") {
+            None => {
+                let cursor = Cursor::from_query(&params_in_query, storage::is_listing_position)?;
+                mssp::companies(&report, period()?, cursor).await
             }
-        }
+            Some(product) => {
+                let cursor = Cursor::from_query(&params_in_query, storage::is_units_position)?;
+                mssp::peak_date_companies(&report, period()?, product, cursor).await
+            }
+        },
         RouteId::GetMsspUsage => mssp::usage(&report, period()?).await,
         RouteId::ListResellerCompanies | RouteId::GetResellerUsage => {
             let cursor = Cursor::from_query(&params_in_query, storage::is_listing_position)?;

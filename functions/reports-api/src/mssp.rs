@@ -40,6 +40,16 @@ fn units_on(company: &MsspCompanyUsage, product: &str, index: usize) -> u64 {
         .unwrap_or(0)
 }
 
+/// How many companies had units of `product` on day `index` of the period.
+fn companies_on(totals: &PeriodTotals, product: &str, index: usize) -> u64 {
+    totals
+        .companies
+        .get(product)
+        .and_then(|days| days.get(index))
+        .copied()
+        .unwrap_or(0)
+}
+
 fn day_index(period: Period, day: NaiveDate) -> usize {
     usize::try_from(shared::calendar::days_between(period.start(), day)).unwrap_or(0)
 }
@@ -117,11 +127,14 @@ pub async fn companies(
 }
 
 /// The companies with units of `product` on its peak date, the largest contribution first
-/// (then in name order): the breakdown behind the summary's peak. Reads the period's rows.
+/// (then by account id): the breakdown behind the summary's peak. A page of the period's
+/// companies of that day (its `_links.next` carries a `cursor`), with the peak date and the
+/// count from the period's totals.
 pub async fn peak_date_companies(
     report: &Report<'_>,
     period: Period,
     product: &str,
+    cursor: Option<String>,
 ) -> Result<Reply, ApiError> {
     let product = catalogue::product(product).map(|p| p.code).ok_or_else(|| {
         ApiError::InvalidParameters(format!(
@@ -129,38 +142,44 @@ pub async fn peak_date_companies(
             catalogue::product_codes()
         ))
     })?;
-    let rows = report
-        .app
-        .store
-        .mssp_usage(report.partnership_id(), period)
+    let store = &report.app.store;
+    let (ledger, totals, _) = store
+        .mssp_summary(report.partnership_id(), period)
         .await
         .map_err(ApiError::internal)?;
-    // The peak from these very rows, so the page adds up to it whatever ingestion does
-    // meanwhile.
-    let totals = PeriodTotals::of_rows(period, &rows.rows);
     let peaks = peaks_of(period, &totals);
-    let on_peak = |c: &MsspCompanyUsage| {
-        peaks
-            .get(product)
-            .map_or(0, |peak| units_on(c, product, day_index(period, peak.date)))
+    let (rows, next, total) = match peaks.get(product) {
+        None => (Vec::new(), None, 0),
+        Some(peak) => {
+            let day = day_index(period, peak.date);
+            let start = PageStart::of(cursor.as_deref(), report.page.offset);
+            let page = store
+                .mssp_company_day_page(
+                    report.partnership_id(),
+                    period,
+                    (product, day),
+                    &start,
+                    report.page.limit,
+                )
+                .await
+                .map_err(ApiError::internal)?;
+            (page.rows, page.next, companies_on(&totals, product, day))
+        }
     };
-    let mut listed: Vec<&MsspCompanyUsage> = rows.rows.iter().filter(|c| on_peak(c) > 0).collect();
-    listed.sort_by_cached_key(|c| {
-        (
-            std::cmp::Reverse(on_peak(c)),
-            c.name.to_lowercase(),
-            c.account_id.clone(),
-        )
-    });
-    let reply = Reply::page_of(
+    let items = rows
+        .iter()
+        .map(|company| company_view(report, period, &peaks, company))
+        .collect();
+    let extent = Extent::continued(total, cursor.as_deref(), next.as_deref());
+    let reply = Reply::page(
         report.info,
         &path(period, "companies"),
         &[("peak_product", product.to_owned())],
-        &listed,
+        items,
+        extent,
         report.page,
-        |company| company_view(report, period, &peaks, company),
     );
-    Ok(reply.meta("period", report.period_view(period, &rows.ledger)))
+    Ok(reply.meta("period", report.period_view(period, &ledger)))
 }
 
 /// Per product, the peak of the daily totals, its eligible companies and billable units:
@@ -182,12 +201,7 @@ pub async fn usage(report: &Report<'_>, period: Period) -> Result<Reply, ApiErro
     let reply = report.page(&path(period, "usage"), &products, |product| {
         let peak = peaks.get(product.code);
         let companies_on_peak = peak.map_or(0, |peak| {
-            totals
-                .companies
-                .get(product.code)
-                .and_then(|days| days.get(day_index(period, peak.date)))
-                .copied()
-                .unwrap_or(0)
+            companies_on(&totals, product.code, day_index(period, peak.date))
         });
         let peak_units = peak.map_or(0, |p| p.units);
         let commitment = commitments.for_period(product.code, period.start());

@@ -18,6 +18,8 @@
 //! | raw records of a day | `PARTNER#<p id>` | `RAW#<acct>#<date>` |
 //! | MSSP usage      | `PARTNER#<p id>`    | `MSSP#<period>#<acct>` |
 //! | reseller usage  | `PARTNER#<p id>`    | `RESELLER#<month>#<acct>` |
+//! | period's company by name | `PARTNER#<p id>` | `COMPANIES#MSSP#<period>#<position>` |
+//! | company on a day of a product | `PARTNER#<p id>` | `PEAKDAYS#MSSP#<period>#<product>#<day>#<units position>` |
 //! | period ledger   | `PARTNER#<p id>`    | `MSSP#<period>#!LEDGER`, `RESELLER#<month>#!LEDGER` |
 //! | closed month's subscriptions | `PARTNER#<p id>` | `RESELLER#<month>#SNAP#<acct>` |
 //! | month list of accounts | `PARTNER#<p id>` | `MONTHLIST#<month>#<SUBSCRIBED\|USAGE>#<position>` |
@@ -190,6 +192,33 @@ pub fn mssp_company_listing(partnership_id: &str, period_id: &str, position: &st
     Key {
         pk: partner_partition(partnership_id),
         sk: format!("{}{position}", mssp_company_listing_prefix(period_id)),
+    }
+}
+
+/// The prefix of every company-day item of an MSSP period (all products and days).
+pub fn mssp_company_days_prefix(period_id: &str) -> String {
+    format!("PEAKDAYS#MSSP#{period_id}#")
+}
+
+/// The prefix of the companies with units of `product` on day `day` (0: the period's first
+/// day) of an MSSP period, the largest units first.
+pub fn mssp_company_day_prefix(period_id: &str, product: &str, day: usize) -> String {
+    format!("{}{product}#{day:02}#", mssp_company_days_prefix(period_id))
+}
+
+pub fn mssp_company_day(
+    partnership_id: &str,
+    period_id: &str,
+    product: &str,
+    day: usize,
+    position: &str,
+) -> Key {
+    Key {
+        pk: partner_partition(partnership_id),
+        sk: format!(
+            "{}{position}",
+            mssp_company_day_prefix(period_id, product, day)
+        ),
     }
 }
 

@@ -12,6 +12,7 @@ mod customer_levels;
 mod delivery;
 pub mod keys;
 mod month_lists;
+mod mssp_rows;
 mod period_companies;
 mod period_totals;
 mod raw;
@@ -43,7 +44,7 @@ pub use customer_levels::{CustomerLevels, Level, LevelFilter, RecomputeDays};
 pub use month_lists::{
     MonthList, MonthMembership, MonthPage, WholeMonth, month_membership, month_memberships,
 };
-pub use period_companies::CompanyPage;
+pub use period_companies::{CompanyDayPage, CompanyPage, is_units_position};
 pub use period_totals::{PeriodTotals, TotalsBuild};
 pub use raw::{LateCount, RawOutcome, RawRecords, RawWriteSummary};
 pub use reports::{ClosedPeriodWrites, DerivedState, ReportRows, next_revision};

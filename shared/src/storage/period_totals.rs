@@ -11,15 +11,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::records::{Commitments, MsspCompanyUsage, PeriodLedger};
 use super::reports::MSSP;
-use super::{Item, Store, StoreError, WriteOutcome, build_error, encode, keys, n, s, to_i64};
+use super::{Item, Store, StoreError, build_error, encode, keys, n, s, to_i64};
 use crate::calendar::Period;
 
-/// Rounds of re-reading a company row whose write met another write of it.
-const ROW_WRITE_ROUNDS: usize = 8;
 const UNITS: &str = "t_units_";
 const COMPANIES: &str = "t_companies_";
 const ELIGIBLE: &str = "t_eligible";
@@ -47,7 +45,7 @@ pub struct TotalsBuild {
 }
 
 /// One stored total and what to add to it.
-type Change = (String, i64);
+pub(super) type Change = (String, i64);
 
 pub(super) fn is_eligible(row: &MsspCompanyUsage) -> bool {
     row.daily_units.values().flatten().any(|units| *units > 0)
@@ -61,15 +59,14 @@ fn companies_name(product: &str, day: usize) -> String {
     format!("{COMPANIES}{product}_{day:02}")
 }
 
-/// The ledger and totals of a period's ledger item, if its totals were built (else the
-/// rows must be counted first).
+/// The ledger and totals of a period's ledger item, if its totals and company items were
+/// built (else the rows must be counted first).
 pub(super) fn built_totals(
     period: Period,
     item: &Item,
 ) -> Result<Option<(PeriodLedger, PeriodTotals)>, StoreError> {
     let ledger: PeriodLedger = super::decode(item.clone())?;
-    Ok(ledger
-        .totals_complete
+    Ok((ledger.totals_complete && ledger.company_days_complete)
         .then(|| (ledger, PeriodTotals::from_item(period, item))))
 }
 
@@ -135,8 +132,12 @@ impl PeriodTotals {
         let days = period.days().count();
         let mut totals = Self::default();
         for (name, value) in stored {
-            // A total below 0 would be a bug in the arithmetic above; it shows as 0.
+            // A total below 0 would be a bug in the arithmetic above; it shows as 0. A total
+            // added back to 0 is as absent (a product no company uses any more).
             let value = u64::try_from(value).unwrap_or(0);
+            if value == 0 {
+                continue;
+            }
             if name == ELIGIBLE {
                 totals.eligible = value;
                 continue;
@@ -185,69 +186,8 @@ impl PeriodTotals {
 }
 
 impl Store {
-    /// Replaces an account's row of an MSSP period if it is still as `read` (none: still
-    /// absent), with its difference added to the period's totals and its listing moved in
-    /// the same transaction; `row` carries the next revision.
-    pub async fn replace_mssp_row(
-        &self,
-        partnership_id: &str,
-        period: Period,
-        read: Option<&MsspCompanyUsage>,
-        row: &MsspCompanyUsage,
-    ) -> Result<WriteOutcome, StoreError> {
-        let key = keys::report_usage(partnership_id, MSSP, &period.id(), &row.account_id);
-        let (condition, values) = super::reports::row_as_read(read.map(|r| r.seq));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode(row, key)?))
-            .condition_expression(condition)
-            .set_expression_attribute_values(values);
-        let mut actions = vec![
-            TransactWriteItem::builder()
-                .put(put.build().map_err(build_error)?)
-                .build(),
-        ];
-        let changes = row_changes(read, row);
-        if !changes.is_empty() {
-            actions.push(self.add_to_totals(partnership_id, period, &changes)?);
-        }
-        actions.extend(self.company_listing_actions(partnership_id, period, read, row)?);
-        self.write_as_read(actions).await
-    }
-
-    /// Writes an account's row of an MSSP period over whatever is stored, keeping the
-    /// totals and the listing (seeding data sets and tests; ingestion derives rows onto the
-    /// ones it read).
-    pub async fn put_mssp_usage(
-        &self,
-        partnership_id: &str,
-        period: Period,
-        usage: &MsspCompanyUsage,
-    ) -> Result<(), StoreError> {
-        let key = keys::report_usage(partnership_id, MSSP, &period.id(), &usage.account_id);
-        for round in 0..ROW_WRITE_ROUNDS {
-            if round > 0 {
-                super::backoff(round).await;
-            }
-            let read: Option<MsspCompanyUsage> = self.get_record(key.clone()).await?;
-            let row = MsspCompanyUsage {
-                seq: super::reports::next_revision(read.as_ref().map(|r| r.seq)),
-                ..usage.clone()
-            };
-            let outcome = self
-                .replace_mssp_row(partnership_id, period, read.as_ref(), &row)
-                .await?;
-            if outcome == WriteOutcome::Written {
-                return Ok(());
-            }
-        }
-        Err(StoreError::Contention {
-            operation: "TransactWriteItems",
-        })
-    }
-
     /// Adds `changes` to a period's totals and counts the write in `totals_revision`.
-    fn add_to_totals(
+    pub(super) fn add_to_totals(
         &self,
         partnership_id: &str,
         period: Period,
@@ -309,7 +249,7 @@ impl Store {
         Ok((build.ledger, build.totals, commitments))
     }
 
-    /// Counts a period's totals from its rows and stores them, with its company listing,
+    /// Counts a period's totals from its rows and stores them, with its company items,
     /// unless a row write or a late count reached the period since it was read: then the
     /// counted totals (exact as of the read) are answered but not stored, and the next read
     /// builds them again.
@@ -325,6 +265,7 @@ impl Store {
             late_records: read.late_records,
             totals_revision: read.totals_revision + 1,
             totals_complete: true,
+            company_days_complete: true,
         };
         let mut build = TotalsBuild {
             ledger,
@@ -333,7 +274,7 @@ impl Store {
             stored: false,
         };
         if !self
-            .build_company_listing(partnership_id, period, &build.rows)
+            .build_company_index(partnership_id, period, &build.rows)
             .await?
         {
             return Ok(build);

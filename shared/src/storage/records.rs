@@ -655,6 +655,11 @@ pub struct PeriodLedger {
     /// them (before, they are rebuilt on first read).
     #[serde(default)]
     pub totals_complete: bool,
+    /// MSSP periods: the company-day items (the companies with units on each day of each
+    /// product, behind the peak-date lists) were built with the totals; a period whose
+    /// totals were built before they were kept is built again on first read.
+    #[serde(default)]
+    pub company_days_complete: bool,
 }
 
 /// An account's subscriptions of one calendar month as they stood when the month closed,
