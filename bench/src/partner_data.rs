@@ -103,6 +103,13 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
     }
     crate::account_list::measure_pages(&t, &mssp, "accounts_list_1000", "/v1/accounts?limit=100")
         .await?;
+    crate::account_list::measure_pages(
+        &t,
+        &mssp,
+        "mssp_peak_companies_1000",
+        "/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=100",
+    )
+    .await?;
     crate::account_list::measure_month_pages(&t, &reseller, ACCOUNTS).await?;
     // DynamoDB Local keeps every table in one JVM heap: this one's 450,000 items would slow
     // the 10,000-account reads measured next (garbage collection), which AWS does not.

@@ -1,7 +1,10 @@
-//! The MSSP period summary and company list at 10,000 companies: each account's row of
-//! period 2026-11 written straight through the storage layer (what ingestion stores: every
-//! write adds to the period's daily totals), then the reads measured as at 1,000. The
-//! summary's first read builds nothing (the totals were complete from the start).
+//! The MSSP period summary, company list and peak-date list at 10,000 companies: each
+//! account's row of period 2026-11 written straight through the storage layer (what
+//! ingestion stores: every write adds to the period's daily totals and moves its listing and
+//! company-day items), then the reads measured as at 1,000. The summary's first read builds
+//! nothing (the totals were complete from the start). Each paying company uses one product
+//! on every day (a company-day item each: 155,000 of them), so that writing the data set
+//! stays within the bench's budget.
 
 use api_tests::{Partner, TestApp};
 use shared::calendar::{Period, PeriodKind};
@@ -32,11 +35,12 @@ pub async fn measure(
         async move {
             for n in (writer..accounts).step_by(WRITERS) {
                 let paying = n % 2 == 0;
+                let used = (n / 2) % 5;
                 let series = |product: usize| -> Vec<u64> {
                     (0..days)
                         .map(|day| {
-                            if paying {
-                                ((n * 7 + day * 3 + product) % 40) as u64
+                            if paying && product == used {
+                                ((n * 7 + day * 3 + product) % 40 + 1) as u64
                             } else {
                                 0
                             }
@@ -71,5 +75,11 @@ pub async fn measure(
     ] {
         crate::partner_data::measure(t, &format!("{name}_{accounts}"), partner, path).await?;
     }
-    Ok(())
+    crate::account_list::measure_pages(
+        t,
+        partner,
+        &format!("mssp_peak_companies_{accounts}"),
+        "/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=100",
+    )
+    .await
 }

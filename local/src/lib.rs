@@ -20,18 +20,20 @@ use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use lambda_http::{Body, Request, Response};
 use shared::App;
+use shared::notices::{Notice, Notifier};
 use shared::routes::{self, Function};
 use tokio::net::TcpListener;
 
 /// API Gateway's own limit on a request body; larger ones never reach a function.
 const GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// Hands an event-built request to the function that serves its route, like API Gateway.
-pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
+/// Hands an event-built request to the function that serves its route, like API Gateway;
+/// `notifier` takes the notices a request sends (the deployed functions publish to SNS).
+pub async fn dispatch(app: &App, notifier: &impl Notifier, req: Request) -> Response<Body> {
     let path = req.uri().path().to_owned();
     match routes::resolve(req.method(), &path) {
         Ok((route, _)) => match route.function {
-            Function::AuthApi => auth_api::handle(app, req).await,
+            Function::AuthApi => auth_api::handle(app, notifier, req).await,
             Function::MeApi => me_api::handle(app, req).await,
             Function::AdminApi => admin_api::handle(app, req).await,
             Function::AccountsApi => accounts_api::handle(app, req).await,
@@ -48,8 +50,8 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
 pub struct LocalApi {
     pub app: App,
     pub jwt: admin_auth::LocalJwt,
-    /// Where `POST /_local/rotation-check` appends its notifications (the deployed check
-    /// publishes to SNS); `None` only logs them.
+    /// Where notices are appended (the rotation check's, a leaked key's; the deployed
+    /// functions publish to SNS); `None` only logs them.
     pub notifications_log: Option<std::path::PathBuf>,
     /// The console's sign-in provider (`/_local/oidc/…`).
     pub oidc: oidc::Provider,
@@ -69,12 +71,19 @@ pub const LOCAL_USAGE_INGEST: &str = "/_local/usage-ingest";
 /// first; `?after=<n>` skips the first n.
 pub const LOCAL_EVENTS: &str = "/_local/events";
 
-/// Notifications of the local rotation check: a line each in a file, and the log.
+/// Notices of the local server: a line each in a file (kind, organization, subject,
+/// message, tab-separated), and the log.
 pub struct FileNotifier(pub Option<std::path::PathBuf>);
 
-impl shared::rotation::Notifier for FileNotifier {
-    async fn publish(&self, subject: &str, message: &str) -> Result<(), String> {
-        tracing::info!(subject, "notification");
+impl Notifier for FileNotifier {
+    async fn publish(&self, notice: &Notice) -> Result<(), String> {
+        let Notice {
+            organization_id,
+            kind,
+            subject,
+            message,
+        } = notice;
+        tracing::info!(org_id = %organization_id, kind = kind.as_str(), subject, "notice");
         if let Some(path) = &self.0 {
             use std::io::Write;
             let mut file = std::fs::OpenOptions::new()
@@ -82,7 +91,9 @@ impl shared::rotation::Notifier for FileNotifier {
                 .append(true)
                 .open(path)
                 .map_err(|e| e.to_string())?;
-            writeln!(file, "{subject}\t{message}").map_err(|e| e.to_string())?;
+            let kind = kind.as_str();
+            writeln!(file, "{kind}\t{organization_id}\t{subject}\t{message}")
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -237,7 +248,10 @@ async fn handle_http(
                 },
             )
         }
-        Ok(request) => dispatch(&api.app, request).await,
+        Ok(request) => {
+            let notifier = FileNotifier(api.notifications_log.clone());
+            dispatch(&api.app, &notifier, request).await
+        }
         Err(err) => {
             tracing::warn!(error = %err, "cannot turn the request into an API Gateway event");
             let mut response = Response::new(Body::Empty);

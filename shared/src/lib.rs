@@ -18,6 +18,7 @@ pub mod customers;
 pub mod edge;
 pub mod envelope;
 pub mod error;
+pub mod notices;
 pub mod onboarding;
 pub mod origins;
 pub mod provisioning;

@@ -2,8 +2,6 @@
 //! rotation-due (advisory: it keeps working). Each newly due key is marked, gets one audit
 //! entry and one notification; a second run finds nothing new.
 
-use std::future::Future;
-
 use chrono::{DateTime, Months, Utc};
 use serde_json::json;
 
@@ -11,16 +9,8 @@ use crate::App;
 use crate::audit::{self, action};
 use crate::clock::{EpochMillis, iso8601};
 use crate::error::ApiError;
+use crate::notices::{Notice, NoticeKind, Notifier};
 use crate::storage::records::{KeyRecord, KeyStatus};
-
-/// Where notifications of newly due keys go (SNS when deployed).
-pub trait Notifier {
-    fn publish(
-        &self,
-        subject: &str,
-        message: &str,
-    ) -> impl Future<Output = Result<(), String>> + Send;
-}
 
 /// When a key's rotation clock started: its creation, or its last rotation.
 pub fn rotation_clock(record: &KeyRecord) -> EpochMillis {
@@ -105,7 +95,13 @@ pub async fn check_rotation_due(
         })
         .to_string();
         let id = format!("{org_id}/{key_id}");
-        match notifier.publish(&subject, &message).await {
+        let notice = Notice {
+            organization_id: org_id.clone(),
+            kind: NoticeKind::KeyRotationDue,
+            subject,
+            message,
+        };
+        match notifier.publish(&notice).await {
             Ok(()) => report.newly_due.push(id),
             Err(err) => {
                 tracing::error!(org_id = %org_id, key_id = %key_id, error = %err, "rotation-due notification failed");

@@ -12,12 +12,15 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ParsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::App;
 use crate::api_keys::{self, Actor};
+use crate::clock::iso8601;
 use crate::credentials::{Credential, CredentialKind};
 use crate::error::ApiError;
+use crate::notices::{Notice, NoticeKind, Notifier};
 
 /// Header naming the key that signed an alert.
 pub const KEY_IDENTIFIER_HEADER: &str = "github-public-key-identifier";
@@ -199,12 +202,27 @@ fn credential(token: &str) -> Option<Credential> {
 }
 
 /// Acts on every token of a verified alert: a live API key is revoked (its sessions end),
-/// a live session ended; each with an audit entry naming where it was found.
-pub async fn handle_alert(app: &App, tokens: &[ReportedToken]) -> Result<Vec<Verdict>, ApiError> {
+/// a live session ended; each with an audit entry naming where it was found, and a notice
+/// to its organization. A notice that cannot be sent is logged: the revocation stands and
+/// the audit trail holds it (a repeated alert finds nothing left to revoke).
+pub async fn handle_alert(
+    app: &App,
+    notifier: &impl Notifier,
+    tokens: &[ReportedToken],
+) -> Result<Vec<Verdict>, ApiError> {
     let mut verdicts = Vec::with_capacity(tokens.len());
     for reported in tokens {
-        let label = match credential(&reported.token) {
+        let notice = match credential(&reported.token) {
             Some(credential) => act_on(app, &credential, reported).await?,
+            None => None,
+        };
+        let label = match notice {
+            Some(notice) => {
+                if let Err(error) = notifier.publish(&notice).await {
+                    tracing::error!(org_id = %notice.organization_id, kind = notice.kind.as_str(), %error, "leaked-token notice not sent");
+                }
+                Label::TruePositive
+            }
             None => Label::FalsePositive,
         };
         verdicts.push(Verdict {
@@ -225,16 +243,19 @@ fn scanner(reported: &ReportedToken) -> Actor {
     }
 }
 
+/// Revokes or ends what `credential` is, if it is live: then the notice to its
+/// organization (a true positive); none when nothing was live.
 async fn act_on(
     app: &App,
     credential: &Credential,
     reported: &ReportedToken,
-) -> Result<Label, ApiError> {
+) -> Result<Option<Notice>, ApiError> {
     let hash = app.pepper.hash(credential);
+    let now = iso8601(app.clock.now_ms());
     match credential.kind() {
         CredentialKind::ApiKey => {
             let Some(key) = app.store.api_key(&hash).await.map_err(ApiError::internal)? else {
-                return Ok(Label::FalsePositive);
+                return Ok(None);
             };
             let revoked = api_keys::revoke_key(
                 app,
@@ -245,12 +266,28 @@ async fn act_on(
             )
             .await;
             match revoked {
-                Ok((_, ended)) => {
+                Ok((record, ended)) => {
                     tracing::warn!(org_id = %key.org_id, key_id = %key.key_id, sessions_ended = ended.len(), "leaked API key revoked");
-                    Ok(Label::TruePositive)
+                    Ok(Some(Notice {
+                        organization_id: key.org_id.clone(),
+                        kind: NoticeKind::LeakedKeyRevoked,
+                        subject: format!(
+                            "API key \"{}\" was found in public code and revoked",
+                            record.name
+                        ),
+                        message: json!({
+                            "organization_id": key.org_id,
+                            "api_key": { "id": record.key_id, "name": record.name, "prefix": record.prefix },
+                            "found_at": reported.url,
+                            "revoked_at": now,
+                            "sessions_ended": ended.len(),
+                            "action": "create a new key (POST /v1/admin/keys) and use it where the leaked one was used",
+                        })
+                        .to_string(),
+                    }))
                 }
                 // Revoked meanwhile (another alert, an admin).
-                Err(ApiError::Conflict(_)) => Ok(Label::FalsePositive),
+                Err(ApiError::Conflict(_)) => Ok(None),
                 Err(err) => Err(err),
             }
         }
@@ -262,7 +299,7 @@ async fn act_on(
                 .map_err(ApiError::internal)?
                 .filter(|s| s.expires_at_ms > app.clock.now_ms())
             else {
-                return Ok(Label::FalsePositive);
+                return Ok(None);
             };
             match crate::sessions::invalidate_session(
                 app,
@@ -274,13 +311,30 @@ async fn act_on(
             {
                 Ok(()) => {
                     tracing::warn!(org_id = %session.org_id, session_id = %session.session_id, "leaked session ended");
-                    Ok(Label::TruePositive)
+                    let key = &session.api_key;
+                    Ok(Some(Notice {
+                        organization_id: session.org_id.clone(),
+                        kind: NoticeKind::LeakedSessionEnded,
+                        subject: format!(
+                            "A session of API key \"{}\" was found in public code and ended",
+                            key.name
+                        ),
+                        message: json!({
+                            "organization_id": session.org_id,
+                            "session": { "id": session.session_id },
+                            "api_key": { "id": key.id, "name": key.name, "prefix": key.prefix },
+                            "found_at": reported.url,
+                            "ended_at": now,
+                            "action": "the key still works: revoke it (POST /v1/admin/keys/{id}/revoke) if it may have leaked too",
+                        })
+                        .to_string(),
+                    }))
                 }
-                Err(ApiError::ObjectNotFound) => Ok(Label::FalsePositive),
+                Err(ApiError::ObjectNotFound) => Ok(None),
                 Err(err) => Err(err),
             }
         }
-        CredentialKind::OrganizationKey => Ok(Label::FalsePositive),
+        CredentialKind::OrganizationKey => Ok(None),
     }
 }
 

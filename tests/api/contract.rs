@@ -70,7 +70,7 @@ async fn the_local_server_serves_every_documented_operation() {
     for (method, path, _, scheme) in operations(&openapi()) {
         let path = path.replace("{id}", "2026-11");
         let request = local_server::event::to_request(&Call::new(&method, &path).event()).unwrap();
-        let response = local_server::dispatch(&t.app, request).await;
+        let response = local_server::dispatch(&t.app, &t.notices, request).await;
         let status = response.status().as_u16();
         if scheme == "none" && method == "GET" {
             // The documentation: open to anyone.
@@ -212,8 +212,9 @@ async fn every_operation_declares_the_405_of_its_path() {
             }
             let request =
                 local_server::event::to_request(&Call::new(method, &concrete).event()).unwrap();
-            let response =
-                api_tests::TestResponse::from_lambda(local_server::dispatch(&t.app, request).await);
+            let response = api_tests::TestResponse::from_lambda(
+                local_server::dispatch(&t.app, &t.notices, request).await,
+            );
             assert_eq!(response.status, 405, "{method} {path}: {}", response.body);
             let code = response.error_code();
             let want = if collection && method == "DELETE" {

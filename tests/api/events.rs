@@ -49,7 +49,9 @@ async fn every_event_gets_the_status_in_its_name() {
             let request =
                 lambda_http::request::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
             let response = match function.as_str() {
-                "auth-api" => auth_api::handle(&app, request).await,
+                "auth-api" => {
+                    auth_api::handle(&app, &api_tests::RecordedNotices::default(), request).await
+                }
                 "me-api" => me_api::handle(&app, request).await,
                 "admin-api" => admin_api::handle(&app, request).await,
                 "accounts-api" => accounts_api::handle(&app, request).await,

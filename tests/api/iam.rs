@@ -232,7 +232,10 @@ async fn every_function_is_allowed_exactly_what_its_events_do() {
             } else {
                 let request = lambda_http::request::from_str(&text).unwrap();
                 match function {
-                    "auth-api" => auth_api::handle(&app, request).await,
+                    "auth-api" => {
+                        auth_api::handle(&app, &api_tests::RecordedNotices::default(), request)
+                            .await
+                    }
                     "me-api" => me_api::handle(&app, request).await,
                     "admin-api" => admin_api::handle(&app, request).await,
                     "accounts-api" => accounts_api::handle(&app, request).await,
@@ -260,8 +263,8 @@ async fn every_function_is_allowed_exactly_what_its_events_do() {
 /// Publishes nowhere: the rotation check's notifications are not what is checked here.
 struct Silent;
 
-impl shared::rotation::Notifier for Silent {
-    async fn publish(&self, _: &str, _: &str) -> Result<(), String> {
+impl shared::notices::Notifier for Silent {
+    async fn publish(&self, _: &shared::notices::Notice) -> Result<(), String> {
         Ok(())
     }
 }

@@ -231,6 +231,7 @@ async fn the_key_limit_is_exact_across_instances() {
             app: t.instance(),
             clock: t.clock.clone(),
             org: t.org.clone(),
+            notices: t.notices.clone(),
         })
         .collect();
     let runs = instances.iter().enumerate().map(|(i, instance)| {

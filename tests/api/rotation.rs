@@ -5,26 +5,30 @@ use std::sync::Mutex;
 
 use api_tests::{Call, TestApp};
 use serde_json::json;
-use shared::rotation::{Notifier, check_rotation_due};
+use shared::notices::{Notice, NoticeKind, Notifier};
+use shared::rotation::check_rotation_due;
 
 /// Records notifications (the deployed notifier is SNS).
 #[derive(Default)]
 struct Recorded(Mutex<Vec<(String, String)>>);
 
 impl Notifier for Recorded {
-    async fn publish(&self, subject: &str, message: &str) -> Result<(), String> {
+    async fn publish(&self, notice: &Notice) -> Result<(), String> {
+        assert_eq!(notice.kind, NoticeKind::KeyRotationDue);
+        let message: serde_json::Value = serde_json::from_str(&notice.message).unwrap();
+        assert_eq!(message["organization_id"], notice.organization_id.as_str());
         self.0
             .lock()
             .unwrap()
-            .push((subject.to_owned(), message.to_owned()));
+            .push((notice.subject.clone(), notice.message.clone()));
         Ok(())
     }
 }
 
-struct Unreachable;
+pub struct Unreachable;
 
 impl Notifier for Unreachable {
-    async fn publish(&self, _: &str, _: &str) -> Result<(), String> {
+    async fn publish(&self, _: &Notice) -> Result<(), String> {
         Err("topic unreachable".into())
     }
 }

@@ -1,11 +1,15 @@
 //! Leaked credentials reported by a code host (`shared::secret_scanning`), against DynamoDB
 //! Local: a live API key is revoked with its sessions, a live session ended, each audited;
 //! anything else is a false positive and changes nothing, and so does a replayed alert.
+//! Each revocation sends a notice to the organization.
 
 use api_tests::{Call, TestApp};
 use serde_json::Value;
 use shared::credentials::{Credential, CredentialKind};
+use shared::notices::NoticeKind;
 use shared::secret_scanning::{self, Label, ReportedToken, token_hash};
+
+use crate::rotation::Unreachable;
 
 fn found(token: &str) -> ReportedToken {
     ReportedToken {
@@ -60,7 +64,9 @@ async fn a_reported_live_key_is_revoked_with_its_sessions_and_a_replay_changes_n
     ];
     let before = trail(&t).await.len();
 
-    let verdicts = secret_scanning::handle_alert(&t.app, &alert).await.unwrap();
+    let verdicts = secret_scanning::handle_alert(&t.app, &t.notices, &alert)
+        .await
+        .unwrap();
     let labels: Vec<Label> = verdicts.iter().map(|v| v.label).collect();
     use Label::{FalsePositive, TruePositive};
     assert_eq!(
@@ -116,12 +122,70 @@ async fn a_reported_live_key_is_revoked_with_its_sessions_and_a_replay_changes_n
     let serialized = serde_json::to_string(&entries).unwrap();
     assert!(!serialized.contains(&leaked_key) && !serialized.contains(&leaked_session));
 
+    // One notice to the organization per true positive, naming the key and where it was
+    // found, never the secret.
+    let notices = t.notices.sent();
+    let kinds: Vec<NoticeKind> = notices.iter().map(|n| n.kind).collect();
+    assert_eq!(
+        kinds,
+        [NoticeKind::LeakedKeyRevoked, NoticeKind::LeakedSessionEnded]
+    );
+    let key_view = t
+        .call(t.admin(
+            "GET",
+            &format!(
+                    "/v1/admin/keys/{}",
+                    revoked["target"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("api_key:")
+                ),
+        ))
+        .await;
+    assert_eq!(key_view.status, 200, "{}", key_view.body);
+    let key = &key_view.body["_data"][0];
+    for notice in &notices {
+        assert_eq!(notice.organization_id, t.org.org_id);
+        assert!(!notice.subject.contains(&leaked_key) && !notice.message.contains(&leaked_key));
+        assert!(!notice.message.contains(&leaked_session));
+    }
+    let message: Value = serde_json::from_str(&notices[0].message).unwrap();
+    assert_eq!(message["api_key"]["id"], key["id"]);
+    assert_eq!(message["api_key"]["prefix"], key["prefix"]);
+    assert_eq!(message["found_at"], url);
+    assert_eq!(message["sessions_ended"], 1);
+    assert_eq!(
+        notices[0].subject,
+        format!(
+            "API key \"{}\" was found in public code and revoked",
+            key["name"].as_str().unwrap()
+        )
+    );
+    let message: Value = serde_json::from_str(&notices[1].message).unwrap();
+    assert_eq!(message["found_at"], url);
+    assert!(message["session"]["id"].is_string());
+
     // The same alert again (a retry, or a replay): nothing is live, nothing changes.
     let after = trail(&t).await.len();
-    let again = secret_scanning::handle_alert(&t.app, &alert).await.unwrap();
+    let again = secret_scanning::handle_alert(&t.app, &t.notices, &alert)
+        .await
+        .unwrap();
     assert!(again.iter().all(|v| v.label == FalsePositive), "{again:?}");
     assert_eq!(trail(&t).await.len(), after);
     assert!(after > before);
+    assert_eq!(t.notices.sent().len(), 2, "no notice for a replay");
+
+    // A notice that cannot be sent leaves the revocation standing (logged; the audit trail
+    // holds it).
+    let third_key = t.api_key(&[]).await;
+    let unsent = secret_scanning::handle_alert(&t.app, &Unreachable, &[found(&third_key)])
+        .await
+        .unwrap();
+    assert_eq!(unsent[0].label, TruePositive);
+    let refused = t
+        .call(Call::create_session(t.organization_key(), &third_key))
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
 }
 
 /// `POST /v1/secret-scanning/alerts` with `body`, signed by the stand-in code host unless
@@ -194,4 +258,9 @@ async fn the_route_answers_signed_alerts_in_the_hosts_format_and_refuses_others_
         401,
         "the key's session ended"
     );
+    let notices = t.notices.sent();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].kind, NoticeKind::LeakedKeyRevoked);
+    let message: Value = serde_json::from_str(&notices[0].message).unwrap();
+    assert_eq!(message["found_at"], "https://gist.github.com/octo/1");
 }

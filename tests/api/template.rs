@@ -163,3 +163,50 @@ fn the_table_matches_the_one_the_code_creates() {
         "{filter}"
     );
 }
+
+/// The functions that send notices (their `main` builds `shared::notices::SnsNotifier`)
+/// get the notice topic and may publish to it, through its KMS key; no other function can.
+#[test]
+fn the_functions_that_send_notices_may_publish_to_the_notice_topic() {
+    let template = template();
+    let mut senders = BTreeSet::new();
+    for (name, function) in functions(&template) {
+        let properties = &function["Properties"];
+        let topic = &properties["Environment"]["Variables"]["NOTICE_TOPIC_ARN"];
+        let policies = properties["Policies"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
+        // (CloudFormation's tags, `!GetAtt`, are read as tagged values: compared as text.)
+        let publishes = policies.iter().any(|p| {
+            let text = serde_yaml::to_string(&p["SNSPublishMessagePolicy"]).unwrap();
+            text.contains("NoticeTopic.TopicName")
+        });
+        let uses_key = serde_yaml::to_string(&policies)
+            .unwrap()
+            .contains("TopicKey.Arn");
+        if topic.is_null() {
+            assert!(!publishes, "{name} may publish without the topic");
+            continue;
+        }
+        assert!(
+            publishes && uses_key,
+            "{name} has the topic but may not publish to it"
+        );
+        senders.insert(binary(function));
+    }
+    assert_eq!(
+        senders,
+        ["auth-api".to_owned(), "rotation-check".to_owned()].into()
+    );
+    let main = |binary: &str| {
+        let path = format!(
+            "{}/../functions/{binary}/src/main.rs",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path).unwrap()
+    };
+    for binary in &senders {
+        assert!(main(binary).contains("SnsNotifier::from_env"), "{binary}");
+    }
+}

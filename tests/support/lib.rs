@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use shared::api_keys::{self, Actor, ApiKeySpec};
 use shared::clock::{Clock, ManualClock};
 use shared::credentials::{Credential, CredentialKind, Pepper};
+use shared::notices::{Notice, Notifier};
 use shared::onboarding;
 use shared::storage::records::{
     AccountRecord, AccountState, OrganizationRecord, PartnershipType, SessionRecord,
@@ -77,6 +78,31 @@ pub struct TestApp {
     pub app: App,
     pub clock: ManualClock,
     pub org: OrganizationRecord,
+    /// The notices its calls sent (SNS when deployed).
+    pub notices: RecordedNotices,
+}
+
+/// Notices kept in order, for tests to read.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedNotices(Arc<std::sync::Mutex<Vec<Notice>>>);
+
+impl RecordedNotices {
+    pub fn sent(&self) -> Vec<Notice> {
+        self.0
+            .lock()
+            .map(|notices| notices.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Notifier for RecordedNotices {
+    async fn publish(&self, notice: &Notice) -> Result<(), String> {
+        self.0
+            .lock()
+            .map_err(|e| e.to_string())?
+            .push(notice.clone());
+        Ok(())
+    }
 }
 
 impl TestApp {
@@ -103,7 +129,12 @@ impl TestApp {
                 .await
                 .unwrap();
         make_admin(&app.store, &org.org_id).await;
-        Self { app, clock, org }
+        Self {
+            app,
+            clock,
+            org,
+            notices: RecordedNotices::default(),
+        }
     }
 
     /// Hands `records` to `usage-ingest` as one SQS batch (message ids are positions);
@@ -187,7 +218,7 @@ impl TestApp {
     }
 
     pub async fn call(&self, call: Call) -> TestResponse {
-        call.send(&self.app).await
+        call.send_noting(&self.app, &self.notices).await
     }
 
     /// Another Lambda instance: its own DynamoDB client on the same table, with the same
@@ -501,10 +532,16 @@ impl Call {
         })
     }
 
-    /// Through the same dispatch as the local server (and API Gateway's routing).
+    /// Through the same dispatch as the local server (and API Gateway's routing); the
+    /// notices it sends are dropped (`TestApp::call` keeps them).
     pub async fn send(self, app: &App) -> TestResponse {
+        self.send_noting(app, &RecordedNotices::default()).await
+    }
+
+    /// [`Call::send`], its notices to `notifier`.
+    pub async fn send_noting(self, app: &App, notifier: &impl Notifier) -> TestResponse {
         let request = event::to_request(&self.event()).unwrap();
-        TestResponse::from_lambda(local_server::dispatch(app, request).await)
+        TestResponse::from_lambda(local_server::dispatch(app, notifier, request).await)
     }
 }
 

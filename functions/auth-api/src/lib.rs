@@ -7,18 +7,21 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::clock::iso8601;
 use shared::credentials::CredentialKind;
+use shared::notices::Notifier;
 use shared::request::{self, RequestInfo};
 use shared::routes::{self, Function, RouteId};
 use shared::secret_scanning::{self, SignatureError};
 use shared::{ApiError, App, Reply, envelope, sessions};
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
+/// Answers one request; `notifier` takes the notices of leaked keys and sessions ended by
+/// an alert.
+pub async fn handle(app: &App, notifier: &impl Notifier, req: Request) -> Response<Body> {
     let info = RequestInfo::from_request(&req, &app.config.addressing);
     let result = match routes::route_for(Function::AuthApi, &info) {
         Ok((RouteId::CreateSession, _)) => create_session(app, &info, &req).await,
         Ok((RouteId::EndSession, _)) => end_session(app, &info, &req).await,
         Ok((RouteId::ReportLeakedTokens, _)) => {
-            return match leaked_tokens(app, &req).await {
+            return match leaked_tokens(app, notifier, &req).await {
                 Ok(verdicts) => {
                     envelope::bare_json(&info, lambda_http::http::StatusCode::OK, &verdicts)
                 }
@@ -76,7 +79,11 @@ async fn end_session(app: &App, info: &RequestInfo, req: &Request) -> Result<Rep
 /// `POST /v1/secret-scanning/alerts`: the body's signature is checked before anything else
 /// (a refusal makes no database call); the answer is the code host's own format, one
 /// verdict per token, the token named by its SHA-256.
-async fn leaked_tokens(app: &App, req: &Request) -> Result<serde_json::Value, ApiError> {
+async fn leaked_tokens(
+    app: &App,
+    notifier: &impl Notifier,
+    req: &Request,
+) -> Result<serde_json::Value, ApiError> {
     let body: &[u8] = req.body().as_ref();
     if body.len() > secret_scanning::MAX_ALERT_BYTES {
         return Err(ApiError::PayloadTooLarge {
@@ -103,7 +110,7 @@ async fn leaked_tokens(app: &App, req: &Request) -> Result<serde_json::Value, Ap
         }
     }
     let tokens = secret_scanning::parse_alert(body)?;
-    let verdicts = secret_scanning::handle_alert(app, &tokens).await?;
+    let verdicts = secret_scanning::handle_alert(app, notifier, &tokens).await?;
     Ok(verdicts
         .iter()
         .map(|v| {

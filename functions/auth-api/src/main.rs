@@ -4,9 +4,10 @@ use lambda_http::{Error, service_fn};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let app = shared::App::from_env().await?;
-    let app = &app;
+    let notifier = shared::notices::SnsNotifier::from_env().await?;
+    let (app, notifier) = (&app, &notifier);
     lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(auth_api::handle(app, req).await)
+        Ok::<_, std::convert::Infallible>(auth_api::handle(app, notifier, req).await)
     }))
     .await
 }

@@ -5,11 +5,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let app = shared::App::from_env().await?;
-    let topic_arn = std::env::var("ROTATION_TOPIC_ARN")
-        .map_err(|_| "environment variable ROTATION_TOPIC_ARN is required")?;
-    let sdk_config = aws_config::load_from_env().await;
-    let notifier =
-        rotation_check::SnsNotifier::new(aws_sdk_sns::Client::new(&sdk_config), topic_arn);
+    let notifier = shared::notices::SnsNotifier::from_env().await?;
     let (app, notifier) = (&app, &notifier);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         rotation_check::handle(app, notifier, event.payload)
