@@ -285,30 +285,21 @@ async fn a_period_written_before_its_totals_existed_is_rebuilt_exactly_on_first_
         7,
         "18446744073709551610\u{1}gone",
     );
-    t.app
-        .store
-        .client()
-        .put_item()
-        .table_name(t.app.store.table_name())
-        .item("pk", AttributeValue::S(stray_day.pk))
-        .item("sk", AttributeValue::S(stray_day.sk))
-        .item("account_id", AttributeValue::S("gone".into()))
-        .send()
-        .await
-        .unwrap();
-    let stray =
+    let stray_listing =
         shared::storage::keys::mssp_company_listing(&partnership, "2026-11", "zed\u{1}gone");
-    t.app
-        .store
-        .client()
-        .put_item()
-        .table_name(t.app.store.table_name())
-        .item("pk", AttributeValue::S(stray.pk))
-        .item("sk", AttributeValue::S(stray.sk))
-        .item("account_id", AttributeValue::S("gone".into()))
-        .send()
-        .await
-        .unwrap();
+    for stray in [stray_day, stray_listing] {
+        t.app
+            .store
+            .client()
+            .put_item()
+            .table_name(t.app.store.table_name())
+            .item("pk", AttributeValue::S(stray.pk))
+            .item("sk", AttributeValue::S(stray.sk))
+            .item("account_id", AttributeValue::S("gone".into()))
+            .send()
+            .await
+            .unwrap();
+    }
     let usage = p.get("/v1/mssp/periods/2026-11/usage").await;
     assert_eq!(usage.status, 200, "{}", usage.body);
     let sns = sns_summary(&p).await;

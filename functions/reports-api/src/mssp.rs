@@ -31,15 +31,6 @@ fn peaks_of(period: Period, totals: &PeriodTotals) -> BTreeMap<&str, Peak> {
         .collect()
 }
 
-fn units_on(company: &MsspCompanyUsage, product: &str, index: usize) -> u64 {
-    company
-        .daily_units
-        .get(product)
-        .and_then(|series| series.get(index))
-        .copied()
-        .unwrap_or(0)
-}
-
 /// How many companies had units of `product` on day `index` of the period.
 fn companies_on(totals: &PeriodTotals, product: &str, index: usize) -> u64 {
     totals
@@ -75,7 +66,7 @@ fn company_view(
         own_units.insert(product.clone(), json!(own.units));
         own_dates.insert(product.clone(), json!(format_date(own.date)));
         if let Some(peak) = peaks.get(product.as_str()) {
-            let units = units_on(company, product, day_index(period, peak.date));
+            let units = company.units_on(product, day_index(period, peak.date));
             on_peak_date.insert(product.clone(), json!(units));
         }
     }

@@ -26,14 +26,6 @@ const ROW_ACTIONS: usize = 4;
 /// Rounds of re-reading a company row whose write met another write of it.
 const ROW_WRITE_ROUNDS: usize = 8;
 
-fn units_on(row: &MsspCompanyUsage, product: &str, day: usize) -> u64 {
-    row.daily_units
-        .get(product)
-        .and_then(|series| series.get(day))
-        .copied()
-        .unwrap_or(0)
-}
-
 /// The rows to write in turn to replace `old` (none: absent) by `new`, each within one
 /// transaction: `new` alone when it fits, else `old` with `new`'s days set a few days at a
 /// time, ending with `new` itself. Revisions are set by the writer.
@@ -66,10 +58,7 @@ pub(super) fn steps(
         let day_moves: usize = products
             .iter()
             .map(|product| {
-                let (was, is) = (
-                    units_on(&current, product, day),
-                    units_on(new, product, day),
-                );
+                let (was, is) = (current.units_on(product, day), new.units_on(product, day));
                 if was == is {
                     0
                 } else {
@@ -93,7 +82,7 @@ pub(super) fn steps(
             if series.len() < days {
                 series.resize(days, 0);
             }
-            series[day] = units_on(new, product, day);
+            series[day] = new.units_on(product, day);
         }
     }
     steps.push(new.clone());
@@ -185,19 +174,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(series: &[(&str, Vec<u64>)]) -> MsspCompanyUsage {
-        MsspCompanyUsage {
-            account_id: "a".into(),
-            name: "Acme".into(),
-            daily_units: series
-                .iter()
-                .map(|(p, days)| ((*p).to_owned(), days.clone()))
-                .collect(),
-            seq: 1,
-            ttl_epoch_seconds: 0,
-        }
-    }
+    use crate::storage::period_totals::tests::row;
 
     /// The actions a step from `old` to `new` takes for its company-day items.
     fn moves(old: &MsspCompanyUsage, new: &MsspCompanyUsage) -> usize {
@@ -209,7 +186,7 @@ mod tests {
             .collect();
         for product in products {
             for day in 0..31 {
-                let (was, is) = (units_on(old, product, day), units_on(new, product, day));
+                let (was, is) = (old.units_on(product, day), new.units_on(product, day));
                 if was != is {
                     count += usize::from(was > 0) + usize::from(is > 0);
                 }
@@ -245,8 +222,8 @@ mod tests {
             before = step.clone();
         }
         // Each step sets whole days: the first has the new row's first days only.
-        assert_eq!(units_on(&written[0], "DA", 0), 101);
-        assert_eq!(units_on(&written[0], "DA", 30), 31);
+        assert_eq!(written[0].units_on("DA", 0), 101);
+        assert_eq!(written[0].units_on("DA", 30), 31);
         // From nothing (a new row): puts only, 186 of them.
         let from_nothing = steps(None, &new);
         assert_eq!(from_nothing.len(), 2);
@@ -265,8 +242,8 @@ mod tests {
         let new = row(&[]);
         let written = steps(Some(&old), &new);
         assert_eq!(written.len(), 2);
-        assert_eq!(units_on(&written[0], "SNS", 0), 0);
-        assert_eq!(units_on(&written[0], "SNS", 30), 7);
+        assert_eq!(written[0].units_on("SNS", 0), 0);
+        assert_eq!(written[0].units_on("SNS", 30), 7);
         assert_eq!(written[1], new);
     }
 }

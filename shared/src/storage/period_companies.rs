@@ -61,14 +61,6 @@ pub fn is_units_position(text: &str) -> bool {
     })
 }
 
-fn units_on(row: &MsspCompanyUsage, product: &str, day: usize) -> u64 {
-    row.daily_units
-        .get(product)
-        .and_then(|series| series.get(day))
-        .copied()
-        .unwrap_or(0)
-}
-
 /// The listing item of `row` (if it is eligible) and its company-day items.
 fn index_keys(partnership_id: &str, period: Period, row: &MsspCompanyUsage) -> Vec<keys::Key> {
     let period_id = period.id();
@@ -298,7 +290,7 @@ impl Store {
         // page; it is listed at its new place.
         let rows = self
             .listed_rows(partnership_id, period, page, |row, position| {
-                let units = units_on(row, product, day);
+                let units = row.units_on(product, day);
                 units > 0 && units_position(units, &row.account_id) == position
             })
             .await?;

@@ -321,11 +321,12 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::calendar::PeriodKind;
 
-    fn row(series: &[(&str, Vec<u64>)]) -> MsspCompanyUsage {
+    /// A row of account `a` with `series` per product.
+    pub(in crate::storage) fn row(series: &[(&str, Vec<u64>)]) -> MsspCompanyUsage {
         MsspCompanyUsage {
             account_id: "a".into(),
             name: "Acme".into(),

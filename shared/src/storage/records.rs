@@ -620,6 +620,17 @@ pub struct MsspCompanyUsage {
     pub ttl_epoch_seconds: i64,
 }
 
+impl MsspCompanyUsage {
+    /// Its units of `product` on day `day` of the period (0: the first day).
+    pub fn units_on(&self, product: &str, day: usize) -> u64 {
+        self.daily_units
+            .get(product)
+            .and_then(|series| series.get(day))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
 /// A product's highest daily units and the first day it was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peak {
