@@ -218,18 +218,30 @@ impl Store {
 
     /// A strongly consistent Query of partition `pk`'s items whose sort key starts with
     /// `prefix`, in sort-key order.
+    ///
+    /// A prefix ending in `#` (every one in `keys`) is asked as the range from it to the
+    /// same text ending in `$` instead of `begins_with`: the same items (no key has a `$`
+    /// where its prefix has a `#`), and DynamoDB Local walks the partition from its start
+    /// for a `begins_with` but not for a range (measured: 10–12 ms against 4.4 ms for 101
+    /// items behind 30,000 others).
     fn prefix_query(
         &self,
         pk: String,
         prefix: &str,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        self.client
+        let query = self
+            .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
+            .consistent_read(true);
+        match prefix.strip_suffix('#') {
+            Some(stem) => query
+                .key_condition_expression("pk = :pk AND sk BETWEEN :prefix AND :past")
+                .expression_attribute_values(":past", s(format!("{stem}$"))),
+            None => query.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)"),
+        }
     }
 
     /// The items of `query`, following every page (or until `max` items), from the query's
