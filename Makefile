@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test reset bench faults clients screenshots lint template-check server-checks sam-build ci rotation-check customer-levels
+.PHONY: run test reset bench faults clients screenshots lint template-check server-checks sam-build ci rotation-check customer-levels leaked-token
 
 run: ## serve the API on http://127.0.0.1:$(PORT) (default 3000) with DynamoDB Local
 	scripts/run-local.sh
@@ -12,6 +12,9 @@ rotation-check: ## run the daily rotation check now, against the running `make r
 
 customer-levels: ## run the nightly customer-levels recompute now, against the running `make run` server
 	@curl -sS -X POST http://127.0.0.1:$${PORT:-3000}/_local/customer-levels; echo
+
+leaked-token: ## report TOKEN=<a key or session token> as found in public code (a code host's signed alert), against the running `make run` server
+	@scripts/report-leaked-token.sh "$(TOKEN)"
 
 reset: ## wipe local data (DynamoDB Local data, demo credentials, pepper)
 	rm -rf .local
