@@ -456,26 +456,8 @@ async fn the_company_list_pages_through_its_listing_and_follows_every_row_change
     expected.sort_by_key(|name| name.to_lowercase());
     // Following `_links.next` reads only each page: the session, the listing beside the
     // ledger, the page's rows.
-    let mut walked = Vec::new();
-    let mut next = Some("/v1/mssp/periods/2026-11/companies?limit=10".to_owned());
-    let mut pages = 0;
-    while let Some(path) = next {
-        let (calls, items) = (store.calls(), store.items_read());
-        let page = p.get(&path).await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        assert_eq!(store.calls() - calls, 4, "{path}");
-        assert!(store.items_read() - items <= 2 * 10 + 2, "{path}");
-        assert_eq!(page.body["_meta"]["total"], 25);
-        walked.extend(names(&page.body));
-        next = page.body["_links"]["next"]["href"]
-            .as_str()
-            .map(|href| href.strip_prefix(API).unwrap().to_owned());
-        if let Some(next) = &next {
-            assert!(next.contains("&cursor=1."), "{next}");
-        }
-        pages += 1;
-    }
-    assert_eq!((pages, &walked), (3, &expected));
+    let path = "/v1/mssp/periods/2026-11/companies?limit=10";
+    assert_eq!(walk(&p, path, (10, 2), 25, names).await, (expected, 3));
     // A row renamed (recomputed under the account's new name) moves; one that lost its
     // billable days leaves; a bare offset still works.
     let renamed = "00000000-0000-4000-8000-000000000007";
@@ -527,9 +509,16 @@ fn ids(body: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Follows `_links.next` from `path`, checking that each page costs the same calls and at
-/// most its own items, whatever the number of companies; the ids in order and the pages.
-async fn walk(p: &Partner<'_>, path: &str, total: u64) -> (Vec<String>, usize) {
+/// Follows `_links.next` from `path`, checking that each page costs 4 calls and at most
+/// `limit` items and their rows beside `fixed` others, whatever the number of companies,
+/// and shows `total`; what `view` takes from each page, in order, and the pages.
+async fn walk(
+    p: &Partner<'_>,
+    path: &str,
+    (limit, fixed): (u64, u64),
+    total: u64,
+    view: fn(&Value) -> Vec<String>,
+) -> (Vec<String>, usize) {
     let store = &p.t.app.store;
     let mut walked = Vec::new();
     let mut next = Some(path.to_owned());
@@ -538,16 +527,15 @@ async fn walk(p: &Partner<'_>, path: &str, total: u64) -> (Vec<String>, usize) {
         let (calls, items) = (store.calls(), store.items_read());
         let page = p.get(&path).await;
         assert_eq!(page.status, 200, "{}", page.body);
-        // The session, the totals beside the commitments, the day's items, the page's rows.
         assert_eq!(store.calls() - calls, 4, "{path}");
-        assert!(store.items_read() - items <= 2 * 4 + 3, "{path}");
+        assert!(store.items_read() - items <= 2 * limit + fixed, "{path}");
         assert_eq!(page.body["_meta"]["total"], total, "{path}");
-        walked.extend(ids(&page.body));
+        walked.extend(view(&page.body));
         next = page.body["_links"]["next"]["href"]
             .as_str()
             .map(|href| href.strip_prefix(API).unwrap().to_owned());
         if let Some(next) = &next {
-            assert!(next.contains("peak_product=SNS&limit=4&") && next.contains("&cursor=1."));
+            assert!(next.contains(&format!("limit={limit}&")) && next.contains("&cursor=1."));
         }
         pages += 1;
     }
@@ -589,8 +577,10 @@ async fn the_peak_date_list_pages_through_the_days_items_and_follows_every_row_c
     let mut expected: Vec<u64> = (0..10).collect();
     expected.sort_by_key(|n| (std::cmp::Reverse(on_peak(*n)), *n));
     let expected: Vec<String> = expected.into_iter().map(id).collect();
+    // Each page: the session, the totals beside the commitments, the day's items, the
+    // page's rows.
     let path = "/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=4";
-    assert_eq!(walk(&p, path, 10).await, (expected.clone(), 3));
+    assert_eq!(walk(&p, path, (4, 3), 10, ids).await, (expected.clone(), 3));
     // The page's rows add up to the summary's peak on the peak date.
     let whole = p
         .get("/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=100")
@@ -625,7 +615,7 @@ async fn the_peak_date_list_pages_through_the_days_items_and_follows_every_row_c
         .filter(|company| *company != id(8) && *company != id(3))
         .collect();
     expected.insert(0, id(8));
-    assert_eq!(walk(&p, path, 9).await, (expected, 3));
+    assert_eq!(walk(&p, path, (4, 3), 9, ids).await, (expected, 3));
     let (stored, counted) = stored_and_counted(&t).await;
     assert_eq!(stored, counted);
 }
