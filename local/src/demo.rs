@@ -106,6 +106,7 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
             optional_scopes: optional_scopes.into_iter().map(str::to_owned).collect(),
             allowed_origins: allowed_origins.into_iter().map(str::to_owned).collect(),
             allow_any_origin,
+            cors_origins: Vec::new(),
             expires_at_ms: None,
         };
         let seeder = Actor {

@@ -42,7 +42,7 @@ pub async fn dispatch(app: &App, notifier: &impl Notifier, req: Request) -> Resp
             Function::Docs => docs::handle(&app.config.addressing, &req),
             Function::Console => console::handle(&app.config.addressing, &req),
         },
-        Err(_) => fallback_api::handle(&app.config.addressing, &req),
+        Err(_) => fallback_api::handle(&app.config.addressing, &app.store, &req).await,
     }
 }
 

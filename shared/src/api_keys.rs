@@ -33,16 +33,20 @@ pub struct ApiKeySpec {
     pub allowed_origins: Vec<String>,
     /// The acknowledgement an empty `allowed_origins` needs.
     pub allow_any_origin: bool,
+    /// Web origins whose pages may call the API with the key (`cors`).
+    pub cors_origins: Vec<String>,
     pub expires_at_ms: Option<EpochMillis>,
 }
 
-/// The only change `PATCH /v1/admin/keys/{id}` allows.
-#[derive(Debug, Clone)]
+/// The only change `PATCH /v1/admin/keys/{id}` allows: the key's origins.
+#[derive(Debug, Clone, Default)]
 pub struct OriginsUpdate {
     /// `None` keeps the current list.
     pub allowed_origins: Option<Vec<String>>,
     /// `None` keeps the acknowledgement only while the list stays empty.
     pub allow_any_origin: Option<bool>,
+    /// `None` keeps the current CORS origins.
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// Who does something, for the audit trail.
@@ -130,6 +134,7 @@ fn lookup_item(
         prefix: record.prefix.clone(),
         scopes: record.scopes.clone(),
         allowed_origins: record.allowed_origins.clone(),
+        cors_origins: record.cors_origins.clone(),
         status: record.status,
         created_at_ms: record.created_at_ms,
         expires_at_ms: record.expires_at_ms,
@@ -176,6 +181,7 @@ pub async fn create_key(
         .ok_or_else(|| ApiError::InvalidParameters("partnership_id is not one of this organization's partnerships (GET /v1/admin/partnerships)".into()))?;
     let scopes = key_scopes(partnership.kind, &spec.optional_scopes)?;
     let allowed_origins = validate_origins(&spec.allowed_origins, spec.allow_any_origin)?;
+    let cors_origins = crate::cors::validate_origins(&spec.cors_origins)?;
     if spec.expires_at_ms.is_some_and(|at| at <= now) {
         return Err(ApiError::InvalidParameters(
             "expires_at must be in the future".into(),
@@ -191,6 +197,7 @@ pub async fn create_key(
         scopes,
         allowed_origins,
         allow_any_origin: spec.allow_any_origin,
+        cors_origins,
         prefix: secret.display_prefix(),
         status: KeyStatus::Active,
         created_at_ms: now,
@@ -209,7 +216,7 @@ pub async fn create_key(
         now,
         action::KEY_CREATED,
         format!("api_key:{}", record.key_id),
-        json!({ "name": record.name, "prefix": record.prefix, "scopes": record.scopes, "allowed_origins": record.allowed_origins }),
+        json!({ "name": record.name, "prefix": record.prefix, "scopes": record.scopes, "allowed_origins": record.allowed_origins, "cors_origins": record.cors_origins }),
     );
     let change = AccessChange {
         org_id: org.org_id.clone(),
@@ -427,17 +434,13 @@ pub async fn rotate_key(
         Some(until) => {
             // A new access version: a session being created under the old expiry is
             // refused its slot, so no session of the old key outlives the overlap.
-            let read_version = old.access_version;
-            let mut kept = old;
+            let mut kept = old.clone();
             kept.expires_at_ms = Some(until);
             kept.replaced_by = Some(new.key_id.clone());
             kept.rotation_due = false;
-            kept.access_version = read_version.wrapping_add(1);
+            kept.access_version = old.access_version.wrapping_add(1);
             change.put_lookups = vec![(old_hash, lookup_item(org, &kept, &org_key_hash))];
-            change.update_records = vec![KeyWrite {
-                record: kept,
-                read_version,
-            }];
+            change.update_records = vec![KeyWrite::edit(kept, &old)];
             commit(store, &change).await?;
             let key = key_id.to_owned();
             let plan = move |slot: &SlotRecord| {
@@ -454,10 +457,15 @@ pub async fn rotate_key(
 }
 
 /// What a live session of a key becomes when the key's allowed origins change to `allowed`
-/// (the same rules as at session creation, for the address the session is locked to).
-pub fn rebind(allowed: &[String], locked_to: &str) -> SessionPlan {
+/// (the same rules as at session creation, for the address the session is locked to) and
+/// its CORS origins to `cors_origins`.
+pub fn rebind(allowed: &[String], cors_origins: &[String], locked_to: &str) -> SessionPlan {
+    let keep = |origin_hosts| SessionPlan::Rebind {
+        origin_hosts,
+        cors_origins: cors_origins.to_vec(),
+    };
     if allowed.is_empty() {
-        return SessionPlan::Rebind(None);
+        return keep(None);
     }
     let Ok(ip) = locked_to.parse::<IpAddr>() else {
         // Unlocked (address unknown at creation): a key with origins admits no such session.
@@ -466,18 +474,18 @@ pub fn rebind(allowed: &[String], locked_to: &str) -> SessionPlan {
     };
     let parsed: Vec<AllowedOrigin> = allowed.iter().filter_map(|e| e.parse().ok()).collect();
     if origins::match_origin(&parsed, ip, None) == Some(OriginMatch::ClientAddress) {
-        return SessionPlan::Rebind(None);
+        return keep(None);
     }
     let hosts = origins::host_entries(&parsed);
     if hosts.is_empty() {
         SessionPlan::End
     } else {
-        SessionPlan::Rebind(Some(hosts))
+        keep(Some(hosts))
     }
 }
 
-/// Changes a key's allowed origins (a new access version: a session being created under
-/// the old origins is refused its slot); its live sessions follow before it answers.
+/// Changes a key's allowed and CORS origins (a new access version: a session being created
+/// under the old origins is refused its slot); its live sessions follow before it answers.
 pub async fn update_origins(
     app: &App,
     org: &OrganizationRecord,
@@ -486,7 +494,8 @@ pub async fn update_origins(
     actor: &Actor,
 ) -> Result<KeyRecord, ApiError> {
     let (store, pepper, now) = (&app.store, &app.pepper, app.clock.now_ms());
-    let mut record = active_key(store, &org.org_id, key_id).await?;
+    let read = active_key(store, &org.org_id, key_id).await?;
+    let mut record = read.clone();
     let allowed_origins = origins
         .allowed_origins
         .clone()
@@ -494,24 +503,23 @@ pub async fn update_origins(
     let allow_any_origin = origins
         .allow_any_origin
         .unwrap_or(allowed_origins.is_empty() && record.allow_any_origin);
-    let read_version = record.access_version;
     record.allowed_origins = validate_origins(&allowed_origins, allow_any_origin)?;
     record.allow_any_origin = allow_any_origin;
-    record.access_version = read_version.wrapping_add(1);
+    if let Some(cors_origins) = &origins.cors_origins {
+        record.cors_origins = crate::cors::validate_origins(cors_origins)?;
+    }
+    record.access_version = read.access_version.wrapping_add(1);
     let org_key_hash = organization_key_hash(pepper, org)?;
     let entry = audit::by(
         actor,
         now,
         action::KEY_UPDATED,
         format!("api_key:{key_id}"),
-        json!({ "allowed_origins": record.allowed_origins, "allow_any_origin": allow_any_origin }),
+        json!({ "allowed_origins": record.allowed_origins, "allow_any_origin": allow_any_origin, "cors_origins": record.cors_origins }),
     );
     let change = AccessChange {
         org_id: org.org_id.clone(),
-        update_records: vec![KeyWrite {
-            record: record.clone(),
-            read_version,
-        }],
+        update_records: vec![KeyWrite::edit(record.clone(), &read)],
         put_lookups: vec![(
             CredentialHash(record.key_hash.clone()),
             lookup_item(org, &record, &org_key_hash),
@@ -519,11 +527,11 @@ pub async fn update_origins(
         audit: vec![entry],
         ..AccessChange::default()
     };
-    let origins_now = record.allowed_origins.clone();
+    let (origins_now, cors_now) = (record.allowed_origins.clone(), record.cors_origins.clone());
     let key = key_id.to_owned();
     let plan = move |slot: &SlotRecord| {
         if slot.api_key_id == key {
-            rebind(&origins_now, &slot.locked_to)
+            rebind(&origins_now, &cors_now, &slot.locked_to)
         } else {
             SessionPlan::Keep
         }
@@ -581,24 +589,30 @@ mod tests {
 
     #[test]
     fn origin_edits_rebind_or_end_sessions() {
-        assert_eq!(rebind(&[], "203.0.113.1"), SessionPlan::Rebind(None));
+        let cors = ["https://app.example.com".to_owned()];
+        let rebound = |origin_hosts: Option<Vec<String>>| SessionPlan::Rebind {
+            origin_hosts,
+            cors_origins: cors.to_vec(),
+        };
+        assert_eq!(rebind(&[], &cors, "203.0.113.1"), rebound(None));
         assert_eq!(
-            rebind(&["203.0.113.0/24".into()], "203.0.113.1"),
-            SessionPlan::Rebind(None)
+            rebind(&["203.0.113.0/24".into()], &cors, "203.0.113.1"),
+            rebound(None)
         );
         assert_eq!(
-            rebind(&["198.51.100.1".into()], "203.0.113.1"),
+            rebind(&["198.51.100.1".into()], &cors, "203.0.113.1"),
             SessionPlan::End
         );
         assert_eq!(
             rebind(
                 &["198.51.100.1".into(), "*.example.com".into()],
+                &cors,
                 "203.0.113.1"
             ),
-            SessionPlan::Rebind(Some(vec!["*.example.com".into()]))
+            rebound(Some(vec!["*.example.com".into()]))
         );
         assert_eq!(
-            rebind(&["203.0.113.1".into()], ANY_ADDRESS),
+            rebind(&["203.0.113.1".into()], &cors, ANY_ADDRESS),
             SessionPlan::End
         );
     }

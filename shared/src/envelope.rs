@@ -184,6 +184,12 @@ pub fn respond(info: &RequestInfo, result: Result<Reply, ApiError>) -> Response<
     if let Some(window) = info.rate_window.get() {
         rate_limit_headers(response.headers_mut(), window);
     }
+    if let Ok(id) = HeaderValue::from_str(&info.request_id) {
+        response
+            .headers_mut()
+            .insert(http::HeaderName::from_static("x-request-id"), id);
+    }
+    crate::cors::answer_headers(info, response.headers_mut());
     response
 }
 

@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod clock;
 pub mod commitments;
 pub mod config;
+pub mod cors;
 pub mod credentials;
 pub mod customers;
 pub mod edge;

@@ -225,8 +225,8 @@ pub async fn enable_api_access(
     }
 }
 
-/// Keys revoked per transaction while disabling (each takes two items of the 100 allowed).
-const KEYS_PER_TRANSACTION: usize = 40;
+/// Items one transaction of the disable writes at most (DynamoDB allows 100).
+const ITEMS_PER_TRANSACTION: usize = 96;
 /// Rounds of revoking what is still active, when keys change while access is disabled.
 const DISABLE_ATTEMPTS: usize = 5;
 /// `revoked_reason` of the keys disabling API access revokes.
@@ -295,6 +295,25 @@ async fn active_keys(store: &Store, org_id: &str) -> Result<Vec<KeyRecord>, ApiE
         .collect())
 }
 
+/// `keys` in runs that each fit one transaction: a key takes its record and its lookup
+/// item, and at most one count item per CORS origin it lists.
+fn revocation_batches(keys: &[KeyRecord]) -> Vec<&[KeyRecord]> {
+    let mut batches = Vec::new();
+    let (mut start, mut items) = (0, 0);
+    for (at, key) in keys.iter().enumerate() {
+        let cost = 2 + key.cors_origins.len();
+        if at > start && items + cost > ITEMS_PER_TRANSACTION {
+            batches.push(&keys[start..at]);
+            (start, items) = (at, 0);
+        }
+        items += cost;
+    }
+    if start < keys.len() {
+        batches.push(&keys[start..]);
+    }
+    batches
+}
+
 /// Revokes every active key of an organization whose access is disabled; how many.
 async fn revoke_all(store: &Store, now: EpochMillis, org_id: &str) -> Result<usize, ApiError> {
     let mut revoked = 0;
@@ -306,7 +325,7 @@ async fn revoke_all(store: &Store, now: EpochMillis, org_id: &str) -> Result<usi
         if round == DISABLE_ATTEMPTS {
             break;
         }
-        for batch in active.chunks(KEYS_PER_TRANSACTION) {
+        for batch in revocation_batches(&active) {
             let change = AccessChange {
                 org_id: org_id.to_owned(),
                 update_records: batch

@@ -85,7 +85,7 @@ fn is_public_suffix(name: &str) -> bool {
         .is_some_and(|suffix| suffix.is_known() && suffix.as_bytes().len() == name.len())
 }
 
-fn is_domain_name(text: &str) -> bool {
+pub(crate) fn is_domain_name(text: &str) -> bool {
     text.len() <= 253
         && text.split('.').all(|label| {
             !label.is_empty()

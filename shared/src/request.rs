@@ -35,6 +35,11 @@ pub struct RequestInfo {
     /// The request named an origin host that cannot be valid (`origins::request_host`):
     /// session creation and every authenticated request refuse it (403 12003).
     pub origin_refused: bool,
+    /// The request's `Origin` as a CORS origin (`cors::request_origin`).
+    pub origin: Option<String>,
+    /// Set once the key behind the request lists `origin` (`cors::grant`): the answer then
+    /// carries the CORS headers that let the page read it.
+    pub cors_origin: std::sync::OnceLock<String>,
     /// The edge firewall is deployed and this request went around it, straight to API
     /// Gateway: every route refuses it (403 12009, `routes::route_for`).
     pub edge_bypassed: bool,
@@ -123,6 +128,8 @@ impl RequestInfo {
             edge_bypassed: edge == Edge::Bypassed,
             origin_host: origin.ok().flatten(),
             rate_window: std::sync::OnceLock::new(),
+            origin: crate::cors::request_origin(req.headers()),
+            cors_origin: std::sync::OnceLock::new(),
         }
     }
 

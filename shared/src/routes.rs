@@ -352,6 +352,11 @@ impl PathParams {
     }
 }
 
+/// Does `route`'s path template match `path` (whatever the method)?
+pub fn matches(route: &Route, path: &str) -> bool {
+    match_template(route.path, path).is_some()
+}
+
 fn match_template(template: &'static str, path: &str) -> Option<PathParams> {
     let mut params = Vec::new();
     let mut wanted = template.split('/');

@@ -212,6 +212,7 @@ async fn every_function_is_allowed_exactly_what_its_events_do() {
         "reports-api",
         "customers-api",
         "usage-ingest",
+        "fallback-api",
     ] {
         let allowed = allowed(&template, function);
         if allowed.leading_keys.is_none() {
@@ -240,6 +241,9 @@ async fn every_function_is_allowed_exactly_what_its_events_do() {
                     "admin-api" => admin_api::handle(&app, request).await,
                     "accounts-api" => accounts_api::handle(&app, request).await,
                     "reports-api" => reports_api::handle(&app, request).await,
+                    "fallback-api" => {
+                        fallback_api::handle(&app.config.addressing, &app.store, &request).await
+                    }
                     _ => customers_api::handle(&app, request).await,
                 };
             }

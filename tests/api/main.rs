@@ -8,6 +8,7 @@ mod audit;
 mod bad_input;
 mod billing;
 mod contract;
+mod cors;
 mod customer_levels;
 mod customers;
 mod edge;

@@ -205,6 +205,7 @@ fn key_record() -> KeyRecord {
         scopes: vec!["me:read".into(), "mssp-report:read".into()],
         allowed_origins: vec![],
         allow_any_origin: true,
+        cors_origins: Vec::new(),
         prefix: "hsp_WwVc".into(),
         status: KeyStatus::Active,
         created_at_ms: T0,
@@ -433,6 +434,7 @@ fn stale_session(
         scopes: key.scopes.clone(),
         locked_to: "203.0.113.5".into(),
         origin_hosts: None,
+        cors_origins: Vec::new(),
         slot: 0,
         created_at_ms: T0,
         expires_at_ms: T0 + 3_600_000,
@@ -462,6 +464,7 @@ async fn keys_created_or_rotated_against_disabled_access_are_refused() {
         optional_scopes: vec![],
         allowed_origins: vec![],
         allow_any_origin: true,
+        cors_origins: Vec::new(),
         expires_at_ms: None,
     };
     let actor = api_tests::test_actor();

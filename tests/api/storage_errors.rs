@@ -39,6 +39,7 @@ fn fixture_key_item() -> std::collections::HashMap<String, AttributeValue> {
         prefix: "hsp_WwVc".into(),
         scopes: vec!["me:read".into(), "mssp-report:read".into()],
         allowed_origins: vec![],
+        cors_origins: Vec::new(),
         status: KeyStatus::Active,
         created_at_ms: T0,
         expires_at_ms: None,
@@ -227,6 +228,7 @@ fn key_spec() -> shared::api_keys::ApiKeySpec {
         optional_scopes: Vec::new(),
         allowed_origins: Vec::new(),
         allow_any_origin: true,
+        cors_origins: Vec::new(),
         expires_at_ms: None,
     }
 }

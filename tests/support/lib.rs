@@ -160,6 +160,7 @@ impl TestApp {
             optional_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             allowed_origins: Vec::new(),
             allow_any_origin: true,
+            cors_origins: Vec::new(),
             expires_at_ms: None,
         };
         let (secret, _) = api_keys::create_key(&self.app, &self.org, spec, &test_actor())
@@ -209,6 +210,7 @@ impl TestApp {
             optional_scopes: vec!["customers:read".into()],
             allowed_origins: allowed_origins.iter().map(|s| (*s).to_owned()).collect(),
             allow_any_origin: allowed_origins.is_empty(),
+            cors_origins: Vec::new(),
             expires_at_ms,
         };
         let (secret, _) = api_keys::create_key(&self.app, &self.org, spec, &test_actor())
@@ -556,12 +558,17 @@ impl TestResponse {
     pub fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> Self {
         let (parts, body) = response.into_parts();
         let bytes: &[u8] = body.as_ref();
-        let body = serde_json::from_slice(bytes).unwrap_or_else(|_| {
-            panic!(
-                "response body is not JSON: {:?}",
-                String::from_utf8_lossy(bytes)
-            )
-        });
+        // A preflight's 204 has no body at all.
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes).unwrap_or_else(|_| {
+                panic!(
+                    "response body is not JSON: {:?}",
+                    String::from_utf8_lossy(bytes)
+                )
+            })
+        };
         Self {
             status: parts.status.as_u16(),
             headers: parts.headers,
@@ -729,6 +736,7 @@ pub async fn seed_fixtures(app: &App) {
             prefix: credential.display_prefix(),
             scopes: scopes.clone(),
             allowed_origins: origins.clone(),
+            cors_origins: Vec::new(),
             status: KeyStatus::Active,
             created_at_ms: now,
             expires_at_ms: None,
@@ -742,6 +750,7 @@ pub async fn seed_fixtures(app: &App) {
             scopes: scopes.clone(),
             allow_any_origin: origins.is_empty(),
             allowed_origins: origins,
+            cors_origins: Vec::new(),
             prefix: credential.display_prefix(),
             status: KeyStatus::Active,
             created_at_ms: now,
@@ -777,6 +786,7 @@ pub async fn seed_fixtures(app: &App) {
         scopes,
         locked_to: fixtures::CLIENT_IP.into(),
         origin_hosts: None,
+        cors_origins: Vec::new(),
         slot: 0,
         created_at_ms: now,
         expires_at_ms,

@@ -192,6 +192,7 @@ fn key_view(info: &RequestInfo, record: &KeyRecord, now: EpochMillis) -> Value {
         "scopes": record.scopes,
         "allowed_origins": record.allowed_origins,
         "allow_any_origin": record.allow_any_origin,
+        "cors_origins": record.cors_origins,
         "status": shown_status(record, now),
         "created_at": iso8601(record.created_at_ms),
         "expires_at": optional_time(record.expires_at_ms),
@@ -237,6 +238,8 @@ struct CreateKeyBody {
     allowed_origins: Vec<String>,
     #[serde(default)]
     allow_any_origin: bool,
+    #[serde(default)]
+    cors_origins: Vec<String>,
     #[serde(default, deserialize_with = "body_field::present")]
     expires_at: Option<String>,
 }
@@ -275,6 +278,7 @@ async fn create_key(
         optional_scopes: body.optional_scopes,
         allowed_origins: body.allowed_origins,
         allow_any_origin: body.allow_any_origin,
+        cors_origins: body.cors_origins,
         expires_at_ms,
     };
     let (secret, record) = api_keys::create_key(app, &org, spec, &admin.actor).await?;
@@ -347,7 +351,7 @@ async fn get_key(
     Ok(Reply::ok(vec![key_view(info, &record, app.clock.now_ms())]))
 }
 
-/// `PATCH /v1/admin/keys/{id}`: only the allowed origins can change.
+/// `PATCH /v1/admin/keys/{id}`: only the origins can change (allowed and CORS).
 async fn update_key(
     app: &App,
     info: &RequestInfo,
@@ -358,19 +362,24 @@ async fn update_key(
     let body: serde_json::Map<String, Value> = request::json_body(req)?;
     if let Some(field) = body
         .keys()
-        .find(|k| !["allowed_origins", "allow_any_origin"].contains(&k.as_str()))
+        .find(|k| !["allowed_origins", "allow_any_origin", "cors_origins"].contains(&k.as_str()))
     {
         return Err(ApiError::InvalidParameters(format!(
-            "`{}` cannot be changed; only allowed_origins and allow_any_origin can (rotate the key to replace its secret, create a new key for other changes)",
+            "`{}` cannot be changed; only allowed_origins, allow_any_origin and cors_origins can (rotate the key to replace its secret, create a new key for other changes)",
             request::redact_credentials(field)
         )));
     }
-    let allowed_origins = match body.get("allowed_origins") {
-        None => None,
-        Some(value) => Some(serde_json::from_value(value.clone()).map_err(|_| {
-            ApiError::InvalidParameters("allowed_origins must be a list of strings".into())
-        })?),
+    let list = |field: &str| -> Result<Option<Vec<String>>, ApiError> {
+        body.get(field)
+            .map(|value| {
+                serde_json::from_value(value.clone()).map_err(|_| {
+                    ApiError::InvalidParameters(format!("{field} must be a list of strings"))
+                })
+            })
+            .transpose()
     };
+    let allowed_origins = list("allowed_origins")?;
+    let cors_origins = list("cors_origins")?;
     let allow_any_origin = match body.get("allow_any_origin") {
         None => None,
         Some(Value::Bool(flag)) => Some(*flag),
@@ -384,6 +393,7 @@ async fn update_key(
     let update = OriginsUpdate {
         allowed_origins,
         allow_any_origin,
+        cors_origins,
     };
     let record = api_keys::update_origins(app, &org, id, &update, &admin.actor).await?;
     Ok(Reply::ok(vec![key_view(info, &record, app.clock.now_ms())]))

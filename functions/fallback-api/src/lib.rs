@@ -1,16 +1,21 @@
 //! `fallback-api`: the HttpApi `$default` route. Answers every request no other route
-//! matched, in the envelope: 404 (10000) for an unknown path, 405 (10001) with `Allow` for a
-//! known path with another method. Needs no database and no pepper.
+//! matched: CORS preflights (`OPTIONS`, which no route names; `cors::preflight`, one read
+//! of the table), and otherwise, in the envelope, 404 (10000) for an unknown path or 405
+//! (10001) with `Allow` for a known path with another method. Needs no pepper.
 
 use lambda_http::{Body, Request, Response};
-use shared::ApiError;
 use shared::edge::Addressing;
-use shared::envelope;
 use shared::request::RequestInfo;
-use shared::routes;
+use shared::{ApiError, Store};
+use shared::{cors, envelope, routes};
 
-pub fn handle(addressing: &Addressing, req: &Request) -> Response<Body> {
+pub async fn handle(addressing: &Addressing, store: &Store, req: &Request) -> Response<Body> {
     let info = RequestInfo::from_request(req, addressing);
+    if !info.edge_bypassed
+        && let Some(answer) = cors::preflight(store, &info, req.headers()).await
+    {
+        return answer;
+    }
     let err = match routes::resolve(&info.method, &info.path) {
         _ if info.edge_bypassed => ApiError::EdgeBypassed,
         Err(err) => err,

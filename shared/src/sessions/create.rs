@@ -189,6 +189,8 @@ pub async fn create_session(
         }
         return Err(refusal);
     }
+    // The pair is genuine: the key's own pages may read every answer from here on.
+    crate::cors::grant(info, &key.cors_origins);
     let binding = match bind_session(
         &key.allowed_origins,
         info.client_ip,
@@ -230,6 +232,7 @@ pub async fn create_session(
         scopes: key.scopes.clone(),
         locked_to: binding.locked_to,
         origin_hosts: binding.origin_hosts,
+        cors_origins: key.cors_origins.clone(),
         slot: 0,
         created_at_ms: now,
         expires_at_ms,

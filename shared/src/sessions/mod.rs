@@ -84,12 +84,17 @@ pub async fn authenticate(
         .map_err(ApiError::internal)?
     {
         TouchOutcome::Allowed(session) => {
+            crate::cors::grant(info, &session.cors_origins);
             let spacing = app.config.request_spacing_ms.max(0).unsigned_abs();
             let _ = info.rate_window.set(RateWindow::one_per(spacing, spacing));
             Ok(session)
         }
         TouchOutcome::OriginUnusable => Err(ApiError::OriginNotAllowed),
         TouchOutcome::Refused(stored) => {
+            // A page of the session's key reads its refusals too (a 429 to wait out).
+            if let Some(session) = &stored {
+                crate::cors::grant(info, &session.cors_origins);
+            }
             let refusal = refusal(stored.as_ref(), &request);
             if let ApiError::RateLimited { retry_after_ms } = &refusal {
                 let spacing = app.config.request_spacing_ms.max(0).unsigned_abs();

@@ -26,8 +26,12 @@ use crate::credentials::CredentialHash;
 pub enum SessionPlan {
     Keep,
     End,
-    /// Keep it, with a new origin-host requirement (`None`: none).
-    Rebind(Option<Vec<String>>),
+    /// Keep it, bound by its key's edited origins: a new origin-host requirement (`None`:
+    /// none) and the key's CORS origins.
+    Rebind {
+        origin_hosts: Option<Vec<String>>,
+        cors_origins: Vec<String>,
+    },
     /// Keep it until this time at the latest (its key stops working then).
     Shorten(EpochMillis),
 }
@@ -37,15 +41,28 @@ pub enum SessionPlan {
 pub struct KeyWrite {
     pub record: KeyRecord,
     pub read_version: u32,
+    /// The CORS origins of the record as read (fixed by its version): the counts of active
+    /// keys per origin move from these to the written record's.
+    pub read_cors_origins: Vec<String>,
 }
 
 impl KeyWrite {
-    /// `record` written over itself as read (its version unchanged).
-    pub fn unchanged_version(record: KeyRecord) -> Self {
-        let read_version = record.access_version;
+    /// `record` written over `read`, which it edits (a new version).
+    pub fn edit(record: KeyRecord, read: &KeyRecord) -> Self {
         Self {
             record,
-            read_version,
+            read_version: read.access_version,
+            read_cors_origins: read.cors_origins.clone(),
+        }
+    }
+
+    /// `record` written over itself as read (its version and settings unchanged; revoking
+    /// it, for one).
+    pub fn unchanged_version(record: KeyRecord) -> Self {
+        Self {
+            read_version: record.access_version,
+            read_cors_origins: record.cors_origins.clone(),
+            record,
         }
     }
 }
@@ -158,8 +175,11 @@ impl Store {
                         ended.push(slot.session_id.clone());
                     }
                 }
-                SessionPlan::Rebind(hosts) => {
-                    self.rebind_session(&slot.session_hash, hosts.as_deref())
+                SessionPlan::Rebind {
+                    origin_hosts,
+                    cors_origins,
+                } => {
+                    self.rebind_session(&slot.session_hash, origin_hosts.as_deref(), &cors_origins)
                         .await?;
                 }
                 SessionPlan::Shorten(until) => {
@@ -212,14 +232,16 @@ impl Store {
         })
     }
 
-    /// Sets a live session's origin-host requirement (nothing if it has ended).
+    /// Sets a live session's origin-host requirement and CORS origins (nothing if it has
+    /// ended).
     async fn rebind_session(
         &self,
         session_hash: &str,
         hosts: Option<&[String]>,
+        cors_origins: &[String],
     ) -> Result<(), StoreError> {
         for round in 0..SETTLE_ATTEMPTS {
-            let item = self.rebind_session_item(session_hash, hosts)?;
+            let item = self.rebind_session_item(session_hash, hosts, cors_origins)?;
             match self.transact(vec![item]).await? {
                 Ok(()) => return Ok(()),
                 Err(codes) if super::conflicted(&codes) => super::backoff(round).await,
@@ -361,7 +383,38 @@ impl Store {
             )?);
             roles.push(Role::Other);
         }
+        for (origin, delta) in cors_deltas(change) {
+            let key = keys::cors_origin(origin);
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(key.pk))
+                .key("sk", s(key.sk))
+                .update_expression("ADD active_keys :delta")
+                .expression_attribute_values(":delta", n(delta))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().update(update).build());
+            roles.push(Role::Other);
+        }
         Ok((items, roles))
+    }
+
+    /// Does some active key list the CORS `origin`? One GetItem (a preflight's only read;
+    /// eventually consistent: a key written a moment ago may take a moment to count).
+    pub async fn cors_origin_listed(&self, origin: &str) -> Result<bool, StoreError> {
+        let key = keys::cors_origin(origin);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk))
+            .key("sk", s(key.sk))
+            .projection_expression("active_keys")
+            .send()
+            .await
+            .map_err(|err| StoreError::sdk("GetItem", err))?;
+        let count: Option<CorsOriginCount> = output.item.map(decode).transpose()?;
+        Ok(count.is_some_and(|c| c.active_keys > 0))
     }
 
     pub(super) fn put_item(
@@ -416,19 +469,42 @@ impl Store {
         &self,
         session_hash: &str,
         hosts: Option<&[String]>,
+        cors_origins: &[String],
     ) -> Result<TransactWriteItem, StoreError> {
         let key = keys::session(&CredentialHash(session_hash.to_owned()));
-        let update = Update::builder()
+        let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(key.pk))
             .key("sk", s(key.sk))
             .condition_expression("attribute_exists(pk)");
-        let update = match hosts {
-            None => update.update_expression("REMOVE origin_hosts"),
-            Some(hosts) => update
-                .update_expression("SET origin_hosts = :hosts")
-                .expression_attribute_values(":hosts", serde_dynamo::to_attribute_value(hosts)?),
-        };
+        let (mut set, mut remove) = (Vec::new(), Vec::new());
+        match hosts {
+            None => remove.push("origin_hosts"),
+            Some(hosts) => {
+                set.push("origin_hosts = :hosts");
+                update = update.expression_attribute_values(
+                    ":hosts",
+                    serde_dynamo::to_attribute_value(hosts)?,
+                );
+            }
+        }
+        if cors_origins.is_empty() {
+            remove.push("cors_origins");
+        } else {
+            set.push("cors_origins = :cors");
+            update = update.expression_attribute_values(
+                ":cors",
+                serde_dynamo::to_attribute_value(cors_origins)?,
+            );
+        }
+        let mut expression = Vec::new();
+        if !set.is_empty() {
+            expression.push(format!("SET {}", set.join(", ")));
+        }
+        if !remove.is_empty() {
+            expression.push(format!("REMOVE {}", remove.join(", ")));
+        }
+        let update = update.update_expression(expression.join(" "));
         Ok(TransactWriteItem::builder()
             .update(update.build().map_err(build_error)?)
             .build())
@@ -489,6 +565,40 @@ impl Store {
             .map(super::sessions::decode_session)
             .collect()
     }
+}
+
+#[derive(serde::Deserialize)]
+struct CorsOriginCount {
+    active_keys: i64,
+}
+
+/// How `change` moves the count of active keys per CORS origin: a key counts for its
+/// origins while it is active. Every write of `update_records` finds its record active
+/// (its condition), so it takes the origins as read away and adds the written ones if the
+/// record stays active. Origins whose count does not move are left out (a rotation hands
+/// them from the old key to the new one).
+fn cors_deltas(change: &AccessChange) -> std::collections::BTreeMap<&str, i64> {
+    fn count<'a>(
+        deltas: &mut std::collections::BTreeMap<&'a str, i64>,
+        origins: &'a [String],
+        by: i64,
+    ) {
+        for origin in origins {
+            *deltas.entry(origin.as_str()).or_default() += by;
+        }
+    }
+    let mut deltas = std::collections::BTreeMap::new();
+    if let Some((_, _, record)) = &change.create {
+        count(&mut deltas, &record.cors_origins, 1);
+    }
+    for write in &change.update_records {
+        count(&mut deltas, &write.read_cors_origins, -1);
+        if write.record.status == KeyStatus::Active {
+            count(&mut deltas, &write.record.cors_origins, 1);
+        }
+    }
+    deltas.retain(|_, delta| *delta != 0);
+    deltas
 }
 
 /// The condition that a key record's `access_version` is `:version` (records from before

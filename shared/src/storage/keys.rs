@@ -80,6 +80,15 @@ pub fn session(hash: &CredentialHash) -> Key {
     }
 }
 
+/// How many active keys list a CORS origin (one partition per origin: preflights from
+/// every partner's pages read their own).
+pub fn cors_origin(origin: &str) -> Key {
+    Key {
+        pk: format!("CORS#{origin}"),
+        sk: "ACTIVE_KEYS".into(),
+    }
+}
+
 pub const KEY_PREFIX: &str = "KEY#";
 
 pub fn key_record(org_id: &str, key_id: &str) -> Key {

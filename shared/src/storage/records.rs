@@ -83,6 +83,10 @@ pub struct KeyRecord {
     pub scopes: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub allow_any_origin: bool,
+    /// Web origins (`https://app.example.com`) whose pages may call the API with this key:
+    /// their answers carry CORS headers (`cors`). Validated on write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_origins: Vec<String>,
     pub prefix: String,
     pub status: KeyStatus,
     pub created_at_ms: EpochMillis,
@@ -180,6 +184,9 @@ pub struct ApiKeyRecord {
     pub scopes: Vec<String>,
     /// As entered by the admin, validated on write (`origins::AllowedOrigin`).
     pub allowed_origins: Vec<String>,
+    /// The key's CORS origins, copied onto each session it opens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_origins: Vec<String>,
     pub status: KeyStatus,
     pub created_at_ms: EpochMillis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,6 +225,10 @@ pub struct SessionRecord {
     /// origins: every request's Origin/Referer host must match one of these entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_hosts: Option<Vec<String>>,
+    /// The key's CORS origins: a request whose `Origin` is one of them gets its answer with
+    /// CORS headers. Follows edits of the key like `origin_hosts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_origins: Vec<String>,
     pub slot: u8,
     pub created_at_ms: EpochMillis,
     pub expires_at_ms: EpochMillis,

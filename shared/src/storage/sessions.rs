@@ -391,6 +391,8 @@ struct StoredSession {
     locked_to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     origin_hosts: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    cors_origins: Vec<String>,
     expires_at_ms: EpochMillis,
     next_allowed_ms: EpochMillis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -429,6 +431,7 @@ pub(super) fn encode_session(
         identity: serde_json::to_string(&identity)?,
         locked_to: session.locked_to.clone(),
         origin_hosts: session.origin_hosts.clone(),
+        cors_origins: session.cors_origins.clone(),
         expires_at_ms: session.expires_at_ms,
         next_allowed_ms: session.next_allowed_ms,
         last_used_at_ms: session.last_used_at_ms,
@@ -449,6 +452,7 @@ pub(super) fn decode_session(item: super::Item) -> Result<SessionRecord, StoreEr
         scopes: identity.scopes,
         locked_to: stored.locked_to,
         origin_hosts: stored.origin_hosts,
+        cors_origins: stored.cors_origins,
         slot: identity.slot,
         created_at_ms: identity.created_at_ms,
         expires_at_ms: stored.expires_at_ms,
