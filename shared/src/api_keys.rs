@@ -314,10 +314,15 @@ pub(crate) async fn settle(
         .map_err(ApiError::internal)
 }
 
+/// Times a revocation reads the key again after an edit committed between its read and
+/// its write (each such round means another admin changed the key meanwhile).
+const REVOKE_ATTEMPTS: usize = 5;
+
 /// Revokes a key, then ends its sessions; answers once no session of the key can make a
 /// request. Returns the revoked record and the ids of the ended sessions. Revoking a key
 /// that is revoked already is a 409 — after ending any session of it a revocation cut
-/// short left behind.
+/// short left behind. An edit of the key committed meanwhile does not stop it: it reads
+/// the key again and revokes that.
 pub async fn revoke_key(
     app: &App,
     org_id: &str,
@@ -326,34 +331,54 @@ pub async fn revoke_key(
     actor: &Actor,
 ) -> Result<(KeyRecord, Vec<String>), ApiError> {
     let (store, now) = (&app.store, app.clock.now_ms());
-    let record = match active_key(store, org_id, key_id).await {
-        Err(ApiError::Conflict(message)) => {
-            settle(app, org_id, &ends_sessions_of(key_id.to_owned())).await?;
-            return Err(ApiError::Conflict(message));
+    for _ in 0..REVOKE_ATTEMPTS {
+        let record = match active_key(store, org_id, key_id).await {
+            Err(ApiError::Conflict(message)) => {
+                settle(app, org_id, &ends_sessions_of(key_id.to_owned())).await?;
+                return Err(ApiError::Conflict(message));
+            }
+            other => other?,
+        };
+        let hash = CredentialHash(record.key_hash.clone());
+        // A key rotated with an overlap keeps naming its successor.
+        let successor = record.replaced_by.clone();
+        let record = revoked(record, now, reason, successor);
+        let entry = audit::by(
+            actor,
+            now,
+            action::KEY_REVOKED,
+            format!("api_key:{key_id}"),
+            json!({ "reason": reason }),
+        );
+        let change = AccessChange {
+            org_id: org_id.to_owned(),
+            update_records: vec![KeyWrite::unchanged_version(record.clone())],
+            delete_lookups: vec![hash],
+            audit: vec![entry],
+            ..AccessChange::default()
+        };
+        match store
+            .commit_access_change(&change)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            AccessOutcome::Applied => {
+                let ended = settle(app, org_id, &ends_sessions_of(key_id.to_owned())).await?;
+                return Ok((record, ended));
+            }
+            // Edited or revoked since it was read: the next round reads which.
+            AccessOutcome::KeyChanged => {}
+            AccessOutcome::OrganizationChanged => {
+                return Err(ApiError::Conflict(
+                    "API access was disabled or re-enabled meanwhile; read the organization again"
+                        .into(),
+                ));
+            }
         }
-        other => other?,
-    };
-    let hash = CredentialHash(record.key_hash.clone());
-    // A key rotated with an overlap keeps naming its successor.
-    let successor = record.replaced_by.clone();
-    let record = revoked(record, now, reason, successor);
-    let entry = audit::by(
-        actor,
-        now,
-        action::KEY_REVOKED,
-        format!("api_key:{key_id}"),
-        json!({ "reason": reason }),
-    );
-    let change = AccessChange {
-        org_id: org_id.to_owned(),
-        update_records: vec![KeyWrite::unchanged_version(record.clone())],
-        delete_lookups: vec![hash],
-        audit: vec![entry],
-        ..AccessChange::default()
-    };
-    commit(store, &change).await?;
-    let ended = settle(app, org_id, &ends_sessions_of(key_id.to_owned())).await?;
-    Ok((record, ended))
+    }
+    Err(ApiError::ServiceBusy {
+        retry_after_ms: 1000,
+    })
 }
 
 /// Replaces a key by a new one with the same name, partnership, scopes, origins and expiry;

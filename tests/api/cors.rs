@@ -367,3 +367,102 @@ async fn disabling_api_access_uncounts_every_origin_of_keys_listing_many() {
     }
     assert_no_cors(&t.call(preflight("/v1/me", &origins[0], "GET")).await);
 }
+
+/// An edit read before a revocation and committed after it is refused by the key record's
+/// condition, in the same transaction as the counts: they do not move.
+#[tokio::test]
+async fn a_stale_edit_moves_no_count() {
+    let t = TestApp::spawn().await;
+    let view = key_with(&t, &[APP]).await;
+    let id = view["id"].as_str().unwrap();
+    let read = t
+        .app
+        .store
+        .key_record(&t.org.org_id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let revoked = t
+        .call(t.admin("POST", &format!("/v1/admin/keys/{id}/revoke")))
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert_eq!(active_keys_listing(&t, APP).await, Some(0));
+    let mut edited = read.clone();
+    edited.cors_origins = vec![OTHER.to_owned()];
+    edited.access_version += 1;
+    let change = shared::storage::AccessChange {
+        org_id: t.org.org_id.clone(),
+        update_records: vec![shared::storage::KeyWrite::edit(edited, &read)],
+        ..Default::default()
+    };
+    assert_eq!(
+        t.app.store.commit_access_change(&change).await.unwrap(),
+        shared::storage::AccessOutcome::KeyChanged
+    );
+    assert_eq!(active_keys_listing(&t, APP).await, Some(0));
+    assert_eq!(active_keys_listing(&t, OTHER).await, None);
+}
+
+/// Edits and revocations of the same keys from separate instances at once: whichever
+/// commits first, the counts end exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_edits_and_revocations_leave_exact_counts() {
+    const KEYS: usize = 8;
+    let t = TestApp::spawn().await;
+    let mut ids = Vec::new();
+    for _ in 0..KEYS {
+        ids.push(
+            key_with(&t, &[APP]).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (editor, revoker) = (t.instance(), t.instance());
+    let timed = |app: &shared::App, call: Call| {
+        let app = app.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let response = call.send(&app).await;
+            (response.status, started, std::time::Instant::now())
+        }
+    };
+    let edits = ids.iter().map(|id| {
+        timed(
+            &editor,
+            t.admin("PATCH", &format!("/v1/admin/keys/{id}"))
+                .json(&json!({ "cors_origins": [OTHER] })),
+        )
+    });
+    let revocations = ids.iter().map(|id| {
+        timed(
+            &revoker,
+            t.admin("POST", &format!("/v1/admin/keys/{id}/revoke")),
+        )
+    });
+    let (edits, revocations) = tokio::join!(
+        tokio::spawn(futures::future::join_all(edits)),
+        tokio::spawn(futures::future::join_all(revocations))
+    );
+    let (edits, revocations) = (edits.unwrap(), revocations.unwrap());
+    assert!(revocations.iter().all(|(status, ..)| *status == 200));
+    // An edit either committed before the revocation or lost to it (409).
+    assert!(edits.iter().all(|(status, ..)| [200, 409].contains(status)));
+    // Evidence that the two instances wrote at the same time.
+    let overlapping = edits
+        .iter()
+        .flat_map(|(_, s1, e1)| {
+            revocations
+                .iter()
+                .filter(move |(_, s2, e2)| s1 < e2 && s2 < e1)
+        })
+        .count();
+    assert!(
+        overlapping > 0,
+        "the instances never wrote at the same time"
+    );
+    assert_eq!(active_keys_listing(&t, APP).await, Some(0));
+    let other = active_keys_listing(&t, OTHER).await;
+    assert!(other.is_none_or(|n| n == 0), "{other:?}");
+    assert_no_cors(&t.call(preflight("/v1/me", APP, "GET")).await);
+}
