@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The console's browser tests (tests/browser/, node --test with playwright-core driving
-# Debian's chromium) against a fresh local server: in-memory DynamoDB Local, the demo
+# The browser tests (tests/browser/: the console, and CORS from a partner's page on a second
+# origin; node --test with playwright-core driving Debian's chromium, one file after the
+# other as they share the demo partner) against a fresh local server: in-memory DynamoDB Local, the demo
 # partner seeded into a temporary directory; everything stopped again however the run ends.
 #   scripts/browser-tests.sh                 (part of make test)
 #   SCREENSHOT_DIR=docs/console scripts/browser-tests.sh   (make screenshots)
@@ -13,4 +14,4 @@ chromium=$(scripts/chromium.sh)
 source scripts/fresh-server.sh
 start_server
 CONSOLE_BASE_URL="$base" DEMO_FILE="$run_dir/demo.json" CHROMIUM="$chromium" \
-    NODE_PATH="$ROOT/node_modules" node --test --test-reporter=spec tests/browser/
+    NODE_PATH="$ROOT/node_modules" node --test --test-concurrency=1 --test-reporter=spec tests/browser/
