@@ -108,6 +108,7 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
             allow_any_origin,
             cors_origins: Vec::new(),
             expires_at_ms: None,
+            share_with: shared::sharing::Recipients::none(),
         };
         let seeder = Actor {
             id: "seed".into(),

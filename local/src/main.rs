@@ -44,6 +44,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &config.pepper_source,
     )
     .await?;
+    let handover = shared::secrets::load_handover_key(
+        &aws_config::SdkConfig::builder().build(),
+        &config.handover_source,
+    )
+    .await?;
     let store = Store::new(
         local_client(&format!("http://127.0.0.1:{dynamodb_port}")),
         &config.table_name,
@@ -59,6 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = App {
         store,
         pepper,
+        handover,
         clock: Arc::new(SystemClock),
         config,
     };

@@ -22,6 +22,8 @@ use crate::storage::{AddOutcome, Store};
 #[derive(Debug, Clone)]
 pub struct Admin {
     pub org_id: String,
+    /// The portal user id (token subject): what other admins name him by (key sharing).
+    pub subject: String,
     pub actor: Actor,
 }
 
@@ -94,6 +96,7 @@ pub async fn admin_of(
         .ok_or(ApiError::AdminRoleRequired)?;
     Ok(Admin {
         org_id: membership.org_id,
+        subject: subject.clone(),
         actor: Actor {
             id: format!("admin:{subject}"),
             label: signed_in.email.or(membership.email),

@@ -14,6 +14,7 @@ use crate::credentials::{Credential, CredentialHash, CredentialKind, Pepper};
 use crate::error::ApiError;
 use crate::origins::{self, AllowedOrigin, OriginMatch};
 use crate::request;
+use crate::sharing::{self, Recipients};
 use crate::storage::records::{
     ANY_ADDRESS, ApiKeyRecord, KeyRecord, KeyStatus, OrganizationRecord, PartnershipType,
     SlotRecord,
@@ -36,6 +37,8 @@ pub struct ApiKeySpec {
     /// Web origins whose pages may call the API with the key (`cors`).
     pub cors_origins: Vec<String>,
     pub expires_at_ms: Option<EpochMillis>,
+    /// Admins the secret is handed to (`sharing`).
+    pub share_with: Recipients,
 }
 
 /// The only change `PATCH /v1/admin/keys/{id}` allows: the key's origins.
@@ -218,6 +221,7 @@ pub async fn create_key(
         format!("api_key:{}", record.key_id),
         json!({ "name": record.name, "prefix": record.prefix, "scopes": record.scopes, "allowed_origins": record.allowed_origins, "cors_origins": record.cors_origins }),
     );
+    let (put_shares, shared) = sharing::seal(app, &record, &secret, &spec.share_with, actor, now)?;
     let change = AccessChange {
         org_id: org.org_id.clone(),
         create: Some((
@@ -226,7 +230,8 @@ pub async fn create_key(
             record.clone(),
         )),
         org_guard: Some(enabled_with(org)?),
-        audit: vec![entry],
+        put_shares,
+        audit: [vec![entry], shared].concat(),
         ..AccessChange::default()
     };
     commit(store, &change).await?;
@@ -364,6 +369,7 @@ pub async fn revoke_key(
         {
             AccessOutcome::Applied => {
                 let ended = settle(app, org_id, &ends_sessions_of(key_id.to_owned())).await?;
+                sharing::drop_shares(store, org_id, |key| key == key_id).await?;
                 return Ok((record, ended));
             }
             // Edited or revoked since it was read: the next round reads which.
@@ -396,6 +402,7 @@ pub async fn rotate_key(
     org: &OrganizationRecord,
     key_id: &str,
     overlap_ms: EpochMillis,
+    share_with: &Recipients,
     actor: &Actor,
 ) -> Result<(Credential, KeyRecord), ApiError> {
     let (store, pepper, now) = (&app.store, &app.pepper, app.clock.now_ms());
@@ -441,11 +448,13 @@ pub async fn rotate_key(
             "old_key_stops_at": stops_at.map(iso8601),
         }),
     );
+    let (put_shares, shared) = sharing::seal(app, &new, &secret, share_with, actor, now)?;
     let mut change = AccessChange {
         org_id: org.org_id.clone(),
         create: Some((hash, lookup_item(org, &new, &org_key_hash), new.clone())),
         org_guard: Some(enabled_with(org)?),
-        audit: vec![entry],
+        put_shares,
+        audit: [vec![entry], shared].concat(),
         ..AccessChange::default()
     };
     match stops_at {
@@ -455,6 +464,7 @@ pub async fn rotate_key(
             change.delete_lookups = vec![old_hash];
             commit(store, &change).await?;
             settle(app, &org.org_id, &ends_sessions_of(key_id.to_owned())).await?;
+            sharing::drop_shares(store, &org.org_id, |key| key == key_id).await?;
         }
         Some(until) => {
             // A new access version: a session being created under the old expiry is

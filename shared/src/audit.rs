@@ -36,6 +36,9 @@ pub mod action {
     pub const KEY_ROTATED: &str = "api_key.rotated";
     pub const KEY_REVOKED: &str = "api_key.revoked";
     pub const KEY_ROTATION_DUE: &str = "api_key.rotation_due";
+    pub const KEY_SHARED: &str = "api_key.shared";
+    pub const KEY_SHARE_REVEALED: &str = "api_key.share_revealed";
+    pub const KEY_UNSHARED: &str = "api_key.unshared";
     pub const COMMITMENT_SET: &str = "commitment.set";
     pub const ADMIN_ADDED: &str = "admin.added";
     pub const ADMIN_REMOVED: &str = "admin.removed";

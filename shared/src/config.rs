@@ -5,20 +5,21 @@ use std::fmt;
 
 use crate::edge::Addressing;
 
-/// Where the credential pepper comes from.
+/// Where a secret comes from: the credential pepper, the handover key of key sharing.
 #[derive(Clone)]
-pub enum PepperSource {
-    /// `PEPPER_SECRET_ARN`: the deployed case.
+pub enum SecretSource {
+    /// `PEPPER_SECRET_ARN`, `HANDOVER_KEY_SECRET_ARN`: the deployed case.
     SecretsManager { secret_id: String },
-    /// `PEPPER`: local runs only; refused inside Lambda.
+    /// `PEPPER`, `HANDOVER_KEY`: local runs only; refused inside Lambda.
     Environment(String),
-    /// `HASHES_CREDENTIALS=false`: a function that hashes no credential (usage-ingest,
-    /// rotation-check) and so has no access to the pepper's secret. It gets a random
-    /// pepper, so that a hash made by mistake matches nothing stored: it fails closed.
+    /// A function that does not use the secret has no access to it and gets a random
+    /// one, so that a use by mistake fails closed: with `HASHES_CREDENTIALS=false`
+    /// (usage-ingest, rotation-check) a hash matches nothing stored; without a handover
+    /// key, a shared secret opens nowhere else.
     NotNeeded,
 }
 
-impl fmt::Debug for PepperSource {
+impl fmt::Debug for SecretSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::SecretsManager { secret_id } => write!(f, "SecretsManager({secret_id})"),
@@ -32,7 +33,10 @@ impl fmt::Debug for PepperSource {
 pub struct Config {
     /// `TABLE_NAME`: the single DynamoDB table.
     pub table_name: String,
-    pub pepper_source: PepperSource,
+    pub pepper_source: SecretSource,
+    /// The key that seals a secret handed to another admin (`handover`): only admin-api
+    /// has it.
+    pub handover_source: SecretSource,
     /// Trusted proxies and the edge in front of API Gateway (`edge::Addressing`).
     pub addressing: Addressing,
     /// Least time between two requests of one session (the rate limit): 1,000 ms.
@@ -68,6 +72,8 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
     #[error("cannot load the pepper: {0}")]
     Pepper(String),
+    #[error("cannot load the handover key: {0}")]
+    HandoverKey(String),
 }
 
 impl Config {
@@ -81,20 +87,33 @@ impl Config {
         let in_lambda = lookup("AWS_LAMBDA_FUNCTION_NAME").is_some();
         let hashes_credentials = lookup("HASHES_CREDENTIALS").as_deref() != Some("false");
         let pepper_source = match (lookup("PEPPER_SECRET_ARN"), lookup("PEPPER")) {
-            _ if !hashes_credentials => PepperSource::NotNeeded,
-            (Some(secret_id), _) => PepperSource::SecretsManager { secret_id },
+            _ if !hashes_credentials => SecretSource::NotNeeded,
+            (Some(secret_id), _) => SecretSource::SecretsManager { secret_id },
             (None, Some(_)) if in_lambda => {
                 return Err(ConfigError::Invalid {
                     name: "PEPPER",
                     reason: "PEPPER is for local runs only; set PEPPER_SECRET_ARN in Lambda".into(),
                 });
             }
-            (None, Some(pepper)) => PepperSource::Environment(pepper),
+            (None, Some(pepper)) => SecretSource::Environment(pepper),
             (None, None) => {
                 return Err(ConfigError::Missing(
                     "PEPPER_SECRET_ARN (or PEPPER for local runs)",
                 ));
             }
+        };
+        let handover_source = match (lookup("HANDOVER_KEY_SECRET_ARN"), lookup("HANDOVER_KEY")) {
+            (Some(secret_id), _) => SecretSource::SecretsManager { secret_id },
+            (None, Some(_)) if in_lambda => {
+                return Err(ConfigError::Invalid {
+                    name: "HANDOVER_KEY",
+                    reason:
+                        "HANDOVER_KEY is for local runs only; set HANDOVER_KEY_SECRET_ARN in Lambda"
+                            .into(),
+                });
+            }
+            (None, Some(key)) => SecretSource::Environment(key),
+            (None, None) => SecretSource::NotNeeded,
         };
         let addressing = Addressing::from_lookup(&lookup)?;
         let request_spacing_ms = match lookup("LOCAL_REQUEST_SPACING_MS") {
@@ -146,6 +165,7 @@ impl Config {
         Ok(Self {
             table_name,
             pepper_source,
+            handover_source,
             addressing,
             request_spacing_ms,
             report_grace_days,
@@ -206,7 +226,7 @@ mod tests {
     #[test]
     fn functions_that_hash_nothing_need_no_pepper() {
         let config = config(&[("TABLE_NAME", "t"), ("HASHES_CREDENTIALS", "false")]).unwrap();
-        assert!(matches!(config.pepper_source, PepperSource::NotNeeded));
+        assert!(matches!(config.pepper_source, SecretSource::NotNeeded));
     }
 
     #[test]
@@ -273,7 +293,7 @@ mod tests {
         .unwrap();
         assert!(matches!(
             c.pepper_source,
-            PepperSource::SecretsManager { .. }
+            SecretSource::SecretsManager { .. }
         ));
     }
 

@@ -19,6 +19,7 @@ pub mod customers;
 pub mod edge;
 pub mod envelope;
 pub mod error;
+pub mod handover;
 pub mod notices;
 pub mod onboarding;
 pub mod origins;
@@ -29,6 +30,7 @@ pub mod routes;
 pub mod secret_scanning;
 pub mod secrets;
 pub mod sessions;
+pub mod sharing;
 pub mod storage;
 pub mod telemetry;
 pub mod usage;
@@ -47,6 +49,8 @@ pub use storage::Store;
 pub struct App {
     pub store: Store,
     pub pepper: Pepper,
+    /// Seals secrets handed to another admin (`sharing`).
+    pub handover: handover::HandoverKey,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
 }
@@ -59,6 +63,7 @@ impl App {
         let config = Config::from_env()?;
         let sdk_config = aws_config::load_from_env().await;
         let pepper = secrets::load_pepper(&sdk_config, &config.pepper_source).await?;
+        let handover = secrets::load_handover_key(&sdk_config, &config.handover_source).await?;
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(&sdk_config),
             &config.table_name,
@@ -66,6 +71,7 @@ impl App {
         Ok(Self {
             store,
             pepper,
+            handover,
             clock: Arc::new(SystemClock),
             config,
         })

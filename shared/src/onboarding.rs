@@ -282,6 +282,8 @@ pub async fn disable_api_access(
         .settle_sessions(org_id, now, &|_| SessionPlan::End)
         .await
         .map_err(ApiError::internal)?;
+    // Every key is revoked: no secret handed over stays.
+    crate::sharing::drop_shares(store, org_id, |_| true).await?;
     Ok(revoked)
 }
 

@@ -22,6 +22,9 @@ pub enum RouteId {
     UpdateKey,
     RotateKey,
     RevokeKey,
+    ListSharedKeys,
+    RevealSharedKey,
+    UnshareKey,
     ListSessions,
     InvalidateSession,
     ListAudit,
@@ -213,6 +216,17 @@ pub const ROUTES: &[Route] = &[
         RouteId::RevokeKey,
         Method::POST,
         "/v1/admin/keys/{id}/revoke",
+    ),
+    admin_listing(RouteId::ListSharedKeys, "/v1/admin/shared-keys"),
+    admin(
+        RouteId::RevealSharedKey,
+        Method::POST,
+        "/v1/admin/shared-keys/{id}/reveal",
+    ),
+    admin(
+        RouteId::UnshareKey,
+        Method::DELETE,
+        "/v1/admin/shared-keys/{id}",
     ),
     admin_listing(RouteId::ListSessions, "/v1/admin/sessions"),
     admin(

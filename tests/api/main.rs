@@ -29,5 +29,6 @@ mod secret_scanning;
 mod secrets;
 mod server;
 mod sessions;
+mod sharing;
 mod storage_errors;
 mod template;

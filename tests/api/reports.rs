@@ -696,9 +696,16 @@ async fn separate_instances_delivering_days_of_one_account_keep_every_day_in_eve
                         .iter()
                         .map(|(_, id)| usage_observed(id, "SNS", &date, units(rounds, day), &at))
                         .collect();
-                    let event = usage_ingest::local_event(&records);
-                    let response = usage_ingest::handle(app, event).await;
-                    assert!(response.batch_item_failures.is_empty());
+                    // A record that met contention every time is a batch item failure,
+                    // which SQS delivers again (up to five receives): so does this.
+                    for receive in 1.. {
+                        let event = usage_ingest::local_event(&records);
+                        let response = usage_ingest::handle(app, event).await;
+                        if response.batch_item_failures.is_empty() {
+                            break;
+                        }
+                        assert!(receive < 5, "a record failed five receives");
+                    }
                 }
             }
         });

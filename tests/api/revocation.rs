@@ -466,6 +466,7 @@ async fn keys_created_or_rotated_against_disabled_access_are_refused() {
         allow_any_origin: true,
         cors_origins: Vec::new(),
         expires_at_ms: None,
+        share_with: shared::sharing::Recipients::none(),
     };
     let actor = api_tests::test_actor();
     let (_, existing) = shared::api_keys::create_key(&t.app, &t.org, spec(), &actor)
@@ -479,9 +480,15 @@ async fn keys_created_or_rotated_against_disabled_access_are_refused() {
         matches!(created, Err(shared::error::ApiError::Conflict(_))),
         "{created:?}"
     );
-    let rotated =
-        shared::api_keys::rotate_key(&t.app, &read_while_enabled, &existing.key_id, 0, &actor)
-            .await;
+    let rotated = shared::api_keys::rotate_key(
+        &t.app,
+        &read_while_enabled,
+        &existing.key_id,
+        0,
+        &shared::sharing::Recipients::none(),
+        &actor,
+    )
+    .await;
     assert!(matches!(rotated, Err(shared::error::ApiError::Conflict(_))));
     let keys = t.app.store.key_records(&t.org.org_id).await.unwrap();
     assert_eq!(keys.len(), 1, "nothing was created");

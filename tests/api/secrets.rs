@@ -2,7 +2,7 @@
 
 use api_tests::fixtures;
 use aws_config::BehaviorVersion;
-use shared::config::PepperSource;
+use shared::config::SecretSource;
 use shared::credentials::{Credential, CredentialKind, Pepper};
 use shared::secrets::load_pepper;
 
@@ -32,7 +32,7 @@ async fn the_pepper_is_read_from_secrets_manager() {
         .send()
         .await
         .unwrap();
-    let source = PepperSource::SecretsManager {
+    let source = SecretSource::SecretsManager {
         secret_id: created.arn().unwrap().to_owned(),
     };
     let pepper = load_pepper(&config, &source).await.unwrap();
@@ -46,7 +46,7 @@ async fn the_pepper_is_read_from_secrets_manager() {
 #[tokio::test]
 async fn a_missing_or_short_pepper_secret_stops_the_start() {
     let (config, client) = secrets_manager().await;
-    let missing = PepperSource::SecretsManager {
+    let missing = SecretSource::SecretsManager {
         secret_id: "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into(),
     };
     let err = load_pepper(&config, &missing).await.unwrap_err();
@@ -58,7 +58,7 @@ async fn a_missing_or_short_pepper_secret_stops_the_start() {
         .send()
         .await
         .unwrap();
-    let short = PepperSource::SecretsManager {
+    let short = SecretSource::SecretsManager {
         secret_id: short.arn().unwrap().to_owned(),
     };
     let err = load_pepper(&config, &short).await.unwrap_err();

@@ -230,6 +230,7 @@ fn key_spec() -> shared::api_keys::ApiKeySpec {
         allow_any_origin: true,
         cors_origins: Vec::new(),
         expires_at_ms: None,
+        share_with: shared::sharing::Recipients::none(),
     }
 }
 

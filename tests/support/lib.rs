@@ -68,6 +68,7 @@ pub fn app_with(store: Store, clock: Arc<dyn Clock>) -> App {
     App {
         store,
         pepper: test_pepper(),
+        handover: shared::handover::HandoverKey::from_secret(fixtures::HANDOVER_SECRET).unwrap(),
         clock,
         config,
     }
@@ -162,6 +163,7 @@ impl TestApp {
             allow_any_origin: true,
             cors_origins: Vec::new(),
             expires_at_ms: None,
+            share_with: shared::sharing::Recipients::none(),
         };
         let (secret, _) = api_keys::create_key(&self.app, &self.org, spec, &test_actor())
             .await
@@ -212,6 +214,7 @@ impl TestApp {
             allow_any_origin: allowed_origins.is_empty(),
             cors_origins: Vec::new(),
             expires_at_ms,
+            share_with: shared::sharing::Recipients::none(),
         };
         let (secret, _) = api_keys::create_key(&self.app, &self.org, spec, &test_actor())
             .await

@@ -16,8 +16,11 @@ use shared::onboarding;
 use shared::request::{self, Page, RequestInfo, body_field};
 use shared::rotation;
 use shared::routes::{self, Function, PathParams, RouteId};
+use shared::sharing;
 use shared::storage::records::{KeyRecord, KeyStatus, OrganizationRecord, SessionRecord};
 use shared::{ApiError, App, Reply, envelope, sessions};
+
+mod shared_keys;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let info = RequestInfo::from_request(&req, &app.config.addressing);
@@ -64,7 +67,9 @@ async fn dispatch(
             request::expect_no_body(req)?;
             request::query(req, &[])?;
         }
-        RouteId::DisableApiAccess | RouteId::InvalidateSession => request::expect_no_body(req)?,
+        RouteId::DisableApiAccess | RouteId::InvalidateSession | RouteId::UnshareKey => {
+            request::expect_no_body(req)?
+        }
         _ => {}
     }
     match route {
@@ -78,6 +83,9 @@ async fn dispatch(
         RouteId::UpdateKey => update_key(app, info, req, admin, id).await,
         RouteId::RotateKey => rotate_key(app, info, req, admin, id).await,
         RouteId::RevokeKey => revoke_key(app, info, req, admin, id).await,
+        RouteId::ListSharedKeys => shared_keys::list(app, info, req, admin).await,
+        RouteId::RevealSharedKey => shared_keys::reveal(app, info, req, admin, id).await,
+        RouteId::UnshareKey => shared_keys::unshare(app, info, admin, id).await,
         RouteId::ListSessions => list_sessions(app, info, admin).await,
         RouteId::InvalidateSession => invalidate_session(app, info, admin, id).await,
         RouteId::ListAudit => audit(app, info, req, admin).await,
@@ -242,6 +250,9 @@ struct CreateKeyBody {
     cors_origins: Vec<String>,
     #[serde(default, deserialize_with = "body_field::present")]
     expires_at: Option<String>,
+    /// Admins (portal user ids) to hand the secret to.
+    #[serde(default)]
+    share_with: Vec<String>,
 }
 
 fn parse_time(field: &str, text: &str) -> Result<EpochMillis, ApiError> {
@@ -272,6 +283,7 @@ async fn create_key(
         .map(|t| parse_time("expires_at", t))
         .transpose()?;
     let org = organization(app, admin).await?;
+    let share_with = sharing::recipients(app, &admin.org_id, &body.share_with, admin).await?;
     let spec = ApiKeySpec {
         name,
         partnership_id,
@@ -280,6 +292,7 @@ async fn create_key(
         allow_any_origin: body.allow_any_origin,
         cors_origins: body.cors_origins,
         expires_at_ms,
+        share_with,
     };
     let (secret, record) = api_keys::create_key(app, &org, spec, &admin.actor).await?;
     Ok(new_key_reply(
@@ -421,7 +434,9 @@ async fn rotate_key(
             })?,
     };
     let org = organization(app, admin).await?;
-    let (secret, record) = api_keys::rotate_key(app, &org, id, overlap_ms, &admin.actor).await?;
+    let share_with = sharing::recipients(app, &admin.org_id, &body.share_with, admin).await?;
+    let (secret, record) =
+        api_keys::rotate_key(app, &org, id, overlap_ms, &share_with, &admin.actor).await?;
     Ok(new_key_reply(
         info,
         &org,
@@ -437,6 +452,9 @@ struct RotateBody {
     /// Seconds the old key keeps working (0–86,400; none: it is revoked at once).
     #[serde(default, deserialize_with = "body_field::present")]
     overlap_seconds: Option<u64>,
+    /// Admins (portal user ids) to hand the new secret to.
+    #[serde(default)]
+    share_with: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -12,7 +12,8 @@
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 use super::records::{
-    ApiKeyRecord, AuditRecord, KeyRecord, KeyStatus, OrganizationRecord, SlotRecord, ttl_for,
+    ApiKeyRecord, AuditRecord, KeyRecord, KeyStatus, OrganizationRecord, ShareRecord, SlotRecord,
+    ttl_for,
 };
 use super::{
     Item, Store, StoreError, build_error, decode, encode, encode_key_record, encode_organization,
@@ -88,6 +89,8 @@ pub struct AccessChange {
     /// Lookup items to delete (key revoked): the key stops opening sessions.
     pub delete_lookups: Vec<CredentialHash>,
     pub organization: Option<OrganizationRecord>,
+    /// The new key's secret handed to other admins (written only with the key).
+    pub put_shares: Vec<ShareRecord>,
     /// Condition on the organization item (on its write when there is one).
     pub org_guard: Option<OrgGuard>,
     pub audit: Vec<AuditRecord>,
@@ -372,6 +375,13 @@ impl Store {
                 roles.push(Role::Organization);
             }
             (None, None) => {}
+        }
+        for share in &change.put_shares {
+            items.push(self.put_item(
+                encode(share, keys::share(&change.org_id, &share.share_id))?,
+                Some("attribute_not_exists(pk)"),
+            )?);
+            roles.push(Role::Other);
         }
         for entry in &change.audit {
             items.push(self.put_item(

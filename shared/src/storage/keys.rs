@@ -89,6 +89,16 @@ pub fn cors_origin(origin: &str) -> Key {
     }
 }
 
+pub const SHARE_PREFIX: &str = "SHARE#";
+
+/// A key's secret handed to another admin, until revealed.
+pub fn share(org_id: &str, share_id: &str) -> Key {
+    Key {
+        pk: org_partition(org_id),
+        sk: format!("{SHARE_PREFIX}{share_id}"),
+    }
+}
+
 pub const KEY_PREFIX: &str = "KEY#";
 
 pub fn key_record(org_id: &str, key_id: &str) -> Key {

@@ -20,6 +20,7 @@ pub mod records;
 mod reports;
 mod rotation;
 mod sessions;
+mod shares;
 mod table;
 
 use std::collections::HashMap;

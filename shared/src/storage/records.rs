@@ -117,6 +117,28 @@ pub struct KeyRecord {
     pub access_version: u32,
 }
 
+/// A key's secret handed to another admin of its organization (`sharing`): kept sealed
+/// (`handover`) until the recipient reveals it, once, within its lifetime; deleted then, on
+/// unshare and on the key's revocation, and by the TTL after it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareRecord {
+    pub share_id: String,
+    pub key_id: String,
+    pub key_name: String,
+    pub key_prefix: String,
+    /// The recipient: an admin's portal user id (token subject).
+    pub recipient: String,
+    /// Who shared it (`admin:<subject>`), and his e-mail as a label.
+    pub shared_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_by_label: Option<String>,
+    /// The secret sealed for this share only (`HandoverKey::seal`).
+    pub sealed_secret: String,
+    pub created_at_ms: EpochMillis,
+    pub expires_at_ms: EpochMillis,
+    pub ttl_epoch_seconds: i64,
+}
+
 /// What an admin may do in the organization of a membership. One role today; stored so a
 /// narrower one can come without migrating memberships.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
