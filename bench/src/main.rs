@@ -220,13 +220,29 @@ async fn admin_figures() -> Result<(), Box<dyn std::error::Error>> {
         figures.push((name, calls(&t) - before));
     }
     let before = calls(&t);
-    let patch = serde_json::json!({ "allowed_origins": ["203.0.113.0/24"] });
+    let patch = serde_json::json!({
+        "allowed_origins": ["203.0.113.0/24"],
+        "cors_origins": ["https://app.example.com"],
+    });
     t.call(
         t.admin("PATCH", &format!("/v1/admin/keys/{id}"))
             .json(&patch),
     )
     .await;
     figures.push(("ddb_calls_admin_update_origins", calls(&t) - before));
+    // A browser's preflight: answered from the count of keys listing its origin.
+    let before = calls(&t);
+    let preflight = t
+        .call(
+            api_tests::Call::new("OPTIONS", "/v1/me")
+                .header("origin", "https://app.example.com")
+                .header("access-control-request-method", "GET"),
+        )
+        .await;
+    if preflight.header("access-control-allow-origin") != Some("https://app.example.com") {
+        return Err(format!("the preflight was not allowed: {}", preflight.status).into());
+    }
+    figures.push(("ddb_calls_cors_preflight", calls(&t) - before));
     let tokens = t.fill_slots(&secret).await;
     let before = calls(&t);
     let started = Instant::now();

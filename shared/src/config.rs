@@ -230,6 +230,36 @@ mod tests {
     }
 
     #[test]
+    fn the_handover_key_comes_from_its_secret_and_from_the_environment_only_locally() {
+        let base = [("TABLE_NAME", "t"), ("PEPPER_SECRET_ARN", "arn:p")];
+        let none = config(&base).unwrap();
+        assert!(matches!(none.handover_source, SecretSource::NotNeeded));
+        let deployed = config(&[base[0], base[1], ("HANDOVER_KEY_SECRET_ARN", "arn:h")]).unwrap();
+        assert!(matches!(
+            deployed.handover_source,
+            SecretSource::SecretsManager { secret_id } if secret_id == "arn:h"
+        ));
+        let local = config(&[base[0], base[1], ("HANDOVER_KEY", "k")]).unwrap();
+        assert!(matches!(
+            local.handover_source,
+            SecretSource::Environment(_)
+        ));
+        let in_lambda = config(&[
+            base[0],
+            base[1],
+            ("HANDOVER_KEY", "k"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "admin-api"),
+        ]);
+        assert!(matches!(
+            in_lambda,
+            Err(ConfigError::Invalid {
+                name: "HANDOVER_KEY",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn session_creation_limits_default_and_are_checked() {
         let base = [("TABLE_NAME", "t"), ("PEPPER", "p")];
         let defaults = config(&base).unwrap();

@@ -290,15 +290,31 @@ async fn revoke_against_mocks(
             slot_item(*number, if *ours { &record.key_id } else { "another-key" })
         })
         .collect();
-    let slot_query = mock!(Client::query).then_output(move || {
-        QueryOutput::builder()
-            .set_items(Some(items.clone()))
-            .build()
-    });
+    // Queries of the organization's partition, told apart by the sort-key prefix they ask.
+    let asks_for = |prefix: &'static str| {
+        move |query: &aws_sdk_dynamodb::operation::query::QueryInput| {
+            query.expression_attribute_values().is_some_and(|values| {
+                values
+                    .values()
+                    .any(|v| v.as_s().is_ok_and(|s| s.starts_with(prefix)))
+            })
+        }
+    };
+    let slot_query = mock!(Client::query)
+        .match_requests(asks_for("SLOT#"))
+        .then_output(move || {
+            QueryOutput::builder()
+                .set_items(Some(items.clone()))
+                .build()
+        });
+    // No key of this organization is shared.
+    let share_query = mock!(Client::query)
+        .match_requests(asks_for("SHARE#"))
+        .then_output(|| QueryOutput::builder().build());
     let client = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
-        [&membership, &get_record, &slot_query, writes]
+        [&membership, &get_record, &slot_query, &share_query, writes]
     );
     let app = app_with(Store::new(client, "mocked"), Arc::new(ManualClock::at(T0)));
     Call::new("POST", &format!("/v1/admin/keys/{}/revoke", record.key_id))
