@@ -182,22 +182,8 @@ pub async fn reveal(
         .handover
         .open(&bound_to(&share), &share.sealed_secret)
         .map_err(ApiError::internal)?;
-    let entry = audit::by(
-        &admin.actor,
-        now,
-        action::KEY_SHARE_REVEALED,
-        format!("api_key:{}", share.key_id),
-        json!({ "share_id": share.share_id, "shared_by": share.shared_by }),
-    );
-    if !app
-        .store
-        .remove_share(&admin.org_id, share_id, Some(&entry))
-        .await
-        .map_err(ApiError::internal)?
-    {
-        // Taken by a concurrent reveal (or unshared) between the read and the delete.
-        return Err(ApiError::ObjectNotFound);
-    }
+    let detail = json!({ "share_id": share.share_id, "shared_by": share.shared_by });
+    take(app, admin, &share, action::KEY_SHARE_REVEALED, detail).await?;
     Ok((share, secret))
 }
 
@@ -205,22 +191,37 @@ pub async fn reveal(
 /// is not in flight.
 pub async fn unshare(app: &App, admin: &Admin, share_id: &str) -> Result<ShareRecord, ApiError> {
     let share = live_share(app, admin, share_id).await?;
+    let detail = json!({ "share_id": share.share_id, "recipient": share.recipient });
+    take(app, admin, &share, action::KEY_UNSHARED, detail).await?;
+    Ok(share)
+}
+
+/// Deletes `share` with the admin's audit entry `action`; 404 when it went meanwhile (a
+/// concurrent reveal or unshare between the read and the delete).
+async fn take(
+    app: &App,
+    admin: &Admin,
+    share: &ShareRecord,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
     let entry = audit::by(
         &admin.actor,
         app.clock.now_ms(),
-        action::KEY_UNSHARED,
+        action,
         format!("api_key:{}", share.key_id),
-        json!({ "share_id": share.share_id, "recipient": share.recipient }),
+        detail,
     );
-    if !app
+    let removed = app
         .store
-        .remove_share(&admin.org_id, share_id, Some(&entry))
+        .remove_share(&admin.org_id, &share.share_id, Some(&entry))
         .await
-        .map_err(ApiError::internal)?
-    {
-        return Err(ApiError::ObjectNotFound);
+        .map_err(ApiError::internal)?;
+    if removed {
+        Ok(())
+    } else {
+        Err(ApiError::ObjectNotFound)
     }
-    Ok(share)
 }
 
 /// Deletes the shares of revoked keys (`of_key` picks them by key id), after the

@@ -409,21 +409,9 @@ impl Store {
         Ok((items, roles))
     }
 
-    /// Does some active key list the CORS `origin`? One GetItem (a preflight's only read;
-    /// eventually consistent: a key written a moment ago may take a moment to count).
+    /// Does some active key list the CORS `origin`? One GetItem, a preflight's only read.
     pub async fn cors_origin_listed(&self, origin: &str) -> Result<bool, StoreError> {
-        let key = keys::cors_origin(origin);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk))
-            .key("sk", s(key.sk))
-            .projection_expression("active_keys")
-            .send()
-            .await
-            .map_err(|err| StoreError::sdk("GetItem", err))?;
-        let count: Option<CorsOriginCount> = output.item.map(decode).transpose()?;
+        let count: Option<CorsOriginCount> = self.get_record(keys::cors_origin(origin)).await?;
         Ok(count.is_some_and(|c| c.active_keys > 0))
     }
 
