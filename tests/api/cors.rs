@@ -273,6 +273,10 @@ async fn answers_carry_cors_headers_only_for_an_origin_of_the_key_behind_them() 
     assert_eq!(server.status, 200);
     assert_no_cors(&server);
     assert_eq!(server.header("vary"), None);
+    // Logging out from the page: readable too.
+    let ended = t.call(Call::end_session(token).header("origin", APP)).await;
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    assert_eq!(ended.header("access-control-allow-origin"), Some(APP));
 
     // A key without CORS origins, and a wrong organization key with a listed one's key.
     let plain = key_with(&t, &[]).await;

@@ -197,17 +197,22 @@ pub async fn end_session(
         .map_err(ApiError::internal)?;
     match outcome {
         EndOutcome::Ended(session) => {
+            crate::cors::grant(info, &session.cors_origins);
             tracing::info!(org_id = %session.org_id, session_id = %session.session_id, "session ended");
             Ok(())
         }
-        EndOutcome::Refused(stored) => Err(identity_refusal(
-            stored.as_ref(),
-            now,
-            client_ip.as_deref(),
-        )
-        .unwrap_or_else(|| {
-            ApiError::internal("the logout condition failed but the stored session satisfies it")
-        })),
+        EndOutcome::Refused(stored) => {
+            if let Some(session) = &stored {
+                crate::cors::grant(info, &session.cors_origins);
+            }
+            Err(
+                identity_refusal(stored.as_ref(), now, client_ip.as_deref()).unwrap_or_else(|| {
+                    ApiError::internal(
+                        "the logout condition failed but the stored session satisfies it",
+                    )
+                }),
+            )
+        }
     }
 }
 

@@ -134,17 +134,13 @@ impl Store {
         limit: usize,
     ) -> ListingRead {
         let pk = keys::partner_partition(partnership_id);
-        let (skip, exclusive_start) = match start {
+        let (skip, after) = match start {
             PageStart::Offset(skip) => (*skip, None),
-            PageStart::After(position) => {
-                let sk = format!("{prefix}{position}");
-                (0, Some(key_attributes(keys::Key { pk: pk.clone(), sk })))
-            }
+            PageStart::After(position) => (0, Some(format!("{prefix}{position}"))),
         };
         let query = self
-            .prefix_query(pk, &prefix)
-            .projection_expression("sk, account_id")
-            .set_exclusive_start_key(exclusive_start);
+            .prefix_query_after(pk, &prefix, after.as_deref())
+            .projection_expression("sk, account_id");
         ListingRead {
             query,
             prefix,
@@ -451,10 +447,6 @@ impl Store {
         }
         Ok(report)
     }
-}
-
-fn key_attributes(key: keys::Key) -> Item {
-    [("pk".to_owned(), s(key.pk)), ("sk".to_owned(), s(key.sk))].into()
 }
 
 pub(super) fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
