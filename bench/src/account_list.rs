@@ -23,15 +23,22 @@ pub async fn measure_pages(
     first: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     crate::partner_data::measure(t, &format!("{name}_first"), partner, first).await?;
-    let mut last = first.to_owned();
+    // The deepest full page: the last one, unless that holds fewer items than a page (then
+    // the one before it), so that page sizes compare alike between partnership sizes.
+    let (mut page_path, mut deepest_full) = (first.to_owned(), first.to_owned());
     loop {
-        let page = partner.get(&last).await;
+        let page = partner.get(&page_path).await;
+        let shown = page.body["_data"].as_array().map_or(0, Vec::len);
+        let limit = page.body["_meta"]["limit"].as_u64().unwrap_or(0);
+        if u64::try_from(shown).is_ok_and(|shown| shown == limit) {
+            deepest_full.clone_from(&page_path);
+        }
         match page.body["_links"]["next"]["href"].as_str() {
-            Some(next) => last = next.replacen("http://api.example.com", "", 1),
+            Some(next) => page_path = next.replacen("http://api.example.com", "", 1),
             None => break,
         }
     }
-    crate::partner_data::measure(t, &format!("{name}_last"), partner, &last).await
+    crate::partner_data::measure(t, &format!("{name}_last"), partner, &deepest_full).await
 }
 
 /// The pages a reseller's month lists serve, at `accounts` accounts.
