@@ -334,3 +334,33 @@ async fn concurrent_reveals_hand_a_secret_over_once() {
             .unwrap()
     );
 }
+
+/// A share whose key expired before it was revealed: 409, and the share is gone.
+#[tokio::test]
+async fn a_share_of_a_key_that_expired_meanwhile_is_refused_and_deleted() {
+    let t = TestApp::spawn().await;
+    add_colleague(&t, COLLEAGUE).await;
+    let expires_at = shared::clock::iso8601(shared::Clock::now_ms(&t.clock) + 3_600_000);
+    let created = t
+        .call(t.admin("POST", "/v1/admin/keys").json(&json!({
+            "name": "Short-lived",
+            "partnership_id": t.partnership_id(Mssp),
+            "allow_any_origin": true,
+            "expires_at": expires_at,
+            "share_with": [COLLEAGUE],
+        })))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let share = shares_seen_by(&t, COLLEAGUE).await.remove(0);
+    t.clock.advance_ms(3_600_000);
+    let refused = t
+        .call(as_admin(COLLEAGUE, "POST", &reveal_path(&share)))
+        .await;
+    refused.assert_error(409, 12006);
+    assert_eq!(
+        refused.body["additional_info"]["detail"],
+        "the shared key was revoked or has expired; its secret is gone"
+    );
+    assert!(!refused.body.to_string().contains("hsp_"));
+    assert!(t.app.store.shares(&t.org.org_id).await.unwrap().is_empty());
+}
