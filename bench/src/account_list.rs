@@ -1,61 +1,26 @@
-//! The account list at 1,000 and 10,000 accounts: the first page and the last one (reached
-//! by following `_links.next`), each with DynamoDB calls, items read, answer bytes and p50.
-//! A page read through its cursor costs the same at any size and depth. The 10,000 MSSP
-//! partnership also carries the MSSP period reads at that size (`period_summary`); a
-//! 10,000-account reseller partnership the month's companies and usage pages.
+//! The partner reads at 1,000 and 10,000 accounts, compared (`reads::compare`): a
+//! 10,000-account MSSP partnership (accounts, and the rows of period 2026-11:
+//! `period_summary`) and a 10,000-account reseller one, written straight through the
+//! storage layer, beside the 1,000-account ones fed through ingestion (`partner_data`).
+//! Lists give their first page and their deepest full one (reached by following
+//! `_links.next`): a page read through its cursor costs the same at any size and depth.
+//! Then the closed month's frozen lists at 10,000.
 
 use api_tests::{Partner, TestApp};
 use shared::onboarding::NewPartnership;
 use shared::storage::records::PartnershipType::{self, Mssp, Reseller};
 use shared::storage::records::{AccountState, ResellerCompanyUsage, SubscriptionRecord};
 
-const LARGE: usize = 10_000;
+use crate::reads::{Pair, compare, compare_pages, measure_pages};
+
+const LARGE: usize = crate::reads::SIZES[1];
 /// Creates in flight while the large partnership is written (each one also moves the one
 /// counts item, so more only meet each other more often).
 const WRITERS: usize = 4;
 
-/// The first and the last page of `first` (a list of `limit=100`), as `{name}_first` and
-/// `{name}_last`.
-pub async fn measure_pages(
-    t: &TestApp,
-    partner: &Partner<'_>,
-    name: &str,
-    first: &str,
-) -> Result<(), Box<dyn std::error::Error>> {
-    crate::partner_data::measure(t, &format!("{name}_first"), partner, first).await?;
-    // The deepest full page: the last one, unless that holds fewer items than a page (then
-    // the one before it), so that page sizes compare alike between partnership sizes.
-    let (mut page_path, mut deepest_full) = (first.to_owned(), first.to_owned());
-    loop {
-        let page = partner.get(&page_path).await;
-        let shown = page.body["_data"].as_array().map_or(0, Vec::len);
-        let limit = page.body["_meta"]["limit"].as_u64().unwrap_or(0);
-        if u64::try_from(shown).is_ok_and(|shown| shown == limit) {
-            deepest_full.clone_from(&page_path);
-        }
-        match page.body["_links"]["next"]["href"].as_str() {
-            Some(next) => page_path = next.replacen("http://api.example.com", "", 1),
-            None => break,
-        }
-    }
-    crate::partner_data::measure(t, &format!("{name}_last"), partner, &deepest_full).await
-}
-
-/// The pages a reseller's month lists serve, at `accounts` accounts.
-pub async fn measure_month_pages(
-    t: &TestApp,
-    partner: &Partner<'_>,
-    accounts: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
-    for list in ["companies", "usage"] {
-        let first = format!("/v1/reseller/periods/2026-11/{list}?limit=100");
-        measure_pages(t, partner, &format!("reseller_{list}_{accounts}"), &first).await?;
-    }
-    Ok(())
-}
-
-/// A partnership of 10,000 accounts, written straight through the storage layer.
-pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
+/// Builds the 10,000-account partnerships, then compares every partner read with the same
+/// read of `small` (the 1,000-account partnerships).
+pub async fn figures_at_10000(small: &TestApp) -> Result<(), Box<dyn std::error::Error>> {
     let store = api_tests::fresh_store_with(shared::storage::TableOptions {
         ttl: false,
         stream: false,
@@ -72,13 +37,22 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
     write_accounts(&t, Mssp).await?;
     write_accounts(&t, Reseller).await?;
     crate::partner_data::nightly_recompute(&t, LARGE).await?;
-    let partner = t.partner(Mssp, &["accounts:read", "customers:read"]).await;
-    let accounts = format!("accounts_list_{LARGE}");
-    measure_pages(&t, &partner, &accounts, "/v1/accounts?limit=100").await?;
-    let reseller = t.partner(Reseller, &[]).await;
-    measure_month_pages(&t, &reseller, LARGE).await?;
-    crate::period_summary::measure(&t, &partner, LARGE).await?;
+    crate::period_summary::write_rows(&t, LARGE).await?;
+    let scopes = ["accounts:read", "customers:read"];
+    let mssp = [
+        small.partner(Mssp, &scopes).await,
+        t.partner(Mssp, &scopes).await,
+    ];
+    let reseller = [
+        small.partner(Reseller, &[]).await,
+        t.partner(Reseller, &[]).await,
+    ];
     for (name, path) in [
+        ("mssp_usage", "/v1/mssp/periods/2026-11/usage?limit=100"),
+        (
+            "mssp_companies",
+            "/v1/mssp/periods/2026-11/companies?limit=100",
+        ),
         ("customers_list", "/v1/customers?limit=100"),
         (
             "customers_filtered",
@@ -89,9 +63,34 @@ pub async fn figures_at_10000() -> Result<(), Box<dyn std::error::Error>> {
             "/v1/customers?churn_risk=none&task_severity=high&limit=100",
         ),
     ] {
-        crate::partner_data::measure(&t, &format!("{name}_{LARGE}"), &partner, path).await?;
+        compare(name, "", both(&mssp, path)).await?;
+    }
+    for (name, partners, first) in [
+        ("accounts_list", &mssp, "/v1/accounts?limit=100"),
+        (
+            "mssp_peak_companies",
+            &mssp,
+            "/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=100",
+        ),
+        (
+            "reseller_companies",
+            &reseller,
+            "/v1/reseller/periods/2026-11/companies?limit=100",
+        ),
+        (
+            "reseller_usage",
+            &reseller,
+            "/v1/reseller/periods/2026-11/usage?limit=100",
+        ),
+    ] {
+        compare_pages(name, both(partners, first)).await?;
     }
     closed_month_figures(&t).await
+}
+
+/// The same read at both sizes.
+fn both<'a>(partners: &'a [Partner<'a>; 2], path: &'a str) -> Pair<'a> {
+    [(&partners[0], path), (&partners[1], path)]
 }
 
 /// Month 2026-11 closed: the nightly run that freezes its lists (and opens December's for
@@ -120,7 +119,7 @@ async fn closed_month_figures(t: &TestApp) -> Result<(), Box<dyn std::error::Err
     for list in ["companies", "usage"] {
         let first = format!("/v1/reseller/periods/2026-11/{list}?limit=100");
         let name = format!("reseller_closed_{list}_{LARGE}");
-        measure_pages(t, &reseller, &name, &first).await?;
+        measure_pages(&name, &reseller, &first).await?;
     }
     Ok(())
 }

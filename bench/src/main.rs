@@ -2,14 +2,15 @@
 //! request, counted by the store, and the latency of the authenticated hot path in-process
 //! (`GET /v1/me` through its handler) next to a bare conditional UpdateItem on the same
 //! DynamoDB Local, measured interleaved in the same run; admin call counts; the local latency
-//! from a provisioning write to its event (`provisioning_events`); the partner data reads at
-//! 1,000 accounts (`partner_data`); and the account list at 1,000 and 10,000 accounts
-//! (`account_list`). Prints `name: value` lines.
+//! from a provisioning write to its event (`provisioning_events`); ingestion into 1,000-account
+//! partnerships (`partner_data`); and every partner read at 1,000 and 10,000 accounts, each
+//! pair sampled in alternation (`account_list`, `reads`). Prints `name: value` lines.
 
 mod account_list;
 mod partner_data;
 mod period_summary;
 mod provisioning_events;
+mod reads;
 
 use std::time::{Duration, Instant};
 
@@ -165,8 +166,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     admin_figures().await?;
     provisioning_events::figures().await?;
-    partner_data::figures().await?;
-    account_list::figures_at_10000().await
+    let small = partner_data::figures().await?;
+    account_list::figures_at_10000(&small).await
 }
 
 /// DynamoDB calls per admin call (counted by the store), and the cost of revoking a key

@@ -1,23 +1,24 @@
 //! Partner data at scale: two partnerships of 1,000 accounts using all five products,
 //! with platform records for a whole MSSP period and a whole calendar month, fed through
-//! usage ingestion; then the MSSP usage, reseller usage, customer list and account list reads — DynamoDB
-//! calls, items read, answer size and p50 latency (in-process, against DynamoDB Local).
+//! usage ingestion (records/s), a day's batches and the nightly run. Their reads are
+//! measured beside the same reads at 10,000 accounts (`account_list`, `reads`).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use api_tests::{Partner, TestApp};
 use local_server::demo_data::{self, Population};
 use shared::onboarding::NewPartnership;
 use shared::storage::records::PartnershipType::{Mssp, Reseller};
 
-const ACCOUNTS: usize = 1000;
-const READ_SAMPLES: usize = 30;
+const ACCOUNTS: usize = crate::reads::SIZES[0];
 
 fn ms(text: &str) -> Result<i64, Box<dyn std::error::Error>> {
     Ok(chrono::DateTime::parse_from_rfc3339(text)?.timestamp_millis())
 }
 
-pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
+/// Builds and feeds the 1,000-account partnerships (their reads are measured beside the
+/// 10,000-account ones: `account_list`), printing ingestion and nightly-run figures.
+pub async fn figures() -> Result<TestApp, Box<dyn std::error::Error>> {
     let mut mssp = NewPartnership::new("Bench MSSP", Mssp);
     mssp.minimum_commitments.insert("SNS".into(), 651);
     // No stream on this table: DynamoDB Local records every write in a stream, several
@@ -65,62 +66,17 @@ pub async fn figures() -> Result<(), Box<dyn std::error::Error>> {
 
     nightly_recompute(&t, ACCOUNTS).await?;
     let mssp = t.partner(Mssp, &["customers:read", "accounts:read"]).await;
-    let reseller = t.partner(Reseller, &["customers:read"]).await;
     daily_batches(&t, &mssp).await?;
     // Ingestion wrote the rows before the period's first read: that read builds its totals
-    // (once); the summary measured below reads them.
-    measure(
-        &t,
+    // (once); the reads measured later (`reads`, beside the same reads at 10,000) find
+    // them built.
+    crate::reads::measure(
         "mssp_usage_1000_totals_build",
         &mssp,
         "/v1/mssp/periods/2026-11/usage?limit=100",
     )
     .await?;
-    for (name, partner, path) in [
-        (
-            "mssp_usage_1000",
-            &mssp,
-            "/v1/mssp/periods/2026-11/usage?limit=100",
-        ),
-        (
-            "mssp_companies_1000",
-            &mssp,
-            "/v1/mssp/periods/2026-11/companies?limit=100",
-        ),
-        ("customers_list_1000", &mssp, "/v1/customers?limit=100"),
-        (
-            "customers_filtered_1000",
-            &mssp,
-            "/v1/customers?churn_risk=none&limit=100",
-        ),
-        (
-            "customers_filtered_rare_1000",
-            &mssp,
-            "/v1/customers?churn_risk=none&task_severity=high&limit=100",
-        ),
-    ] {
-        measure(&t, name, partner, path).await?;
-    }
-    crate::account_list::measure_pages(&t, &mssp, "accounts_list_1000", "/v1/accounts?limit=100")
-        .await?;
-    crate::account_list::measure_pages(
-        &t,
-        &mssp,
-        "mssp_peak_companies_1000",
-        "/v1/mssp/periods/2026-11/companies?peak_product=SNS&limit=100",
-    )
-    .await?;
-    crate::account_list::measure_month_pages(&t, &reseller, ACCOUNTS).await?;
-    // DynamoDB Local keeps every table in one JVM heap: this one's 450,000 items would slow
-    // the 10,000-account reads measured next (garbage collection), which AWS does not.
-    t.app
-        .store
-        .client()
-        .delete_table()
-        .table_name(t.app.store.table_name())
-        .send()
-        .await?;
-    Ok(())
+    Ok(t)
 }
 
 /// Accounts of the daily sample: each gets one new record.
@@ -196,37 +152,5 @@ pub async fn nightly_recompute(
     let moved: usize = report.partnerships.iter().map(|p| p.moved).sum();
     println!("customer_levels_recompute_{accounts}_s: {seconds:.1}");
     println!("customer_levels_recompute_{accounts}_moved: {moved}");
-    Ok(())
-}
-
-/// Prints calls, items and bytes read, answer bytes and p50 of `path`.
-pub async fn measure(
-    t: &TestApp,
-    name: &str,
-    partner: &Partner<'_>,
-    path: &str,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let store = &t.app.store;
-    let (calls, items, bytes) = (store.calls(), store.items_read(), store.bytes_read());
-    let first = partner.get(path).await;
-    if first.status != 200 {
-        return Err(format!("{path} answered {}: {}", first.status, first.body).into());
-    }
-    println!("{name}_ddb_calls: {}", store.calls() - calls);
-    println!("{name}_items_read: {}", store.items_read() - items);
-    println!("{name}_bytes_read: {}", store.bytes_read() - bytes);
-    println!("{name}_response_bytes: {}", first.body.to_string().len());
-    let mut samples: Vec<Duration> = Vec::with_capacity(READ_SAMPLES);
-    for _ in 0..READ_SAMPLES {
-        let started = Instant::now();
-        let response = partner.get(path).await;
-        samples.push(started.elapsed());
-        if response.status != 200 {
-            return Err(format!("{path} answered {}", response.status).into());
-        }
-    }
-    samples.sort();
-    let p50 = crate::percentile(&samples, 50).as_secs_f64() * 1000.0;
-    println!("{name}_p50_ms: {p50:.1}");
     Ok(())
 }
