@@ -7,7 +7,7 @@
 //! Then the closed month's frozen lists at 10,000.
 
 use api_tests::{Partner, TestApp};
-use shared::onboarding::NewPartnership;
+use shared::partner_data::onboarding::NewPartnership;
 use shared::storage::records::PartnershipType::{self, Mssp, Reseller};
 use shared::storage::records::{AccountState, ResellerCompanyUsage, SubscriptionRecord};
 
@@ -100,8 +100,8 @@ async fn closed_month_figures(t: &TestApp) -> Result<(), Box<dyn std::error::Err
     let after_close = chrono::DateTime::parse_from_rfc3339("2026-12-05T00:00:00Z")?;
     t.clock.set_ms(after_close.timestamp_millis());
     let started = std::time::Instant::now();
-    let day = shared::calendar::stockholm_date(t.app.clock.now_ms());
-    let report = shared::customers::recompute_levels(&t.app, day).await?;
+    let day = shared::partner_data::calendar::stockholm_date(t.app.clock.now_ms());
+    let report = shared::partner_data::customers::recompute_levels(&t.app, day).await?;
     let frozen: Vec<&String> = report
         .partnerships
         .iter()
@@ -132,9 +132,9 @@ async fn write_accounts(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let partnership = t.partnership_id(kind);
     let now = t.app.clock.now_ms();
-    let month = shared::calendar::Period::containing(
-        shared::calendar::PeriodKind::Reseller,
-        shared::calendar::stockholm_date(now),
+    let month = shared::partner_data::calendar::Period::containing(
+        shared::partner_data::calendar::PeriodKind::Reseller,
+        shared::partner_data::calendar::stockholm_date(now),
     );
     let series = match kind {
         Mssp => 8000,
@@ -160,7 +160,7 @@ async fn write_accounts(
                         sku: "DA".into(),
                         quantity: 100,
                         start_date: month.start(),
-                        end_date: shared::calendar::add_days(month.start(), 364),
+                        end_date: shared::partner_data::calendar::add_days(month.start(), 364),
                         evaluation: false,
                         order_number: None,
                         acv: None,
@@ -181,7 +181,8 @@ async fn write_accounts(
                         .put_reseller_usage(&partnership, &month.id(), &usage)
                         .await?;
                 }
-                let account = shared::customers::with_indexed_fields(kind, account, now);
+                let account =
+                    shared::partner_data::customers::with_indexed_fields(kind, account, now);
                 store.create_account(&account).await?;
             }
             Ok::<(), shared::storage::StoreError>(())

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use api_tests::{Call, TestApp};
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::clock::Clock;
+use shared::platform::clock::Clock;
 use shared::storage::{TouchOutcome, TouchRequest};
 
 const WARMUP: usize = 200;

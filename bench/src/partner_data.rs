@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use api_tests::{Partner, TestApp};
 use local_server::demo_data::{self, Population};
-use shared::onboarding::NewPartnership;
+use shared::partner_data::onboarding::NewPartnership;
 use shared::storage::records::PartnershipType::{Mssp, Reseller};
 
 const ACCOUNTS: usize = crate::reads::SIZES[0];
@@ -39,7 +39,7 @@ pub async fn figures() -> Result<TestApp, Box<dyn std::error::Error>> {
     // keep period 2026-11 `closing` (open to records) on that day.
     t.clock.set_ms(ms("2026-11-30T11:00:00Z")?);
     t.app.config.report_grace_days = 7;
-    let from = shared::calendar::parse_date("2026-10-26", "from")?;
+    let from = shared::partner_data::calendar::parse_date("2026-10-26", "from")?;
     let mut records = 0;
     let started = Instant::now();
     for (kind, seed) in [(Mssp, 11), (Reseller, 12)] {
@@ -100,7 +100,7 @@ async fn daily_batches(t: &TestApp, mssp: &Partner<'_>) -> Result<(), Box<dyn st
     // A minute after the seeded records were observed: each is a newer observation.
     t.clock.advance_ms(60_000);
     let now = t.app.clock.now_ms();
-    let today = shared::calendar::stockholm_date(now).to_string();
+    let today = shared::partner_data::calendar::stockholm_date(now).to_string();
     let observed_at = chrono::DateTime::from_timestamp_millis(now)
         .ok_or("clock")?
         .to_rfc3339();
@@ -146,8 +146,8 @@ pub async fn nightly_recompute(
     accounts: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let day = shared::calendar::stockholm_date(t.app.clock.now_ms());
-    let report = shared::customers::recompute_levels(&t.app, day).await?;
+    let day = shared::partner_data::calendar::stockholm_date(t.app.clock.now_ms());
+    let report = shared::partner_data::customers::recompute_levels(&t.app, day).await?;
     let seconds = started.elapsed().as_secs_f64();
     let moved: usize = report.partnerships.iter().map(|p| p.moved).sum();
     println!("customer_levels_recompute_{accounts}_s: {seconds:.1}");

@@ -6,7 +6,7 @@
 //! stays within the bench's budget. Its reads are measured in `account_list`.
 
 use api_tests::TestApp;
-use shared::calendar::{Period, PeriodKind};
+use shared::partner_data::calendar::{Period, PeriodKind};
 use shared::storage::records::MsspCompanyUsage;
 
 /// Row writes in flight (each one also adds to the one totals item).

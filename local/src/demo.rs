@@ -1,14 +1,14 @@
 //! The demo partner of `make run`: one organization with an MSSP and a reseller
-//! partnership and three API keys, seeded once through `shared::onboarding` and described
+//! partnership and three API keys, seeded once through `shared::partner_data::onboarding` and described
 //! in `.local/demo.json` (the only place the demo secrets are kept).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use shared::App;
-use shared::api_keys::{self, Actor, ApiKeySpec};
-use shared::credentials::{Credential, CredentialKind};
-use shared::onboarding::{self, NewPartnership};
+use shared::access::api_keys::{self, Actor, ApiKeySpec};
+use shared::access::credentials::{Credential, CredentialKind};
+use shared::partner_data::onboarding::{self, NewPartnership};
 use shared::storage::records::PartnershipType;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,7 +108,7 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
             allow_any_origin,
             cors_origins: Vec::new(),
             expires_at_ms: None,
-            share_with: shared::sharing::Recipients::none(),
+            share_with: shared::access::sharing::Recipients::none(),
         };
         let seeder = Actor {
             id: "seed".into(),
@@ -125,7 +125,10 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
         });
     }
     // A year of customers, subscriptions and platform records for both partnerships.
-    let year_ago = shared::calendar::sub_days(shared::calendar::stockholm_date(now), 365);
+    let year_ago = shared::partner_data::calendar::sub_days(
+        shared::partner_data::calendar::stockholm_date(now),
+        365,
+    );
     for (kind, accounts, seed) in [
         (PartnershipType::Mssp, 30, 1),
         (PartnershipType::Reseller, 20, 2),
@@ -160,7 +163,7 @@ pub const DEMO_ADMIN_EMAIL: &str = "admin@northwind.example";
 /// Makes the local identity provider's demo admin an admin of the demo organization, as an
 /// operator would with `portalctl add-admin` (kept if it is one already).
 async fn ensure_demo_admin(app: &App, org_id: &str) -> Result<(), DemoError> {
-    let identity = shared::admin::Identity {
+    let identity = shared::access::admin::Identity {
         issuer: crate::admin_auth::LOCAL_ISSUER.into(),
         subject: DEMO_ADMIN_SUBJECT.into(),
     };
@@ -169,7 +172,7 @@ async fn ensure_demo_admin(app: &App, org_id: &str) -> Result<(), DemoError> {
         label: None,
         ip: None,
     };
-    match shared::admin::add_admin(
+    match shared::access::admin::add_admin(
         &app.store,
         app.clock.now_ms(),
         org_id,

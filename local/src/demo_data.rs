@@ -7,14 +7,14 @@
 use chrono::{Datelike, NaiveDate};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use shared::calendar::{self, days_between};
-use shared::catalogue::PRODUCTS;
-use shared::clock::iso8601;
+use shared::partner_data::calendar::{self, days_between};
+use shared::partner_data::catalogue::PRODUCTS;
+use shared::partner_data::usage::{self, Message};
+use shared::platform::clock::iso8601;
 use shared::storage::records::{
     AccountRecord, AccountState, Money, Partnership, PartnershipType, StateChange,
     SubscriptionRecord,
 };
-use shared::usage::{self, Message};
 use shared::{ApiError, App};
 
 /// A small, fast, deterministic generator (SplitMix64).
@@ -193,7 +193,7 @@ fn profiles(
                     for (term_start, term_quantity) in
                         [(previous_start, quantity * 9 / 10), (start, quantity)]
                     {
-                        let id = shared::request::new_id();
+                        let id = shared::platform::request::new_id();
                         let mut end = calendar::sub_days(calendar::add_months(term_start, 12), 1);
                         if term_start == start && renewed_early {
                             end = calendar::sub_days(calendar::add_months(term_start, 24), 1);
@@ -262,7 +262,7 @@ fn profiles(
                 }]
             };
             let account = AccountRecord {
-                account_id: shared::request::new_id(),
+                account_id: shared::platform::request::new_id(),
                 org_id: org_id.to_owned(),
                 partnership_id: partnership.id.clone(),
                 created_at_ms: now_ms,
@@ -373,8 +373,11 @@ pub async fn seed_partnership(
     let seed = population.seed;
     let profiles = profiles(org_id, partnership, population, today, now);
     for profile in &profiles {
-        let account =
-            shared::customers::with_indexed_fields(partnership.kind, profile.account.clone(), now);
+        let account = shared::partner_data::customers::with_indexed_fields(
+            partnership.kind,
+            profile.account.clone(),
+            now,
+        );
         app.store
             .create_account(&account)
             .await

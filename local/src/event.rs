@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use serde_json::{Map, Value, json};
-use shared::routes;
+use shared::platform::routes;
 
 /// The parts of an HTTP request an event is made of.
 #[derive(Debug, Clone)]

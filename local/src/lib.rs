@@ -20,8 +20,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use lambda_http::{Body, Request, Response};
 use shared::App;
-use shared::notices::{Notice, Notifier};
-use shared::routes::{self, Function};
+use shared::access::notices::{Notice, Notifier};
+use shared::platform::routes::{self, Function};
 use tokio::net::TcpListener;
 
 /// API Gateway's own limit on a request body; larger ones never reach a function.
@@ -144,10 +144,12 @@ async fn scheduled_run(
     }));
     let response = match request {
         Ok(request) => {
-            let info =
-                shared::request::RequestInfo::from_request(&request, &api.app.config.addressing);
+            let info = shared::platform::request::RequestInfo::from_request(
+                &request,
+                &api.app.config.addressing,
+            );
             let result = run.await.map(|report| shared::Reply::ok(vec![report]));
-            shared::envelope::respond(&info, result)
+            shared::platform::envelope::respond(&info, result)
         }
         Err(_) => Response::new(Body::Empty),
     };
@@ -239,12 +241,14 @@ async fn handle_http(
     };
     let response = match event::to_request(&event::api_gateway_event(&call)) {
         Ok(request) if too_large => {
-            let info =
-                shared::request::RequestInfo::from_request(&request, &api.app.config.addressing);
-            shared::envelope::error_response(
+            let info = shared::platform::request::RequestInfo::from_request(
+                &request,
+                &api.app.config.addressing,
+            );
+            shared::platform::envelope::error_response(
                 &info,
                 &shared::ApiError::PayloadTooLarge {
-                    limit_bytes: shared::request::MAX_BODY_BYTES,
+                    limit_bytes: shared::platform::request::MAX_BODY_BYTES,
                 },
             )
         }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use shared::storage::{Store, TableOptions, local_client};
-use shared::{App, Config, SystemClock, calendar};
+use shared::{App, Config, SystemClock, partner_data::calendar};
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name)
@@ -23,7 +23,7 @@ fn port_from_env(name: &str, default: &str) -> Result<u16, String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    shared::telemetry::init();
+    shared::platform::telemetry::init();
     let port = port_from_env("PORT", "3000")?;
     let dynamodb_port = port_from_env("DYNAMODB_PORT", "8000")?;
     let local_dir = PathBuf::from(env_or("LOCAL_DIR", ".local"));
@@ -39,12 +39,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => set,
         }
     })?;
-    let pepper = shared::secrets::load_pepper(
+    let pepper = shared::platform::secrets::load_pepper(
         &aws_config::SdkConfig::builder().build(),
         &config.pepper_source,
     )
     .await?;
-    let handover = shared::secrets::load_handover_key(
+    let handover = shared::platform::secrets::load_handover_key(
         &aws_config::SdkConfig::builder().build(),
         &config.handover_source,
     )

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use shared::App;
-use shared::provisioning::events::{
+use shared::partner_data::provisioning::events::{
     ProvisioningEvent, Publisher, StreamChange, StreamEvent, StreamRecord,
 };
 

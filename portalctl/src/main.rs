@@ -14,12 +14,12 @@
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
-use shared::admin::Identity;
-use shared::api_keys::Actor;
-use shared::calendar::{Period, PeriodKind};
-use shared::clock::{Clock, SystemClock};
-use shared::commitments::{self, CommitmentChange};
-use shared::onboarding::{self, NewPartnership};
+use shared::access::admin::Identity;
+use shared::access::api_keys::Actor;
+use shared::partner_data::calendar::{Period, PeriodKind};
+use shared::partner_data::commitments::{self, CommitmentChange};
+use shared::partner_data::onboarding::{self, NewPartnership};
+use shared::platform::clock::{Clock, SystemClock};
 use shared::storage::Store;
 use shared::storage::records::{OrganizationRecord, Partnership, PartnershipType};
 
@@ -122,7 +122,7 @@ enum Command {
         #[arg(long, env = "PORTAL_OPERATOR", default_value = "portalctl")]
         operator: String,
         /// The stack's ReportGraceDays: days a period stays `closing` before it is closed.
-        #[arg(long, env = "REPORT_GRACE_DAYS", default_value_t = shared::config::DEFAULT_REPORT_GRACE_DAYS)]
+        #[arg(long, env = "REPORT_GRACE_DAYS", default_value_t = shared::platform::config::DEFAULT_REPORT_GRACE_DAYS)]
         grace_days: u32,
     },
 }
@@ -211,7 +211,7 @@ fn membership_view(m: &shared::storage::records::AdminMembership) -> serde_json:
         "subject": m.subject,
         "role": m.role,
         "email": m.email,
-        "added_at": shared::clock::iso8601(m.added_at_ms),
+        "added_at": shared::platform::clock::iso8601(m.added_at_ms),
         "added_by": m.added_by,
     })
 }
@@ -229,7 +229,7 @@ fn refusal(e: &shared::ApiError) -> String {
 }
 
 fn date(text: &str, flag: &str) -> Result<chrono::NaiveDate, String> {
-    shared::calendar::parse_date(text, flag).map_err(|e| e.detail())
+    shared::partner_data::calendar::parse_date(text, flag).map_err(|e| e.detail())
 }
 
 async fn run(cli: Cli) -> Result<serde_json::Value, String> {
@@ -271,10 +271,16 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             operator: name,
         } => {
             let identity = Identity { issuer, subject };
-            let membership =
-                shared::admin::add_admin(&store, now, &org_id, &identity, email, &operator(&name))
-                    .await
-                    .map_err(|e| refusal(&e))?;
+            let membership = shared::access::admin::add_admin(
+                &store,
+                now,
+                &org_id,
+                &identity,
+                email,
+                &operator(&name),
+            )
+            .await
+            .map_err(|e| refusal(&e))?;
             Ok(membership_view(&membership))
         }
         Command::RemoveAdmin {
@@ -283,9 +289,10 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             operator: name,
         } => {
             let identity = Identity { issuer, subject };
-            let membership = shared::admin::remove_admin(&store, now, &identity, &operator(&name))
-                .await
-                .map_err(|e| refusal(&e))?;
+            let membership =
+                shared::access::admin::remove_admin(&store, now, &identity, &operator(&name))
+                    .await
+                    .map_err(|e| refusal(&e))?;
             Ok(json!({ "removed": membership_view(&membership) }))
         }
         Command::ListAdmins { org_id } => {
@@ -316,7 +323,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                     partnership.id
                 ));
             }
-            let today = shared::calendar::stockholm_date(now);
+            let today = shared::partner_data::calendar::stockholm_date(now);
             let mut with_companies = Vec::new();
             let mut not_stored = Vec::new();
             let periods = Period::history(PeriodKind::Mssp, today);

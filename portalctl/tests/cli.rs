@@ -23,7 +23,7 @@ fn portalctl(table: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
     )
 }
 
-use shared::calendar::{Period, PeriodKind};
+use shared::partner_data::calendar::{Period, PeriodKind};
 
 /// Operators make a token identity (issuer + subject) an admin, list and remove it; each
 /// change is in the organization's audit trail, with the operator as its actor.
@@ -146,7 +146,8 @@ async fn operators_create_list_and_show_organizations() {
         serde_json::json!(["SNS", "DA", "WAS"])
     );
     // Commitments known at onboarding apply from the current MSSP period's first day.
-    let today = shared::calendar::stockholm_date(chrono::Utc::now().timestamp_millis());
+    let today =
+        shared::partner_data::calendar::stockholm_date(chrono::Utc::now().timestamp_millis());
     let current = Period::containing(PeriodKind::Mssp, today);
     assert_eq!(
         created["partnerships"][0]["minimum_commitments"],
@@ -225,7 +226,8 @@ async fn operators_set_commitments_from_a_date_but_never_into_a_closed_period() 
         .as_str()
         .unwrap()
         .to_owned();
-    let today = shared::calendar::stockholm_date(chrono::Utc::now().timestamp_millis());
+    let today =
+        shared::partner_data::calendar::stockholm_date(chrono::Utc::now().timestamp_millis());
     let next = Period::containing(PeriodKind::Mssp, today).next();
     let from = next.start().to_string();
     let (ok, set, err) = portalctl(

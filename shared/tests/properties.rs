@@ -7,9 +7,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 
 use proptest::prelude::*;
-use shared::calendar::{self, Period, PeriodKind};
-use shared::credentials::{Credential, CredentialKind};
-use shared::origins::{self, AllowedOrigin, OriginMatch};
+use shared::access::credentials::{Credential, CredentialKind};
+use shared::access::origins::{self, AllowedOrigin, OriginMatch};
+use shared::partner_data::calendar::{self, Period, PeriodKind};
 
 const KINDS: [CredentialKind; 3] = [
     CredentialKind::OrganizationKey,
@@ -34,7 +34,7 @@ proptest! {
         let mut headers = http::HeaderMap::new();
         if let Ok(value) = http::HeaderValue::from_str(&format!("Session {text}")) {
             headers.insert(http::header::AUTHORIZATION, value);
-            let _ = shared::request::session_token(&headers);
+            let _ = shared::platform::request::session_token(&headers);
         }
     }
 

@@ -4,7 +4,7 @@
 
 use api_tests::{Call, Partner, TestApp};
 use serde_json::{Value, json};
-use shared::request::Cursor;
+use shared::platform::request::Cursor;
 use shared::storage::records::PartnershipType::Mssp;
 use shared::storage::records::{AccountRecord, AccountState};
 

@@ -2,7 +2,7 @@
 
 use api_tests::{Call, Partner, TestApp};
 use serde_json::{Value, json};
-use shared::onboarding::NewPartnership;
+use shared::partner_data::onboarding::NewPartnership;
 use shared::storage::records::PartnershipType::{Mssp, Reseller};
 
 const WRITE: &[&str] = &["accounts:write"];

@@ -62,11 +62,11 @@ async fn admin_routes_need_verified_claims_with_the_admin_role() {
 #[tokio::test]
 async fn an_admin_cannot_name_another_organization() {
     let t = TestApp::spawn().await;
-    let other = shared::onboarding::create_organization(
+    let other = shared::partner_data::onboarding::create_organization(
         &t.app.store,
         T0,
         "Victim AB",
-        &[shared::onboarding::NewPartnership::new(
+        &[shared::partner_data::onboarding::NewPartnership::new(
             "Victim MSSP",
             PartnershipType::Mssp,
         )],
@@ -96,24 +96,25 @@ async fn an_admin_cannot_name_another_organization() {
 async fn a_removed_admin_is_refused_at_once_and_both_changes_are_audited() {
     let t = TestApp::spawn().await;
     assert_eq!(t.call(t.admin("GET", "/v1/admin/keys")).await.status, 200);
-    let identity = shared::admin::Identity {
+    let identity = shared::access::admin::Identity {
         issuer: api_tests::ADMIN_ISSUER.into(),
         subject: api_tests::admin_subject(&t.org.org_id),
     };
-    let operator = shared::api_keys::Actor {
+    let operator = shared::access::api_keys::Actor {
         id: "operator:ops@vendor.example".into(),
         label: None,
         ip: None,
     };
-    let removed = shared::admin::remove_admin(&t.app.store, T0 + 1000, &identity, &operator)
-        .await
-        .unwrap();
+    let removed =
+        shared::access::admin::remove_admin(&t.app.store, T0 + 1000, &identity, &operator)
+            .await
+            .unwrap();
     assert_eq!(removed.org_id, t.org.org_id);
     t.call(t.admin("GET", "/v1/admin/keys"))
         .await
         .assert_error(403, 12007);
     assert!(matches!(
-        shared::admin::remove_admin(&t.app.store, T0 + 2000, &identity, &operator).await,
+        shared::access::admin::remove_admin(&t.app.store, T0 + 2000, &identity, &operator).await,
         Err(shared::ApiError::ObjectNotFound)
     ));
     assert!(
@@ -126,7 +127,7 @@ async fn a_removed_admin_is_refused_at_once_and_both_changes_are_audited() {
     );
     // Added back (another organization cannot take him while he is a member).
     api_tests::make_admin(&t.app.store, &t.org.org_id).await;
-    let again = shared::admin::add_admin(
+    let again = shared::access::admin::add_admin(
         &t.app.store,
         T0 + 3000,
         &t.org.org_id,
@@ -837,11 +838,11 @@ async fn another_organizations_admin_sees_and_changes_nothing() {
         .unwrap()
         .to_owned();
     // Organization B lives in the same table.
-    let b_org = shared::onboarding::create_organization(
+    let b_org = shared::partner_data::onboarding::create_organization(
         &a.app.store,
         T0,
         "Other AB",
-        &[shared::onboarding::NewPartnership::new(
+        &[shared::partner_data::onboarding::NewPartnership::new(
             "Other MSSP",
             PartnershipType::Mssp,
         )],

@@ -6,8 +6,8 @@
 
 use api_tests::{Call, Partner, T0, TestApp, usage_observed, usage_record};
 use serde_json::{Value, json};
-use shared::calendar::{Period, PeriodKind, parse_date};
-use shared::commitments::{self, CommitmentChange};
+use shared::partner_data::calendar::{Period, PeriodKind, parse_date};
+use shared::partner_data::commitments::{self, CommitmentChange};
 use shared::storage::RawRecords;
 use shared::storage::records::PartnershipType::{Mssp, Reseller};
 use shared::storage::records::UsageRecord;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use api_tests::{Call, TestApp};
 use serde_yaml::Value;
 use shared::ApiError;
-use shared::routes::{Access, ROUTES};
+use shared::platform::routes::{Access, ROUTES};
 
 fn openapi() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use api_tests::{Call, Partner, TestApp, activity_record, usage_record};
 use serde_json::{Value, json};
-use shared::calendar;
-use shared::customers;
+use shared::partner_data::calendar;
+use shared::partner_data::customers;
 use shared::storage::records::PartnershipType::{self, Mssp, Reseller};
 use shared::storage::{Level, LevelFilter, WriteOutcome, keys, listing_position};
 

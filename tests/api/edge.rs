@@ -8,7 +8,9 @@ use std::process::Command;
 
 use api_tests::{Call, TestApp};
 use serde_json::{Value, json};
-use shared::edge::{Addressing, ORIGIN_SECRET_HEADER, VIEWER_ADDRESS_HEADER, VIEWER_HOST_HEADER};
+use shared::platform::edge::{
+    Addressing, ORIGIN_SECRET_HEADER, VIEWER_ADDRESS_HEADER, VIEWER_HOST_HEADER,
+};
 
 const SECRET: &str = "edge-origin-secret-for-tests-0123456789abcdef";
 const VIEWER: &str = "198.51.100.77";

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use api_tests::{T0, TestResponse, app_with, fresh_store, seed_fixtures};
-use shared::clock::ManualClock;
+use shared::platform::clock::ManualClock;
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -176,7 +176,7 @@ async fn every_stream_batch_makes_the_events_in_its_name() {
             .and_then(|(_, n)| n.parse().ok())
             .unwrap_or_else(|| panic!("{name}: name the events it makes, e.g. case.events-2.json"));
         let app = app_with(fresh_store().await, Arc::new(ManualClock::at(T0)));
-        let batch: shared::provisioning::events::StreamEvent =
+        let batch: shared::partner_data::provisioning::events::StreamEvent =
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         let log = local_server::streams::EventLog::new(None);
         for _ in 0..2 {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use api_tests::{Call, T0, TestResponse};
 use serde_json::json;
-use shared::clock::{Clock, ManualClock};
+use shared::platform::clock::{Clock, ManualClock};
 use shared::storage::records::PartnershipType;
 use shared::storage::{Store, TableOptions, limits};
 
@@ -101,11 +101,11 @@ impl Drill {
             .await
             .unwrap();
         let app = api_tests::app_with(store, Arc::new(clock.clone()));
-        let org = shared::onboarding::create_organization(
+        let org = shared::partner_data::onboarding::create_organization(
             &app.store,
             T0,
             "Drill AB",
-            &[shared::onboarding::NewPartnership::new(
+            &[shared::partner_data::onboarding::NewPartnership::new(
                 "Drill MSSP",
                 PartnershipType::Mssp,
             )],
@@ -192,7 +192,7 @@ impl Drill {
         }
         for record in store.key_records(&self.org_id).await.unwrap() {
             let lookup = store
-                .api_key(&shared::credentials::CredentialHash(
+                .api_key(&shared::access::credentials::CredentialHash(
                     record.key_hash.clone(),
                 ))
                 .await

@@ -15,7 +15,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::Value;
-use shared::clock::ManualClock;
+use shared::platform::clock::ManualClock;
 use shared::storage::Store;
 
 /// An IAM action (`dynamodb:PutItem`) and the partition key value it touches (for a Query of
@@ -267,8 +267,8 @@ async fn every_function_is_allowed_exactly_what_its_events_do() {
 /// Publishes nowhere: the rotation check's notifications are not what is checked here.
 struct Silent;
 
-impl shared::notices::Notifier for Silent {
-    async fn publish(&self, _: &shared::notices::Notice) -> Result<(), String> {
+impl shared::access::notices::Notifier for Silent {
+    async fn publish(&self, _: &shared::access::notices::Notice) -> Result<(), String> {
         Ok(())
     }
 }

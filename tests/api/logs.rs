@@ -24,7 +24,7 @@ async fn a_session_lifecycle_logs_no_secret() {
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(shared::telemetry::filter("trace"))
+        .with_env_filter(shared::platform::telemetry::filter("trace"))
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);

@@ -7,8 +7,8 @@
 use api_tests::{Call, Partner, TestApp, usage_record};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use shared::calendar;
-use shared::customers;
+use shared::partner_data::calendar;
+use shared::partner_data::customers;
 use shared::storage::records::PartnershipType::Reseller;
 use shared::storage::records::{AccountRecord, AccountState, Money, SubscriptionRecord};
 use shared::storage::{RefChange, WriteOutcome, keys};

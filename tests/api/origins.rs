@@ -180,7 +180,7 @@ async fn dynamodb_refuses_the_condition_of_an_uncapped_host() {
             spacing_ms: 1000,
         }
     }
-    let dns_longest = shared::origins::host_patterns(&vec!["a"; 127].join("."));
+    let dns_longest = shared::access::origins::host_patterns(&vec!["a"; 127].join("."));
     let outcome = t
         .app
         .store
@@ -188,8 +188,9 @@ async fn dynamodb_refuses_the_condition_of_an_uncapped_host() {
         .await
         .unwrap();
     assert_eq!(outcome, shared::storage::TouchOutcome::OriginUnusable);
-    let capped =
-        shared::origins::host_patterns(&vec!["a"; shared::origins::MAX_HOST_LABELS].join("."));
+    let capped = shared::access::origins::host_patterns(
+        &vec!["a"; shared::access::origins::MAX_HOST_LABELS].join("."),
+    );
     let outcome = t
         .app
         .store
@@ -221,7 +222,7 @@ async fn a_validation_exception_caused_by_the_origin_is_a_403() {
     let client = mock_client!(aws_sdk_dynamodb, [&too_large]);
     let app = api_tests::app_with(
         shared::Store::new(client, "mocked"),
-        std::sync::Arc::new(shared::clock::ManualClock::at(T0)),
+        std::sync::Arc::new(shared::platform::clock::ManualClock::at(T0)),
     );
     let response = Call::me(api_tests::fixtures::SESSION_TOKEN)
         .header("origin", "https://portal.example.com")

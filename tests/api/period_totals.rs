@@ -9,8 +9,8 @@ use std::collections::{BTreeSet, HashMap};
 use api_tests::{Partner, TestApp, usage_observed, usage_record};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use shared::calendar::{Period, PeriodKind};
-use shared::request::Cursor;
+use shared::partner_data::calendar::{Period, PeriodKind};
+use shared::platform::request::Cursor;
 use shared::storage::PeriodTotals;
 use shared::storage::records::MsspCompanyUsage;
 use shared::storage::records::PartnershipType::Mssp;
@@ -223,7 +223,7 @@ async fn totals_equal_the_rows_after_racing_deliveries_and_state_changes() {
     assert_eq!(summary["peak_units"], peak_units);
     assert_eq!(
         summary["peak_date"],
-        shared::calendar::format_date(november().days().nth(peak_day).unwrap())
+        shared::partner_data::calendar::format_date(november().days().nth(peak_day).unwrap())
     );
     assert_eq!(
         summary["peak_date_companies"],
@@ -633,7 +633,7 @@ async fn a_whole_month_of_every_product_is_written_in_steps_that_keep_its_day_it
     assert_eq!(empty.status, 200, "{}", empty.body);
     let mut records = Vec::new();
     for (day, date) in november().days().enumerate().take(28) {
-        let date = shared::calendar::format_date(date);
+        let date = shared::partner_data::calendar::format_date(date);
         for (i, product) in ["SNS", "DA", "WAS", "CS", "PAT"].iter().enumerate() {
             records.push(usage_record(&a, product, &date, (day + i + 1) as u64));
         }

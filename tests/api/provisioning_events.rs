@@ -1,6 +1,6 @@
 //! Provisioning events: every account and subscription change, read from the table's
 //! stream in DynamoDB Local exactly as the local server reads it, becomes exactly its events
-//! (`shared::provisioning::events`); nothing else does, and a retried batch sends nothing
+//! (`shared::partner_data::provisioning::events`); nothing else does, and a retried batch sends nothing
 //! twice.
 
 use std::sync::Mutex;
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use api_tests::{Call, Partner, TestApp, dynamodb_endpoint, usage_record};
 use local_server::streams::{EventLog, StreamFollower, local_streams_client};
 use serde_json::{Value, json};
-use shared::provisioning::events::{ProvisioningEvent, Publisher};
+use shared::partner_data::provisioning::events::{ProvisioningEvent, Publisher};
 use shared::storage::records::PartnershipType::Mssp;
 
 /// The table's stream, followed from its start.

@@ -2,7 +2,7 @@
 
 use api_tests::{Call, TestApp};
 use futures::future::join_all;
-use shared::clock::Clock;
+use shared::platform::clock::Clock;
 
 #[tokio::test]
 async fn fifty_concurrent_requests_in_the_same_second_give_exactly_one_200() {
@@ -136,8 +136,10 @@ fn rest_of_minute(t: &TestApp) -> u64 {
 }
 
 fn with_default_creation_limits(mut t: TestApp) -> TestApp {
-    t.app.config.session_creates_per_key = shared::config::DEFAULT_SESSION_CREATES_PER_KEY;
-    t.app.config.session_creates_per_address = shared::config::DEFAULT_SESSION_CREATES_PER_ADDRESS;
+    t.app.config.session_creates_per_key =
+        shared::platform::config::DEFAULT_SESSION_CREATES_PER_KEY;
+    t.app.config.session_creates_per_address =
+        shared::platform::config::DEFAULT_SESSION_CREATES_PER_ADDRESS;
     t
 }
 

@@ -4,7 +4,7 @@
 
 use api_tests::{Call, Partner, TestApp, activity_record, usage_observed, usage_record};
 use serde_json::{Value, json};
-use shared::onboarding::NewPartnership;
+use shared::partner_data::onboarding::NewPartnership;
 use shared::storage::records::PartnershipType::{self, Mssp, Reseller};
 
 const MSSP_SCOPES: &[&str] = &["accounts:write", "customers:read"];
@@ -394,8 +394,8 @@ async fn report_reads_cost_a_fixed_number_of_calls() {
         let path = format!("/v1/reseller/periods/2026-11/{list}");
         assert_eq!(cost(&reseller, &path).await, 5, "{path}");
     }
-    let day = shared::calendar::stockholm_date(t.app.clock.now_ms());
-    shared::customers::recompute_levels(&t.app, day)
+    let day = shared::partner_data::calendar::stockholm_date(t.app.clock.now_ms());
+    shared::partner_data::customers::recompute_levels(&t.app, day)
         .await
         .unwrap();
     assert_eq!(cost(&mssp, "/v1/customers?churn_risk=none").await, 4);
@@ -547,7 +547,10 @@ async fn concurrent_batches_for_one_account_leave_the_latest_state() {
         companies.body["_data"][0]["company_peak_units"],
         json!({ "SNS": 80 })
     );
-    let november = shared::calendar::Period::parse(shared::calendar::PeriodKind::Mssp, "2026-11");
+    let november = shared::partner_data::calendar::Period::parse(
+        shared::partner_data::calendar::PeriodKind::Mssp,
+        "2026-11",
+    );
     let mssp = t
         .app
         .store
@@ -574,7 +577,7 @@ async fn ingestion_cost(t: &TestApp, records: &[Value]) -> (u64, u64) {
 
 #[tokio::test]
 async fn a_batch_costs_its_own_days_whatever_the_history_and_derives_what_a_whole_recompute_does() {
-    use shared::calendar::{Period, PeriodKind};
+    use shared::partner_data::calendar::{Period, PeriodKind};
     let t = TestApp::spawn().await;
     let p = t.partner(Mssp, MSSP_SCOPES).await;
     let long = account(&p, "Long history", "paying").await;
@@ -582,8 +585,11 @@ async fn a_batch_costs_its_own_days_whatever_the_history_and_derives_what_a_whol
     // 27 days of history (2026-10-26 to 2026-11-21) in batches out of day order, one day
     // observed again later with fewer units; the other account has one day.
     let day = |n: u64| {
-        shared::calendar::add_days(shared::calendar::parse_date("2026-10-26", "d").unwrap(), n)
-            .to_string()
+        shared::partner_data::calendar::add_days(
+            shared::partner_data::calendar::parse_date("2026-10-26", "d").unwrap(),
+            n,
+        )
+        .to_string()
     };
     let history: Vec<Value> = (0..27)
         .rev()
@@ -641,8 +647,8 @@ async fn a_batch_costs_its_own_days_whatever_the_history_and_derives_what_a_whol
     let row = &before.mssp_rows[&period];
     assert_eq!(row.daily_units["SNS"][20], 3, "the later observation wins");
     assert_eq!(row.daily_units["SNS"][27], 7);
-    let today_date = shared::calendar::parse_date("2026-11-22", "d").unwrap();
-    shared::usage::recompute(&t.app, &partnership, &long, &periods, today_date)
+    let today_date = shared::partner_data::calendar::parse_date("2026-11-22", "d").unwrap();
+    shared::partner_data::usage::recompute(&t.app, &partnership, &long, &periods, today_date)
         .await
         .unwrap();
     let after = store
@@ -651,7 +657,7 @@ async fn a_batch_costs_its_own_days_whatever_the_history_and_derives_what_a_whol
         .unwrap();
     assert_eq!(after.mssp_rows, before.mssp_rows);
     assert_eq!(after.reseller_rows, before.reseller_rows);
-    let from = shared::calendar::parse_date("2026-10-01", "d").unwrap();
+    let from = shared::partner_data::calendar::parse_date("2026-10-01", "d").unwrap();
     let raw = store
         .raw_records(&partnership, &long, from, today_date)
         .await
@@ -659,14 +665,16 @@ async fn a_batch_costs_its_own_days_whatever_the_history_and_derives_what_a_whol
     let account = after.account.unwrap();
     assert_eq!(
         account.engagement,
-        Some(shared::usage::engagement(today_date, &raw, None))
+        Some(shared::partner_data::usage::engagement(
+            today_date, &raw, None
+        ))
     );
     assert_eq!(account.usage_months, ["2026-11".to_owned()].into());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn separate_instances_delivering_days_of_one_account_keep_every_day_in_every_row() {
-    use shared::calendar::{Period, PeriodKind};
+    use shared::partner_data::calendar::{Period, PeriodKind};
     let t = TestApp::spawn().await;
     let mssp = t.partner(Mssp, MSSP_SCOPES).await;
     let reseller = t.partner(Reseller, MSSP_SCOPES).await;
@@ -743,7 +751,7 @@ async fn separate_instances_delivering_days_of_one_account_keep_every_day_in_eve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_delivery_paused_between_its_reads_never_overwrites_a_later_one() {
-    use shared::calendar::{Period, PeriodKind};
+    use shared::partner_data::calendar::{Period, PeriodKind};
     let t = TestApp::spawn().await;
     let p = t.partner(Mssp, MSSP_SCOPES).await;
     let a = account(&p, "Alpha", "paying").await;

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use serde_json::{Value, json};
-use shared::clock::ManualClock;
+use shared::platform::clock::ManualClock;
 use shared::storage::Store;
 use shared::storage::records::{KeyRecord, KeyStatus, Partnership, PartnershipType, SlotRecord};
 
@@ -377,8 +377,8 @@ async fn a_claim_under_settings_edited_meanwhile_is_refused() {
     // The lookup as a session creation read it before the edit.
     let secret = created.body["_data"][0]["api_key"].as_str().unwrap();
     let hash = t.app.pepper.hash(
-        &shared::credentials::Credential::parse(
-            shared::credentials::CredentialKind::ApiKey,
+        &shared::access::credentials::Credential::parse(
+            shared::access::credentials::CredentialKind::ApiKey,
             secret,
         )
         .unwrap(),
@@ -429,12 +429,12 @@ fn stale_session(
     t: &TestApp,
     key: &shared::storage::records::ApiKeyRecord,
 ) -> (
-    shared::credentials::CredentialHash,
+    shared::access::credentials::CredentialHash,
     shared::storage::records::SessionRecord,
     shared::storage::records::AuditRecord,
 ) {
-    let token = shared::credentials::Credential::generate(
-        shared::credentials::CredentialKind::SessionToken,
+    let token = shared::access::credentials::Credential::generate(
+        shared::access::credentials::CredentialKind::SessionToken,
     )
     .unwrap();
     let record = shared::storage::records::SessionRecord {
@@ -458,7 +458,7 @@ fn stale_session(
         last_used_at_ms: None,
         ttl_epoch_seconds: 0,
     };
-    let audit = shared::audit::entry(
+    let audit = shared::access::audit::entry(
         T0,
         "api_key:x",
         "session.created",
@@ -474,7 +474,7 @@ fn stale_session(
 #[tokio::test]
 async fn keys_created_or_rotated_against_disabled_access_are_refused() {
     let t = TestApp::spawn().await;
-    let spec = || shared::api_keys::ApiKeySpec {
+    let spec = || shared::access::api_keys::ApiKeySpec {
         name: "Late".into(),
         partnership_id: t.partnership_id(PartnershipType::Mssp),
         optional_scopes: vec![],
@@ -482,38 +482,46 @@ async fn keys_created_or_rotated_against_disabled_access_are_refused() {
         allow_any_origin: true,
         cors_origins: Vec::new(),
         expires_at_ms: None,
-        share_with: shared::sharing::Recipients::none(),
+        share_with: shared::access::sharing::Recipients::none(),
     };
     let actor = api_tests::test_actor();
-    let (_, existing) = shared::api_keys::create_key(&t.app, &t.org, spec(), &actor)
+    let (_, existing) = shared::access::api_keys::create_key(&t.app, &t.org, spec(), &actor)
         .await
         .unwrap();
     let read_while_enabled = t.org.clone();
     let disabled = t.call(t.admin("DELETE", "/v1/admin/api-access")).await;
     assert_eq!(disabled.status, 200, "{}", disabled.body);
-    let created = shared::api_keys::create_key(&t.app, &read_while_enabled, spec(), &actor).await;
+    let created =
+        shared::access::api_keys::create_key(&t.app, &read_while_enabled, spec(), &actor).await;
     assert!(
-        matches!(created, Err(shared::error::ApiError::Conflict(_))),
+        matches!(created, Err(shared::platform::error::ApiError::Conflict(_))),
         "{created:?}"
     );
-    let rotated = shared::api_keys::rotate_key(
+    let rotated = shared::access::api_keys::rotate_key(
         &t.app,
         &read_while_enabled,
         &existing.key_id,
         0,
-        &shared::sharing::Recipients::none(),
+        &shared::access::sharing::Recipients::none(),
         &actor,
     )
     .await;
-    assert!(matches!(rotated, Err(shared::error::ApiError::Conflict(_))));
+    assert!(matches!(
+        rotated,
+        Err(shared::platform::error::ApiError::Conflict(_))
+    ));
     let keys = t.app.store.key_records(&t.org.org_id).await.unwrap();
     assert_eq!(keys.len(), 1, "nothing was created");
     assert_eq!(keys[0].status, KeyStatus::Revoked);
     // Re-enabled, with a new organization key: a creation read before still fails.
     let enabled = t.call(t.admin("POST", "/v1/admin/api-access")).await;
     assert_eq!(enabled.status, 201, "{}", enabled.body);
-    let created = shared::api_keys::create_key(&t.app, &read_while_enabled, spec(), &actor).await;
-    assert!(matches!(created, Err(shared::error::ApiError::Conflict(_))));
+    let created =
+        shared::access::api_keys::create_key(&t.app, &read_while_enabled, spec(), &actor).await;
+    assert!(matches!(
+        created,
+        Err(shared::platform::error::ApiError::Conflict(_))
+    ));
 }
 
 /// Logout deletes the session, frees its slot and is in the audit trail, all at once.

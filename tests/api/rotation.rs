@@ -5,8 +5,8 @@ use std::sync::Mutex;
 
 use api_tests::{Call, TestApp};
 use serde_json::json;
-use shared::notices::{Notice, NoticeKind, Notifier};
-use shared::rotation::check_rotation_due;
+use shared::access::notices::{Notice, NoticeKind, Notifier};
+use shared::access::rotation::check_rotation_due;
 
 /// Records notifications (the deployed notifier is SNS).
 #[derive(Default)]

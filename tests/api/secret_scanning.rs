@@ -1,13 +1,13 @@
-//! Leaked credentials reported by a code host (`shared::secret_scanning`), against DynamoDB
+//! Leaked credentials reported by a code host (`shared::access::secret_scanning`), against DynamoDB
 //! Local: a live API key is revoked with its sessions, a live session ended, each audited;
 //! anything else is a false positive and changes nothing, and so does a replayed alert.
 //! Each revocation sends a notice to the organization.
 
 use api_tests::{Call, TestApp};
 use serde_json::Value;
-use shared::credentials::{Credential, CredentialKind};
-use shared::notices::NoticeKind;
-use shared::secret_scanning::{self, Label, ReportedToken, token_hash};
+use shared::access::credentials::{Credential, CredentialKind};
+use shared::access::notices::NoticeKind;
+use shared::access::secret_scanning::{self, Label, ReportedToken, token_hash};
 
 use crate::rotation::Unreachable;
 
@@ -232,7 +232,7 @@ async fn the_route_answers_signed_alerts_in_the_hosts_format_and_refuses_others_
     assert_eq!(me_status(&t, &session).await, 200, "nothing was revoked");
 
     // A body over the alert limit, signed or not.
-    let huge = vec![b' '; shared::secret_scanning::MAX_ALERT_BYTES + 1];
+    let huge = vec![b' '; shared::access::secret_scanning::MAX_ALERT_BYTES + 1];
     let too_large = t.call(alert(&huge, None)).await;
     too_large.assert_error(413, 12000);
 

@@ -2,10 +2,10 @@
 
 use api_tests::fixtures;
 use aws_config::BehaviorVersion;
-use shared::config::SecretSource;
-use shared::credentials::{Credential, CredentialKind, Pepper};
-use shared::handover::HandoverKey;
-use shared::secrets::{load_handover_key, load_pepper};
+use shared::access::credentials::{Credential, CredentialKind, Pepper};
+use shared::access::handover::HandoverKey;
+use shared::platform::config::SecretSource;
+use shared::platform::secrets::{load_handover_key, load_pepper};
 
 async fn secrets_manager() -> (aws_config::SdkConfig, aws_sdk_secretsmanager::Client) {
     let endpoint = std::env::var("SECRETSMANAGER_ENDPOINT")

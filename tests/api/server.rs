@@ -215,11 +215,11 @@ async fn admin_routes_need_a_valid_bearer_token_like_the_jwt_authorizer() {
     let server = Server::start(&t).await;
     let jwt = LocalJwt::new(SERVER_JWT_SECRET);
     let now = chrono::Utc::now().timestamp();
-    shared::admin::add_admin(
+    shared::access::admin::add_admin(
         &t.app.store,
         api_tests::T0,
         &t.org.org_id,
-        &shared::admin::Identity {
+        &shared::access::admin::Identity {
             issuer: LOCAL_ISSUER.into(),
             subject: "server-admin".into(),
         },

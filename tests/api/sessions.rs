@@ -2,7 +2,7 @@
 
 use api_tests::{Call, T0, TestApp};
 use futures::future::join_all;
-use shared::sessions::SESSION_LIFETIME_MS;
+use shared::access::sessions::SESSION_LIFETIME_MS;
 
 #[tokio::test]
 async fn a_session_is_created_locked_to_the_client_address() {

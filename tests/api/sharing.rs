@@ -10,11 +10,11 @@ const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// A second admin of the test organization, as an operator adds one.
 async fn add_colleague(t: &TestApp, subject: &str) {
-    let identity = shared::admin::Identity {
+    let identity = shared::access::admin::Identity {
         issuer: ADMIN_ISSUER.into(),
         subject: subject.into(),
     };
-    shared::admin::add_admin(
+    shared::access::admin::add_admin(
         &t.app.store,
         shared::Clock::now_ms(&t.clock),
         &t.org.org_id,
@@ -340,7 +340,7 @@ async fn concurrent_reveals_hand_a_secret_over_once() {
 async fn a_share_of_a_key_that_expired_meanwhile_is_refused_and_deleted() {
     let t = TestApp::spawn().await;
     add_colleague(&t, COLLEAGUE).await;
-    let expires_at = shared::clock::iso8601(shared::Clock::now_ms(&t.clock) + 3_600_000);
+    let expires_at = shared::platform::clock::iso8601(shared::Clock::now_ms(&t.clock) + 3_600_000);
     let created = t
         .call(t.admin("POST", "/v1/admin/keys").json(&json!({
             "name": "Short-lived",

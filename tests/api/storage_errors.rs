@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::error::{InternalServerError, TransactionCanceledException};
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use shared::clock::ManualClock;
-use shared::credentials::{Credential, CredentialKind};
+use shared::access::credentials::{Credential, CredentialKind};
+use shared::platform::clock::ManualClock;
 use shared::storage::Store;
 use shared::storage::records::{ApiKeyRecord, KeyStatus, Partnership, PartnershipType};
 
@@ -221,8 +221,8 @@ fn organization() -> shared::storage::records::OrganizationRecord {
     }
 }
 
-fn key_spec() -> shared::api_keys::ApiKeySpec {
-    shared::api_keys::ApiKeySpec {
+fn key_spec() -> shared::access::api_keys::ApiKeySpec {
+    shared::access::api_keys::ApiKeySpec {
         name: "Billing sync".into(),
         partnership_id: "p1".into(),
         optional_scopes: Vec::new(),
@@ -230,7 +230,7 @@ fn key_spec() -> shared::api_keys::ApiKeySpec {
         allow_any_origin: true,
         cors_origins: Vec::new(),
         expires_at_ms: None,
-        share_with: shared::sharing::Recipients::none(),
+        share_with: shared::access::sharing::Recipients::none(),
     }
 }
 
@@ -252,18 +252,26 @@ async fn a_transaction_conflict_on_key_creation_is_retried_then_a_503() {
         .output(|| TransactWriteItemsOutput::builder().build())
         .build();
     let app = app_with_transactions(&conflicted_twice);
-    let created =
-        shared::api_keys::create_key(&app, &organization(), key_spec(), &api_tests::test_actor())
-            .await;
+    let created = shared::access::api_keys::create_key(
+        &app,
+        &organization(),
+        key_spec(),
+        &api_tests::test_actor(),
+    )
+    .await;
     assert!(created.is_ok(), "{:?}", created.err());
     assert_eq!(conflicted_twice.num_calls(), 3);
 
     let always = always_conflicting();
     let app = app_with_transactions(&always);
-    let err =
-        shared::api_keys::create_key(&app, &organization(), key_spec(), &api_tests::test_actor())
-            .await
-            .unwrap_err();
+    let err = shared::access::api_keys::create_key(
+        &app,
+        &organization(),
+        key_spec(),
+        &api_tests::test_actor(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!((err.status().as_u16(), err.code()), (503, 10101));
     assert_eq!(err.retry_after_ms(), Some(1000));
 }

@@ -1,10 +1,10 @@
-//! `template.yaml` deploys exactly the routes of `shared::routes::ROUTES`, each to the
+//! `template.yaml` deploys exactly the routes of `shared::platform::routes::ROUTES`, each to the
 //! function that serves it, and declares the same table the code creates locally.
 
 use std::collections::BTreeSet;
 
 use serde_yaml::Value;
-use shared::routes::ROUTES;
+use shared::platform::routes::ROUTES;
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
@@ -67,10 +67,10 @@ fn the_template_routes_match_the_route_table() {
         .iter()
         .map(|r| {
             let authorizer = match r.access {
-                shared::routes::Access::Admin => "AdminJwt",
-                shared::routes::Access::Partner
-                | shared::routes::Access::Public
-                | shared::routes::Access::CodeHost => "NONE",
+                shared::platform::routes::Access::Admin => "AdminJwt",
+                shared::platform::routes::Access::Partner
+                | shared::platform::routes::Access::Public
+                | shared::platform::routes::Access::CodeHost => "NONE",
             };
             (
                 r.method.to_string(),
@@ -164,7 +164,7 @@ fn the_table_matches_the_one_the_code_creates() {
     );
 }
 
-/// The functions that send notices (their `main` builds `shared::notices::SnsNotifier`)
+/// The functions that send notices (their `main` builds `shared::access::notices::SnsNotifier`)
 /// get the notice topic and may publish to it, through its KMS key; no other function can.
 #[test]
 fn the_functions_that_send_notices_may_publish_to_the_notice_topic() {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use local_server::event::{self, HttpCall};
 use serde_json::{Value, json};
-use shared::api_keys::{self, Actor, ApiKeySpec};
-use shared::clock::{Clock, ManualClock};
-use shared::credentials::{Credential, CredentialKind, Pepper};
-use shared::notices::{Notice, Notifier};
-use shared::onboarding;
+use shared::access::api_keys::{self, Actor, ApiKeySpec};
+use shared::access::credentials::{Credential, CredentialKind, Pepper};
+use shared::access::notices::{Notice, Notifier};
+use shared::partner_data::onboarding;
+use shared::platform::clock::{Clock, ManualClock};
 use shared::storage::records::{
     AccountRecord, AccountState, OrganizationRecord, PartnershipType, SessionRecord,
 };
@@ -68,7 +68,8 @@ pub fn app_with(store: Store, clock: Arc<dyn Clock>) -> App {
     App {
         store,
         pepper: test_pepper(),
-        handover: shared::handover::HandoverKey::from_secret(fixtures::HANDOVER_SECRET).unwrap(),
+        handover: shared::access::handover::HandoverKey::from_secret(fixtures::HANDOVER_SECRET)
+            .unwrap(),
         clock,
         config,
     }
@@ -163,7 +164,7 @@ impl TestApp {
             allow_any_origin: true,
             cors_origins: Vec::new(),
             expires_at_ms: None,
-            share_with: shared::sharing::Recipients::none(),
+            share_with: shared::access::sharing::Recipients::none(),
         };
         let (secret, _) = api_keys::create_key(&self.app, &self.org, spec, &test_actor())
             .await
@@ -214,7 +215,7 @@ impl TestApp {
             allow_any_origin: allowed_origins.is_empty(),
             cors_origins: Vec::new(),
             expires_at_ms,
-            share_with: shared::sharing::Recipients::none(),
+            share_with: shared::access::sharing::Recipients::none(),
         };
         let (secret, _) = api_keys::create_key(&self.app, &self.org, spec, &test_actor())
             .await
@@ -313,7 +314,7 @@ impl TestApp {
     /// Creates the organization's five sessions with `key`; returns their tokens.
     pub async fn fill_slots(&self, key: &str) -> Vec<String> {
         let mut tokens = Vec::new();
-        for _ in 0..shared::sessions::MAX_LIVE_SESSIONS {
+        for _ in 0..shared::access::sessions::MAX_LIVE_SESSIONS {
             let response = self
                 .call(Call::create_session(self.organization_key(), key))
                 .await;
@@ -343,7 +344,7 @@ impl TestApp {
             .count()
     }
 
-    pub fn session_hash(&self, token: &str) -> shared::credentials::CredentialHash {
+    pub fn session_hash(&self, token: &str) -> shared::access::credentials::CredentialHash {
         self.app
             .pepper
             .hash(&Credential::parse(CredentialKind::SessionToken, token).unwrap())
@@ -652,11 +653,11 @@ pub fn admin_subject(org_id: &str) -> String {
 /// Makes the admin `Call::as_admin(org_id)` acts as an admin of `org_id`, as an operator
 /// would with `portalctl add-admin`.
 pub async fn make_admin(store: &Store, org_id: &str) {
-    let identity = shared::admin::Identity {
+    let identity = shared::access::admin::Identity {
         issuer: ADMIN_ISSUER.into(),
         subject: admin_subject(org_id),
     };
-    shared::admin::add_admin(
+    shared::access::admin::add_admin(
         store,
         T0,
         org_id,
@@ -681,7 +682,7 @@ pub async fn seed_fixtures(app: &App) {
             id: "8e2b1c0d-7a6f-4e5d-8c3b-2a1f0e9d8c7b".into(),
             name: "Fixture MSSP".into(),
             kind: PartnershipType::Mssp,
-            skus: shared::catalogue::PRODUCTS
+            skus: shared::partner_data::catalogue::PRODUCTS
                 .iter()
                 .map(|p| p.code.to_owned())
                 .collect(),
@@ -692,11 +693,11 @@ pub async fn seed_fixtures(app: &App) {
     };
     app.store.put_organization(&org).await.unwrap();
     // The admin of the events (`ADMIN_CLAIMS` of scripts/generate-events.py).
-    shared::admin::add_admin(
+    shared::access::admin::add_admin(
         &app.store,
         T0,
         &org.org_id,
-        &shared::admin::Identity {
+        &shared::access::admin::Identity {
             issuer: "https://idp.fixture.example/pool".into(),
             subject: "admin-1".into(),
         },
@@ -775,7 +776,7 @@ pub async fn seed_fixtures(app: &App) {
         app.store.commit_access_change(&change).await.unwrap();
     }
     let token = Credential::parse(CredentialKind::SessionToken, fixtures::SESSION_TOKEN).unwrap();
-    let expires_at_ms = now + shared::sessions::SESSION_LIFETIME_MS;
+    let expires_at_ms = now + shared::access::sessions::SESSION_LIFETIME_MS;
     let session = SessionRecord {
         session_id: uuid::Uuid::new_v4().to_string(),
         org_id: org.org_id.clone(),
@@ -797,10 +798,10 @@ pub async fn seed_fixtures(app: &App) {
         last_used_at_ms: None,
         ttl_epoch_seconds: shared::storage::records::ttl_for(expires_at_ms),
     };
-    let created = shared::audit::entry(
+    let created = shared::access::audit::entry(
         now,
         "test",
-        shared::audit::action::SESSION_CREATED,
+        shared::access::audit::action::SESSION_CREATED,
         "session:fixture".into(),
         None,
         serde_json::json!({}),
@@ -824,7 +825,7 @@ pub async fn seed_fixtures(app: &App) {
 /// The fixture account: paying, with an SNS subscription running through 2026.
 async fn seed_fixture_account(app: &App, org: &OrganizationRecord) {
     use shared::storage::records::{Money, SubscriptionRecord};
-    let date = |text| shared::calendar::parse_date(text, "date").unwrap();
+    let date = |text| shared::partner_data::calendar::parse_date(text, "date").unwrap();
     let now = app.clock.now_ms();
     let subscription = SubscriptionRecord {
         subscription_id: fixtures::SUBSCRIPTION_ID.into(),

@@ -4,9 +4,9 @@
 use chrono::NaiveDate;
 use serde::Deserialize;
 use shared::ApiError;
-use shared::calendar::{self, format_date, parse_date};
-use shared::catalogue;
-use shared::request::{body_field, printable_text};
+use shared::partner_data::calendar::{self, format_date, parse_date};
+use shared::partner_data::catalogue;
+use shared::platform::request::{body_field, printable_text};
 use shared::storage::records::{
     AccountRecord, AccountState, Money, Partnership, StateChange, SubscriptionRecord,
 };
@@ -84,7 +84,7 @@ fn state_since(
             format_date(today)
         )));
     }
-    let oldest = shared::usage::oldest_reported_day(today);
+    let oldest = shared::partner_data::usage::oldest_reported_day(today);
     if since < oldest {
         return Err(ApiError::InvalidParameters(format!(
             "state_since cannot be before {}, the oldest day the reports keep",
@@ -119,7 +119,7 @@ fn change_state(
     }
     if account.state_history.is_empty() {
         // Stored before histories were kept: its state held from its creation.
-        let created = shared::calendar::stockholm_date(account.created_at_ms);
+        let created = shared::partner_data::calendar::stockholm_date(account.created_at_ms);
         account.state_history.push(StateChange {
             state: account.state,
             since: created,

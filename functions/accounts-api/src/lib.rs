@@ -8,19 +8,19 @@ mod input;
 use chrono::NaiveDate;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::calendar::{self, format_date};
-use shared::catalogue;
-use shared::customers;
-use shared::envelope::Extent;
-use shared::provisioning;
-use shared::request::{self, Cursor, Page, RequestInfo};
-use shared::routes::{self, Function, PathParams, RouteId};
+use shared::partner_data::calendar::{self, format_date};
+use shared::partner_data::catalogue;
+use shared::partner_data::customers;
+use shared::partner_data::provisioning;
+use shared::partner_data::usage;
+use shared::platform::envelope::Extent;
+use shared::platform::request::{self, Cursor, Page, RequestInfo};
+use shared::platform::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{
     AccountRecord, AccountState, SessionRecord, StateChange, SubscriptionRecord,
 };
 use shared::storage::{self, PageStart, RefChange, WriteOutcome};
-use shared::usage;
-use shared::{ApiError, App, Reply, envelope, sessions};
+use shared::{ApiError, App, Reply, access::sessions, platform::envelope};
 
 use input::{AccountBody, AccountPatch, SubscriptionBody, SubscriptionPatch};
 

@@ -8,17 +8,17 @@ use chrono::DateTime;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::admin::{Admin, admin_of, identity_from_request};
-use shared::api_keys::{self, ApiKeySpec, OriginsUpdate};
-use shared::clock::{EpochMillis, iso8601};
-use shared::envelope::Extent;
-use shared::onboarding;
-use shared::request::{self, Page, RequestInfo, body_field};
-use shared::rotation;
-use shared::routes::{self, Function, PathParams, RouteId};
-use shared::sharing;
+use shared::access::admin::{Admin, admin_of, identity_from_request};
+use shared::access::api_keys::{self, ApiKeySpec, OriginsUpdate};
+use shared::access::rotation;
+use shared::access::sharing;
+use shared::partner_data::onboarding;
+use shared::platform::clock::{EpochMillis, iso8601};
+use shared::platform::envelope::Extent;
+use shared::platform::request::{self, Page, RequestInfo, body_field};
+use shared::platform::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{KeyRecord, KeyStatus, OrganizationRecord, SessionRecord};
-use shared::{ApiError, App, Reply, envelope, sessions};
+use shared::{ApiError, App, Reply, access::sessions, platform::envelope};
 
 mod shared_keys;
 
@@ -220,7 +220,7 @@ fn key_view(info: &RequestInfo, record: &KeyRecord, now: EpochMillis) -> Value {
 fn new_key_reply(
     info: &RequestInfo,
     org: &OrganizationRecord,
-    secret: &shared::credentials::Credential,
+    secret: &shared::access::credentials::Credential,
     record: &KeyRecord,
     now: EpochMillis,
 ) -> Reply {

@@ -1,14 +1,14 @@
 //! `/v1/admin/shared-keys`: key secrets handed from one admin to another
-//! (`shared::sharing`): the organization's shares in flight, the recipient's one reveal,
+//! (`shared::access::sharing`): the organization's shares in flight, the recipient's one reveal,
 //! and unsharing.
 
 use lambda_http::Request;
 use serde_json::{Value, json};
-use shared::admin::Admin;
-use shared::clock::iso8601;
-use shared::onboarding;
-use shared::request::{self, Page, RequestInfo};
-use shared::sharing;
+use shared::access::admin::Admin;
+use shared::access::sharing;
+use shared::partner_data::onboarding;
+use shared::platform::clock::iso8601;
+use shared::platform::request::{self, Page, RequestInfo};
 use shared::storage::records::ShareRecord;
 use shared::{ApiError, App, Reply};
 

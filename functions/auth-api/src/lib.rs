@@ -5,13 +5,13 @@
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::clock::iso8601;
-use shared::credentials::CredentialKind;
-use shared::notices::Notifier;
-use shared::request::{self, RequestInfo};
-use shared::routes::{self, Function, RouteId};
-use shared::secret_scanning::{self, SignatureError};
-use shared::{ApiError, App, Reply, envelope, sessions};
+use shared::access::credentials::CredentialKind;
+use shared::access::notices::Notifier;
+use shared::access::secret_scanning::{self, SignatureError};
+use shared::platform::clock::iso8601;
+use shared::platform::request::{self, RequestInfo};
+use shared::platform::routes::{self, Function, RouteId};
+use shared::{ApiError, App, Reply, access::sessions, platform::envelope};
 
 /// Answers one request; `notifier` takes the notices of leaked keys and sessions ended by
 /// an alert.

@@ -17,10 +17,10 @@ use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use shared::edge::Addressing;
-use shared::envelope;
-use shared::request::RequestInfo;
-use shared::routes::{self, Function, RouteId};
+use shared::platform::edge::Addressing;
+use shared::platform::envelope;
+use shared::platform::request::RequestInfo;
+use shared::platform::routes::{self, Function, RouteId};
 
 const HTML: &str = include_str!("console.html");
 const STYLE: &str = include_str!("console.css");

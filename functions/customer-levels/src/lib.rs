@@ -8,7 +8,7 @@
 //! event's content is not used.
 
 use serde_json::{Value, json};
-use shared::{ApiError, App, calendar, customers};
+use shared::{ApiError, App, partner_data::calendar, partner_data::customers};
 
 /// Runs the recompute for today (Stockholm); the result (counts and ids, no secrets) is
 /// the invocation's output.

@@ -8,15 +8,15 @@
 use chrono::NaiveDate;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::calendar::{self, format_date};
-use shared::customers::{self, tasks};
-use shared::envelope::Extent;
-use shared::request::{self, Cursor, Page, RequestInfo};
-use shared::routes::{self, Function, PathParams, RouteId};
+use shared::partner_data::calendar::{self, format_date};
+use shared::partner_data::customers::{self, tasks};
+use shared::partner_data::usage::utilisation_percent;
+use shared::platform::envelope::Extent;
+use shared::platform::request::{self, Cursor, Page, RequestInfo};
+use shared::platform::routes::{self, Function, PathParams, RouteId};
 use shared::storage::records::{AccountRecord, SessionRecord};
 use shared::storage::{self, AccountPage, Level, LevelFilter, PageStart};
-use shared::usage::utilisation_percent;
-use shared::{ApiError, App, Reply, envelope, sessions};
+use shared::{ApiError, App, Reply, access::sessions, platform::envelope};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let info = RequestInfo::from_request(&req, &app.config.addressing);

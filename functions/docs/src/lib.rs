@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use shared::edge::Addressing;
-use shared::envelope;
-use shared::request::RequestInfo;
-use shared::routes::{self, Function, RouteId};
+use shared::platform::edge::Addressing;
+use shared::platform::envelope;
+use shared::platform::request::RequestInfo;
+use shared::platform::routes::{self, Function, RouteId};
 
 /// `openapi.yaml` as JSON.
 pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use serde_json::Value;
-use shared::catalogue::PRODUCTS;
+use shared::partner_data::catalogue::PRODUCTS;
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

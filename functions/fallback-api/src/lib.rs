@@ -4,10 +4,10 @@
 //! (10001) with `Allow` for a known path with another method. Needs no pepper.
 
 use lambda_http::{Body, Request, Response};
-use shared::edge::Addressing;
-use shared::request::RequestInfo;
+use shared::platform::edge::Addressing;
+use shared::platform::request::RequestInfo;
 use shared::{ApiError, Store};
-use shared::{cors, envelope, routes};
+use shared::{access::cors, platform::envelope, platform::routes};
 
 pub async fn handle(addressing: &Addressing, store: &Store, req: &Request) -> Response<Body> {
     let info = RequestInfo::from_request(req, addressing);

@@ -3,10 +3,10 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::clock::iso8601;
-use shared::request::{self, RequestInfo};
-use shared::routes::{self, Function, RouteId};
-use shared::{ApiError, App, Reply, envelope, sessions};
+use shared::platform::clock::iso8601;
+use shared::platform::request::{self, RequestInfo};
+use shared::platform::routes::{self, Function, RouteId};
+use shared::{ApiError, App, Reply, access::sessions, platform::envelope};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let info = RequestInfo::from_request(&req, &app.config.addressing);

@@ -1,12 +1,12 @@
 //! `provisioning-events`: reads the table's stream and puts every account and subscription
-//! change on the EventBridge bus of `EVENT_BUS_NAME` (`shared::provisioning::events` says
+//! change on the EventBridge bus of `EVENT_BUS_NAME` (`shared::partner_data::provisioning::events` says
 //! what becomes an event). Records it could not deliver are reported, so the stream hands
 //! them again, and after its retries they go to the function's dead-letter queue.
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use shared::App;
-use shared::batch::BatchResponse;
-use shared::provisioning::events::{self, ProvisioningEvent, Publisher, StreamEvent};
+use shared::partner_data::provisioning::events::{self, ProvisioningEvent, Publisher, StreamEvent};
+use shared::platform::batch::BatchResponse;
 
 /// Entries of one PutEvents call (EventBridge's limit).
 const ENTRIES_PER_CALL: usize = 10;

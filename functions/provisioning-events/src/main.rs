@@ -1,9 +1,9 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::provisioning::events::StreamEvent;
+use shared::partner_data::provisioning::events::StreamEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::platform::telemetry::init();
     let app = shared::App::from_env().await?;
     let bus_name = std::env::var("EVENT_BUS_NAME")
         .map_err(|_| "environment variable EVENT_BUS_NAME is required")?;

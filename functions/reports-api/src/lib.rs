@@ -12,13 +12,13 @@ mod reseller;
 use chrono::NaiveDate;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::calendar::{self, Period, PeriodKind, format_date};
-use shared::clock::iso8601;
-use shared::request::{self, Cursor, Page, RequestInfo};
-use shared::routes::{self, Function, PathParams, RouteId};
+use shared::partner_data::calendar::{self, Period, PeriodKind, format_date};
+use shared::platform::clock::iso8601;
+use shared::platform::request::{self, Cursor, Page, RequestInfo};
+use shared::platform::routes::{self, Function, PathParams, RouteId};
 use shared::storage;
 use shared::storage::records::{PeriodLedger, SessionRecord};
-use shared::{ApiError, App, Reply, envelope, sessions};
+use shared::{ApiError, App, Reply, access::sessions, platform::envelope};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let info = RequestInfo::from_request(&req, &app.config.addressing);

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
-use shared::calendar::{Period, format_date};
-use shared::catalogue;
-use shared::envelope::Extent;
+use shared::partner_data::calendar::{Period, format_date};
+use shared::partner_data::catalogue;
+use shared::partner_data::usage::peak_of;
+use shared::platform::envelope::Extent;
 use shared::storage::records::{MsspCompanyUsage, Peak};
 use shared::storage::{PageStart, PeriodTotals};
-use shared::usage::peak_of;
 use shared::{ApiError, Reply};
 
 use crate::Report;
@@ -42,7 +42,11 @@ fn companies_on(totals: &PeriodTotals, product: &str, index: usize) -> u64 {
 }
 
 fn day_index(period: Period, day: NaiveDate) -> usize {
-    usize::try_from(shared::calendar::days_between(period.start(), day)).unwrap_or(0)
+    usize::try_from(shared::partner_data::calendar::days_between(
+        period.start(),
+        day,
+    ))
+    .unwrap_or(0)
 }
 
 fn path(period: Period, tail: &str) -> String {

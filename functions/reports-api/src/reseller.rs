@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
-use shared::calendar::{Period, PeriodStatus, format_date};
-use shared::catalogue::{PRODUCTS, Product};
-use shared::envelope::{self, Extent};
+use shared::partner_data::calendar::{Period, PeriodStatus, format_date};
+use shared::partner_data::catalogue::{PRODUCTS, Product};
+use shared::partner_data::usage::{licensed_on, peak_of, peak_utilisation, utilisation_percent};
+use shared::platform::envelope::{self, Extent};
 use shared::storage::records::{PeriodLedger, ResellerSnapshot, SubscriptionRecord};
 use shared::storage::{MonthList, PageStart, WholeMonth, month_membership, name_position};
-use shared::usage::{licensed_on, peak_of, peak_utilisation, utilisation_percent};
 use shared::{ApiError, Reply};
 
 use crate::Report;

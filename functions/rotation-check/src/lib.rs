@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use shared::App;
-use shared::notices::Notifier;
-use shared::rotation;
+use shared::access::notices::Notifier;
+use shared::access::rotation;
 
 /// Runs the check; the result (counts and ids, no secrets) is the invocation's output.
 pub async fn handle(

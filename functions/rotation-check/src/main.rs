@@ -3,9 +3,9 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::platform::telemetry::init();
     let app = shared::App::from_env().await?;
-    let notifier = shared::notices::SnsNotifier::from_env().await?;
+    let notifier = shared::access::notices::SnsNotifier::from_env().await?;
     let (app, notifier) = (&app, &notifier);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         rotation_check::handle(app, notifier, event.payload)

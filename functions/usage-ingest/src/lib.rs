@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use shared::App;
-use shared::usage::{self, Message};
+use shared::partner_data::usage::{self, Message};
 
 /// The part of an SQS event this function reads.
 #[derive(Debug, Deserialize)]
@@ -22,7 +22,7 @@ pub struct SqsMessage {
     pub body: String,
 }
 
-pub use shared::batch::{BatchResponse, ItemFailure};
+pub use shared::platform::batch::{BatchResponse, ItemFailure};
 
 pub async fn handle(app: &App, event: SqsEvent) -> BatchResponse {
     let messages: Vec<Message> = event

@@ -2,7 +2,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::platform::telemetry::init();
     let app = shared::App::from_env().await?;
     let app = &app;
     lambda_runtime::run(service_fn(

@@ -19,8 +19,8 @@ use super::{
     Item, Store, StoreError, build_error, decode, encode, encode_key_record, encode_organization,
     keys, n, s,
 };
-use crate::clock::EpochMillis;
-use crate::credentials::CredentialHash;
+use crate::access::credentials::CredentialHash;
+use crate::platform::clock::EpochMillis;
 
 /// What happens to one live session when an access change is settled.
 #[derive(Debug, Clone, PartialEq, Eq)]

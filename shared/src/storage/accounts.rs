@@ -72,7 +72,7 @@ impl Store {
             .collect()
     }
 
-    /// Every account of a partnership with its contract fields only ([`contract_fields`]):
+    /// Every account of a partnership with its contract fields only (`contract_fields`):
     /// what a reseller month read whole reads.
     pub async fn account_contracts(
         &self,

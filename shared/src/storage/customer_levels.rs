@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use super::account_list::{CountMoves, PageStart, listing_position, number, string};
 use super::records::AccountRecord;
 use super::{AccountPage, Store, StoreError, is_condition_failure, keys, n, s, to_i64};
-use crate::calendar;
-use crate::clock::EpochMillis;
+use crate::partner_data::calendar;
+use crate::platform::clock::EpochMillis;
 
 /// A level of the customers view: the highest severity of an account's tasks (or churn-risk
 /// tasks), `none` without any.

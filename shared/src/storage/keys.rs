@@ -38,7 +38,7 @@
 //! operator CLI, and active keys by the start of their rotation clock (`ACTIVE_KEYS` /
 //! `<ms>#<org id>#<key id>`) for the daily rotation check, so neither needs a Scan.
 
-use crate::credentials::CredentialHash;
+use crate::access::credentials::CredentialHash;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {

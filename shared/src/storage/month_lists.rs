@@ -29,7 +29,7 @@ use super::customer_levels::complete_day;
 use super::records::{AccountRecord, PeriodLedger, ResellerCompanyUsage, ResellerSnapshot};
 use super::reports::RESELLER;
 use super::{Item, Projection, Store, StoreError, decode, encode, keys, n, s};
-use crate::calendar::{Period, PeriodKind};
+use crate::partner_data::calendar::{Period, PeriodKind};
 
 /// Why an account is in a month's lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

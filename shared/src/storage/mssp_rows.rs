@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use super::records::MsspCompanyUsage;
 use super::reports::{MSSP, next_revision, row_as_read};
 use super::{Store, StoreError, WriteOutcome, build_error, encode, keys};
-use crate::calendar::Period;
+use crate::partner_data::calendar::Period;
 
 /// Actions one transaction may hold (DynamoDB's limit).
 const TRANSACTION_ACTIONS: usize = 100;

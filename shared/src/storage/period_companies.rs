@@ -19,7 +19,7 @@ use super::records::{MsspCompanyUsage, PeriodLedger};
 use super::reports::MSSP;
 use super::reports::row_as_read;
 use super::{Item, Store, StoreError, decode, keys, n, s};
-use crate::calendar::Period;
+use crate::partner_data::calendar::Period;
 
 /// Actions of one transaction when the items are built (DynamoDB takes at most 100).
 const BUILD_ACTIONS: usize = 100;

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use super::records::{Commitments, MsspCompanyUsage, PeriodLedger};
 use super::reports::MSSP;
 use super::{Item, Store, StoreError, build_error, encode, keys, n, s, to_i64};
-use crate::calendar::Period;
+use crate::partner_data::calendar::Period;
 
 const UNITS: &str = "t_units_";
 const COMPANIES: &str = "t_companies_";
@@ -323,7 +323,7 @@ impl Store {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::calendar::PeriodKind;
+    use crate::partner_data::calendar::PeriodKind;
 
     /// A row of account `a` with `series` per product.
     pub(in crate::storage) fn row(series: &[(&str, Vec<u64>)]) -> MsspCompanyUsage {

@@ -13,7 +13,7 @@ use futures::StreamExt;
 
 use super::records::{AccountRef, ActivityRecord, DayActivity, UsageRecord};
 use super::{Item, Store, StoreError, build_error, decode, keys, n, s};
-use crate::calendar::Period;
+use crate::partner_data::calendar::Period;
 
 /// Day items of one account written at once.
 const CONCURRENT_WRITES: usize = 8;

@@ -14,7 +14,7 @@ use super::records::{
 use super::{
     Item, Store, StoreError, build_error, decode, encode, is_condition_failure, keys, n, s, to_i64,
 };
-use crate::calendar::{Period, PeriodKind};
+use crate::partner_data::calendar::{Period, PeriodKind};
 
 pub const MSSP: &str = "MSSP";
 pub const RESELLER: &str = "RESELLER";

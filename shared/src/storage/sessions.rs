@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{
 
 use super::records::{ANY_ADDRESS, AuditRecord, KeyStatus, SessionRecord, SlotRecord};
 use super::{Store, StoreError, decode, encode, keys, n, s};
-use crate::clock::EpochMillis;
-use crate::credentials::CredentialHash;
+use crate::access::credentials::CredentialHash;
+use crate::platform::clock::EpochMillis;
 
 /// Result of trying to take a slot for a new session.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::records::{ApiKeyRecord, OrganizationRecord};
 use super::{Store, StoreError, encode_organization, keys};
-use crate::credentials::CredentialHash;
+use crate::access::credentials::CredentialHash;
 
 /// Name of the TTL attribute (DynamoDB deletes items some time after it passes).
 pub const TTL_ATTRIBUTE: &str = "ttl_epoch_seconds";
