@@ -20,6 +20,10 @@ pub struct DemoFile {
     /// A bearer token for an admin of the demo organization (renewed on every start).
     #[serde(default)]
     pub admin_token: Option<String>,
+    /// A bearer token for a second admin of the demo organization (`demo-colleague`), to
+    /// share keys with and from (renewed on every start).
+    #[serde(default)]
+    pub colleague_token: Option<String>,
     /// What the seeder produced; a demo of an older seeder is replaced by a new one.
     #[serde(default)]
     pub seed_version: u32,
@@ -152,6 +156,7 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
         organization_key: org.organization_key.unwrap_or_default(),
         keys,
         admin_token: None,
+        colleague_token: None,
         seed_version: SEED_VERSION,
     })
 }
@@ -159,13 +164,20 @@ pub async fn seed(app: &App, base_url: &str) -> Result<DemoFile, DemoError> {
 /// The demo organization's admin, as the local identity provider names it.
 pub const DEMO_ADMIN_SUBJECT: &str = "demo-admin";
 pub const DEMO_ADMIN_EMAIL: &str = "admin@northwind.example";
+/// A second admin of the demo organization (no sign-in of its own: `colleague_token`).
+pub const DEMO_COLLEAGUE_SUBJECT: &str = "demo-colleague";
+pub const DEMO_COLLEAGUE_EMAIL: &str = "colleague@northwind.example";
 
-/// Makes the local identity provider's demo admin an admin of the demo organization, as an
-/// operator would with `portalctl add-admin` (kept if it is one already).
-async fn ensure_demo_admin(app: &App, org_id: &str) -> Result<(), DemoError> {
+/// Makes `subject` (of the local identity provider) an admin of the demo organization, as
+/// an operator would with `portalctl add-admin` (kept if it is one already).
+async fn ensure_demo_admin(
+    app: &App,
+    org_id: &str,
+    (subject, email): (&str, &str),
+) -> Result<(), DemoError> {
     let identity = shared::access::admin::Identity {
         issuer: crate::admin_auth::LOCAL_ISSUER.into(),
-        subject: DEMO_ADMIN_SUBJECT.into(),
+        subject: subject.into(),
     };
     let operator = Actor {
         id: "operator:make-run".into(),
@@ -177,7 +189,7 @@ async fn ensure_demo_admin(app: &App, org_id: &str) -> Result<(), DemoError> {
         app.clock.now_ms(),
         org_id,
         &identity,
-        Some(DEMO_ADMIN_EMAIL.into()),
+        Some(email.into()),
         &operator,
     )
     .await
@@ -203,14 +215,16 @@ pub async fn load_or_seed(
         _ => (seed(app, base_url).await?, true),
     };
     demo.base_url = base_url.to_owned();
-    ensure_demo_admin(app, &demo.organization_id).await?;
     let now_seconds = app.clock.now_ms() / 1000;
-    demo.admin_token = Some(jwt.admin_token(
-        DEMO_ADMIN_SUBJECT,
-        DEMO_ADMIN_EMAIL,
-        now_seconds,
-        7 * 24 * 3600,
-    ));
+    for (subject, email) in [
+        (DEMO_ADMIN_SUBJECT, DEMO_ADMIN_EMAIL),
+        (DEMO_COLLEAGUE_SUBJECT, DEMO_COLLEAGUE_EMAIL),
+    ] {
+        ensure_demo_admin(app, &demo.organization_id, (subject, email)).await?;
+    }
+    let token = |(subject, email)| jwt.admin_token(subject, email, now_seconds, 7 * 24 * 3600);
+    demo.admin_token = Some(token((DEMO_ADMIN_SUBJECT, DEMO_ADMIN_EMAIL)));
+    demo.colleague_token = Some(token((DEMO_COLLEAGUE_SUBJECT, DEMO_COLLEAGUE_EMAIL)));
     let text = serde_json::to_string_pretty(&demo).unwrap_or_default();
     write_private(path, &text).map_err(|source| DemoError::File {
         path: path.display().to_string(),

@@ -45,6 +45,12 @@ async function admin(method, path) {
   const response = await fetch(base + path, { method, headers: { Authorization: `Bearer ${demo.admin_token}` } });
   return response.json();
 }
+// The admin API as the demo organization's second admin (`demo-colleague`) calls it.
+async function colleague(method, path, body) {
+  const headers = { Authorization: `Bearer ${demo.colleague_token}`, "Content-Type": "application/json" };
+  const response = await fetch(base + path, { method, headers, body: body && JSON.stringify(body) });
+  return { status: response.status, body: await response.json() };
+}
 
 // The browser logs every refused request; the tests provoke exactly a 400 (a bad origin)
 // and 401s (an expired sign-in, checks of ended sessions). Anything else is a problem.
@@ -151,7 +157,8 @@ test("create a key with the keyboard only; empty origins need the acknowledgemen
   await page.keyboard.type("Browser key");
   const create = page.locator("#create-submit");
   assert.equal(await create.isDisabled(), true, "no origins and no acknowledgement");
-  // Tab through portal, the three scopes (space toggles customers:read), origins, My IP, acknowledgement.
+  // Tab through portal, the three scopes (space toggles customers:read), origins, My IP,
+  // acknowledgement, browser origins, share with.
   await page.keyboard.press("Tab"); // portal
   await page.keyboard.press("Tab"); // customers:read
   await page.keyboard.press("Space");
@@ -163,6 +170,10 @@ test("create a key with the keyboard only; empty origins need the acknowledgemen
   assert.equal(await page.evaluate(() => document.activeElement.id), "key-ack");
   await page.keyboard.press("Space");
   assert.equal(await create.isDisabled(), false);
+  await page.keyboard.press("Tab"); // browser origins
+  assert.equal(await page.evaluate(() => document.activeElement.id), "key-cors");
+  await page.keyboard.press("Tab"); // share with
+  assert.equal(await page.evaluate(() => document.activeElement.id), "key-share");
   await page.keyboard.press("Tab"); // expiry (a date field: three parts)
   while ((await page.evaluate(() => document.activeElement.id)) === "key-expiry") await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement.id), "create-cancel");
@@ -258,6 +269,75 @@ test("the audit trail lists the actions newest first, paged", async () => {
     assert.equal(await page.getByRole("button", { name: "Newer" }).isDisabled(), false);
   }
   await shot("audit");
+});
+
+test("browser origins and sharing: set at creation, edited; a share is listed, withdrawn, or revealed once by its recipient", async () => {
+  await fresh();
+  await page.getByRole("button", { name: "Create API key" }).click();
+  await page.locator("#key-name").fill("Web app key");
+  await page.locator("#key-origins").fill("127.0.0.1");
+  // The API's refusals land under their own fields.
+  await page.locator("#key-cors").fill("app.example.com");
+  await page.locator("#create-submit").click();
+  await page.locator("#error-cors_origins").filter({ hasText: /./ }).waitFor();
+  assert.match(await page.locator("#error-cors_origins").textContent(), /no scheme/);
+  await page.locator("#key-cors").fill("https://APP.example.com/");
+  await page.locator("#key-share").fill("nobody");
+  await page.locator("#create-submit").click();
+  await page.locator("#error-share_with").filter({ hasText: /./ }).waitFor();
+  assert.match(await page.locator("#error-share_with").textContent(), /`nobody` is not an admin/);
+  assert.equal(await page.locator("#error-cors_origins").textContent(), "", "the earlier refusal is cleared");
+  await page.locator("#key-share").fill("demo-colleague");
+  await page.locator("#create-submit").click();
+  await takeCreatedKeys();
+  const stored = (await admin("GET", "/v1/admin/keys?limit=100"))._data.find((k) => k.name === "Web app key");
+  assert.deepEqual(stored.cors_origins, ["https://app.example.com"], "stored as browsers send it");
+  const row = page.locator("#keys tr", { hasText: "Web app key" });
+  await row.filter({ hasText: "Browsers: https://app.example.com" }).waitFor();
+
+  // Shared with the colleague: listed here without a reveal, and withdrawn.
+  const shared = page.locator("#shares tr", { hasText: "Web app key" });
+  await shared.waitFor();
+  assert.match(await shared.textContent(), /demo-colleague/);
+  assert.equal(await shared.getByRole("button", { name: /Reveal/ }).count(), 0, "only its recipient reveals a share");
+  await shot("shared-keys");
+  await shared.getByRole("button", { name: /Unshare/ }).click();
+  await confirm("Unshare");
+  await shared.waitFor({ state: "detached" });
+  const left = await colleague("GET", "/v1/admin/shared-keys?limit=100");
+  assert.equal(left.body._data.some((s) => s.api_key.id === stored.id), false, "the colleague no longer sees it");
+
+  // Browser origins edited beside the allowed ones.
+  await row.getByRole("button", { name: /Edit/ }).click();
+  assert.equal(await page.locator("#edit-cors").inputValue(), "https://app.example.com");
+  await page.locator("#edit-cors").fill("https://portal.example.com");
+  await page.locator("#edit-dialog").getByRole("button", { name: "Save" }).click();
+  await page.locator("#keys tr", { hasText: "Browsers: https://portal.example.com" }).waitFor();
+  const edited = await admin("GET", `/v1/admin/keys/${stored.id}`);
+  assert.deepEqual(edited._data[0].cors_origins, ["https://portal.example.com"]);
+
+  // The colleague shares a new key with this admin: revealed here, once, and it works.
+  const made = await colleague("POST", "/v1/admin/keys", {
+    name: "From a colleague",
+    partnership_id: stored.partnership.id,
+    allowed_origins: ["127.0.0.1"],
+    share_with: ["demo-admin"],
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  await fresh();
+  const mine = page.locator("#shares tr", { hasText: "From a colleague" });
+  await mine.waitFor();
+  assert.match(await mine.textContent(), /you/);
+  await mine.getByRole("button", { name: /Reveal/ }).click();
+  await confirm("Reveal");
+  await page.locator("#created-dialog").waitFor({ state: "visible" });
+  assert.equal(await page.locator("#created-title").textContent(), "Key shared with you");
+  const revealed = await takeCreatedKeys();
+  assert.equal(revealed.apiKey, made.body._data[0].api_key);
+  await mine.waitFor({ state: "detached" });
+  const token = await openSession(revealed.organizationKey, revealed.apiKey);
+  assert.equal((await partner("GET", "/v1/me", { token })).status, 200);
+  await partner("DELETE", "/v1/auth/session", { token });
 });
 
 test("rotate with an overlap: the old key keeps working, shows when it stops, and is not rotated twice", async () => {

@@ -51,7 +51,7 @@
 
   function savePageState() {
     const draft = {};
-    for (const id of ["key-name", "key-origins", "key-expiry"]) draft[id] = $(id).value;
+    for (const id of ["key-name", "key-origins", "key-cors", "key-share", "key-expiry"]) draft[id] = $(id).value;
     sessionStorage.setItem(SAVED, JSON.stringify({ auditPath, scrollY: window.scrollY, draft, creating: $("create-dialog").open }));
   }
 
@@ -161,7 +161,7 @@
     $("org-key").textContent = access.organization_key;
     $("enabled-at").textContent = when(access.enabled_at);
     show("access");
-    await Promise.all([loadKeys(), loadSessions(), loadAudit(auditPath)]);
+    await Promise.all([loadKeys(), loadShares(), loadSessions(), loadAudit(auditPath)]);
   }
 
   async function all(path) {
@@ -206,7 +206,7 @@
         el("td", {}, el("code", {}, key.prefix.slice(0, 8))),
         el("td", {}, key.partnership.name),
         el("td", {}, key.scopes.join(", ")),
-        el("td", {}, key.allowed_origins.length ? key.allowed_origins.join(", ") : el("span", { class: "muted" }, "any address")),
+        originsCell(key),
         el("td", {}, when(key.created_at)),
         el("td", {}, when(key.last_used_at)),
         statusCell,
@@ -214,6 +214,36 @@
       );
     });
     $("keys").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "9", class: "muted" }, "No API keys yet."))]));
+  }
+
+  // Where the key may be used from: its addresses, and the web pages it serves (CORS).
+  function originsCell(key) {
+    const cell = el("td", {}, key.allowed_origins.length ? key.allowed_origins.join(", ") : el("span", { class: "muted" }, "any address"));
+    const browsers = key.cors_origins || [];
+    if (browsers.length) cell.append(el("br"), el("span", { class: "muted" }, "Browsers: "), browsers.join(", "));
+    return cell;
+  }
+
+  async function loadShares() {
+    const shares = await all("/v1/admin/shared-keys?limit=100");
+    const rows = shares.map((share) => {
+      const buttons = el("div", { class: "row" });
+      if (share.for_me) {
+        buttons.append(el("button", { type: "button", class: "primary", "aria-label": "Reveal " + share.api_key.name, onclick: () => run(() => reveal(share)) }, "Reveal"));
+      }
+      buttons.append(el("button", { type: "button", class: "danger", "aria-label": "Unshare " + share.api_key.name + " with " + share.recipient, onclick: () => run(() => unshare(share)) }, "Unshare"));
+      return el(
+        "tr",
+        { "data-share": share.id },
+        el("td", {}, share.api_key.name, " ", el("code", {}, share.api_key.prefix.slice(0, 8))),
+        el("td", {}, share.for_me ? "you" : share.recipient),
+        el("td", {}, share.shared_by_label ? share.shared_by_label + " (" + share.shared_by + ")" : share.shared_by),
+        el("td", {}, when(share.created_at)),
+        el("td", {}, when(share.expires_at)),
+        el("td", {}, buttons),
+      );
+    });
+    $("shares").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "6", class: "muted" }, "Nothing shared."))]));
   }
 
   async function loadSessions() {
@@ -307,7 +337,8 @@
     await load();
   }
 
-  function showCreated(key) {
+  function showCreated(key, title = "Key created") {
+    $("created-title").textContent = title;
     $("created-org").textContent = key.organization_key;
     $("created-key").textContent = key.api_key;
     created = true;
@@ -335,7 +366,7 @@
     const body = overlap > 0 ? { overlap_seconds: overlap } : {};
     const answer = await api("POST", "/v1/admin/keys/" + key.id + "/rotate", body);
     showCreated(answer._data[0]);
-    await Promise.all([loadKeys(), loadSessions(), loadAudit("/v1/admin/audit?limit=20")]);
+    await Promise.all([loadKeys(), loadShares(), loadSessions(), loadAudit("/v1/admin/audit?limit=20")]);
   }
 
   async function revoke(key) {
@@ -343,7 +374,31 @@
     if (!ok) return;
     await api("POST", "/v1/admin/keys/" + key.id + "/revoke", {});
     status(key.name + " revoked");
-    await Promise.all([loadKeys(), loadSessions(), loadAudit("/v1/admin/audit?limit=20")]);
+    await Promise.all([loadKeys(), loadShares(), loadSessions(), loadAudit("/v1/admin/audit?limit=20")]);
+  }
+
+  async function reveal(share) {
+    const ok = await confirmAction(
+      "Reveal " + share.api_key.name + "?",
+      "The secret is shown once, now; the share is then deleted. Copy it into the integration that needs it.",
+      "Reveal",
+    );
+    if (!ok) return;
+    const answer = (await api("POST", "/v1/admin/shared-keys/" + share.id + "/reveal"))._data[0];
+    showCreated({ organization_key: answer.organization_key, api_key: answer.secret }, "Key shared with you");
+    await Promise.all([loadShares(), loadAudit("/v1/admin/audit?limit=20")]);
+  }
+
+  async function unshare(share) {
+    const ok = await confirmAction(
+      "Unshare " + share.api_key.name + "?",
+      (share.for_me ? "You" : share.recipient) + " can no longer reveal its secret. The key keeps working.",
+      "Unshare",
+    );
+    if (!ok) return;
+    await api("DELETE", "/v1/admin/shared-keys/" + share.id);
+    status("Share withdrawn");
+    await Promise.all([loadShares(), loadAudit("/v1/admin/audit?limit=20")]);
   }
 
   async function invalidate(session) {
@@ -357,13 +412,15 @@
   // ---- the create form -------------------------------------------------------------------
   const origins = (value) => value.split(",").map((o) => o.trim()).filter(Boolean);
   function clearFieldErrors() {
-    for (const field of ["name", "partnership_id", "optional_scopes", "allowed_origins", "expires_at", "form"]) {
+    for (const field of ["name", "partnership_id", "optional_scopes", "allowed_origins", "cors_origins", "share_with", "expires_at", "form"]) {
       $("error-" + field).textContent = "";
     }
   }
 
   // The API names the field it refuses (or, for origins, the entry); show its words there.
   function fieldOf(message) {
+    const named = ["cors_origins", "share_with"].find((f) => message.startsWith(f));
+    if (named) return named;
     if (/origin|IP address|CIDR|domain/i.test(message)) return "allowed_origins";
     return ["partnership_id", "optional_scopes", "expires_at", "name"].find((f) => message.includes(f)) || "form";
   }
@@ -401,13 +458,17 @@
       allowed_origins: list,
       allow_any_origin: list.length === 0 && $("key-ack").checked,
     };
+    const browsers = origins($("key-cors").value);
+    if (browsers.length) body.cors_origins = browsers;
+    const recipients = origins($("key-share").value);
+    if (recipients.length) body.share_with = recipients;
     if ($("key-expiry").value) body.expires_at = $("key-expiry").value + "T23:59:59Z";
     try {
       const answer = await api("POST", "/v1/admin/keys", body);
       $("create-form").reset();
       $("create-dialog").close();
       showCreated(answer._data[0]);
-      await Promise.all([loadKeys(), loadAudit("/v1/admin/audit?limit=20")]);
+      await Promise.all([loadKeys(), loadShares(), loadAudit("/v1/admin/audit?limit=20")]);
     } catch (err) {
       $("error-" + fieldOf(err.message)).textContent = err.message;
     }
@@ -426,8 +487,9 @@
   let editing = null;
   function openEdit(key) {
     editing = key;
-    $("edit-title").textContent = "Allowed origins of " + key.name;
+    $("edit-title").textContent = "Origins of " + key.name;
     $("edit-origins").value = key.allowed_origins.join(", ");
+    $("edit-cors").value = (key.cors_origins || []).join(", ");
     $("edit-ack").checked = key.allow_any_origin;
     $("error-edit").textContent = "";
     $("edit-dialog").showModal();
@@ -438,9 +500,13 @@
     event.preventDefault();
     const list = origins($("edit-origins").value);
     try {
-      await api("PATCH", "/v1/admin/keys/" + editing.id, { allowed_origins: list, allow_any_origin: list.length === 0 && $("edit-ack").checked });
+      await api("PATCH", "/v1/admin/keys/" + editing.id, {
+        allowed_origins: list,
+        allow_any_origin: list.length === 0 && $("edit-ack").checked,
+        cors_origins: origins($("edit-cors").value),
+      });
       $("edit-dialog").close();
-      status("Allowed origins saved");
+      status("Origins saved");
       await Promise.all([loadKeys(), loadSessions(), loadAudit("/v1/admin/audit?limit=20")]);
     } catch (err) {
       $("error-edit").textContent = err.message;
