@@ -4,13 +4,13 @@
 //! DynamoDB Local, measured interleaved in the same run; admin call counts; the local latency
 //! from a provisioning write to its event (`provisioning_events`); ingestion into 1,000-account
 //! partnerships (`partner_data`); and every partner read at 1,000 and 10,000 accounts, each
-//! pair sampled in alternation (`account_list`, `reads`). Prints `name: value` lines.
+//! pair sampled in alternation (`scale`, `reads`). Prints `name: value` lines.
 
-mod account_list;
 mod partner_data;
 mod period_summary;
 mod provisioning_events;
 mod reads;
+mod scale;
 
 use std::time::{Duration, Instant};
 
@@ -167,7 +167,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     admin_figures().await?;
     provisioning_events::figures().await?;
     let small = partner_data::figures().await?;
-    account_list::figures_at_10000(&small).await
+    scale::figures_at_10000(&small).await
 }
 
 /// DynamoDB calls per admin call (counted by the store), and the cost of revoking a key

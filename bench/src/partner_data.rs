@@ -1,7 +1,7 @@
 //! Partner data at scale: two partnerships of 1,000 accounts using all five products,
 //! with platform records for a whole MSSP period and a whole calendar month, fed through
 //! usage ingestion (records/s), a day's batches and the nightly run. Their reads are
-//! measured beside the same reads at 10,000 accounts (`account_list`, `reads`).
+//! measured beside the same reads at 10,000 accounts (`scale`, `reads`).
 
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ fn ms(text: &str) -> Result<i64, Box<dyn std::error::Error>> {
 }
 
 /// Builds and feeds the 1,000-account partnerships (their reads are measured beside the
-/// 10,000-account ones: `account_list`), printing ingestion and nightly-run figures.
+/// 10,000-account ones: `scale`), printing ingestion and nightly-run figures.
 pub async fn figures() -> Result<TestApp, Box<dyn std::error::Error>> {
     let mut mssp = NewPartnership::new("Bench MSSP", Mssp);
     mssp.minimum_commitments.insert("SNS".into(), 651);

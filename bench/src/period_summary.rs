@@ -3,7 +3,7 @@
 //! and moves its listing and company-day items), so that the summary's first read builds
 //! nothing (the totals were complete from the start). Each paying company uses one product
 //! on every day (a company-day item each: 155,000 of them), so that writing the data set
-//! stays within the bench's budget. Its reads are measured in `account_list`.
+//! stays within the bench's budget. Its reads are measured in `scale`.
 
 use api_tests::TestApp;
 use shared::partner_data::calendar::{Period, PeriodKind};
