@@ -62,20 +62,9 @@ fn assert_no_cors(response: &TestResponse) {
 
 /// The stored count of active keys listing `origin` (absent: never listed).
 async fn active_keys_listing(t: &TestApp, origin: &str) -> Option<i64> {
-    let key = shared::storage::keys::cors_origin(origin);
     let item = t
-        .app
-        .store
-        .client()
-        .get_item()
-        .table_name(t.app.store.table_name())
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(key.pk))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(key.sk))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item?;
+        .stored_item(shared::storage::keys::cors_origin(origin))
+        .await?;
     Some(item["active_keys"].as_n().unwrap().parse().unwrap())
 }
 

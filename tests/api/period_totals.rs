@@ -45,20 +45,7 @@ async fn sns_summary(p: &Partner<'_>) -> Value {
 async fn stored_and_counted(t: &TestApp) -> (PeriodTotals, PeriodTotals) {
     let partnership = t.partnership_id(Mssp);
     let key = shared::storage::keys::report_ledger(&partnership, "MSSP", &november().id());
-    let item = t
-        .app
-        .store
-        .client()
-        .get_item()
-        .table_name(t.app.store.table_name())
-        .key("pk", AttributeValue::S(key.pk))
-        .key("sk", AttributeValue::S(key.sk))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("the period's ledger item");
+    let item = t.stored_item(key).await.expect("the period's ledger item");
     assert_eq!(
         item.get("totals_complete"),
         Some(&AttributeValue::Bool(true))

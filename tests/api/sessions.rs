@@ -108,26 +108,8 @@ async fn an_expired_session_still_stored_frees_its_slot() {
     // The table has no TTL: all five sessions are still stored, and all have expired.
     for token in &tokens {
         assert!(
-            t.app
-                .store
-                .client()
-                .get_item()
-                .table_name(t.app.store.table_name())
-                .key(
-                    "pk",
-                    aws_sdk_dynamodb::types::AttributeValue::S(format!(
-                        "SESSION#{}",
-                        t.session_hash(token).as_str()
-                    ))
-                )
-                .key(
-                    "sk",
-                    aws_sdk_dynamodb::types::AttributeValue::S("SESSION".into())
-                )
-                .send()
+            t.stored_item(shared::storage::keys::session(&t.session_hash(token)))
                 .await
-                .unwrap()
-                .item
                 .is_some()
         );
         t.call(Call::me(token)).await.assert_error(401, 11002);

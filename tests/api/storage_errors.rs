@@ -148,19 +148,7 @@ async fn keys_batch_get_item_leaves_unprocessed_are_read_again_for_the_session_l
     let token = t.session_from("192.0.2.10").await;
     let hash = t.session_hash(&token);
     let key = shared::storage::keys::session(&hash);
-    let stored = t
-        .app
-        .store
-        .client()
-        .get_item()
-        .table_name(t.app.store.table_name())
-        .key("pk", AttributeValue::S(key.pk.clone()))
-        .key("sk", AttributeValue::S(key.sk.clone()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let stored = t.stored_item(key.clone()).await.unwrap();
     // DynamoDB under load: the first answer leaves the key unprocessed.
     let table = "mocked";
     let key_map = std::collections::HashMap::from([

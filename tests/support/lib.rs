@@ -293,6 +293,27 @@ impl TestApp {
             .unwrap_or_default()
     }
 
+    /// The item stored under `key`, as stored: one strongly consistent GetItem past the
+    /// store (`None`: nothing there).
+    pub async fn stored_item(
+        &self,
+        key: shared::storage::keys::Key,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        self.app
+            .store
+            .client()
+            .get_item()
+            .table_name(self.app.store.table_name())
+            .key("pk", AttributeValue::S(key.pk))
+            .key("sk", AttributeValue::S(key.sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
     /// Creates a session from `ip` with a new open key; returns its token.
     pub async fn session_from(&self, ip: &str) -> String {
         let key = self.api_key(&[]).await;
