@@ -1,4 +1,5 @@
-//! Log output of a whole session lifecycle never contains a key, a token or the pepper.
+//! Log output of a whole session lifecycle (and of a preflight) never contains a key, a
+//! token or the pepper.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -67,10 +68,21 @@ async fn a_session_lifecycle_logs_no_secret() {
 
     // A credential pasted into a path is not logged either.
     assert_eq!(t.call(Call::get(&format!("/v1/{token}"))).await.status, 404);
+    // Nor into a preflight's (which no envelope answers).
+    let preflight = t
+        .call(
+            Call::new("OPTIONS", &format!("/v1/accounts/{token}"))
+                .header("origin", "https://app.example.com")
+                .header("access-control-request-method", "GET"),
+        )
+        .await;
+    assert_eq!(preflight.status, 204);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("session created") && logs.contains("session ended"),
+        logs.contains("session created")
+            && logs.contains("session ended")
+            && logs.contains("preflight answered"),
         "{logs}"
     );
     // Every answer is logged as one JSON line with its request id, for the operators.

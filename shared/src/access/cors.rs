@@ -180,7 +180,7 @@ pub async fn preflight(
         },
         _ => false,
     };
-    tracing::info!(request_id = %info.request_id, path = %crate::platform::request::redact_credentials(&info.path), origin = ?info.origin, allowed, "preflight answered");
+    tracing::info!(request_id = %info.request_id, path = %info.logged_path(), origin = ?info.origin, allowed, "preflight answered");
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
     let out = response.headers_mut();

@@ -226,7 +226,7 @@ fn success_response(info: &RequestInfo, reply: Reply) -> Response<Body> {
         meta.insert("warnings".into(), json!(reply.warnings));
     }
     let body = json!({ "_data": reply.data, "_links": links, "_meta": meta });
-    tracing::info!(request_id = %info.request_id, method = %info.method, path = %crate::platform::request::redact_credentials(&info.path), status = reply.status.as_u16(), "request served");
+    tracing::info!(request_id = %info.request_id, method = %info.method, path = %info.logged_path(), status = reply.status.as_u16(), "request served");
     json_response(reply.status, &body)
 }
 
@@ -234,7 +234,7 @@ fn success_response(info: &RequestInfo, reply: Reply) -> Response<Body> {
 /// headers every answer carries; its request id, which has no `_meta` there, in
 /// `X-Request-Id`.
 pub fn bare_json(info: &RequestInfo, status: StatusCode, body: &Value) -> Response<Body> {
-    tracing::info!(request_id = %info.request_id, method = %info.method, path = %crate::platform::request::redact_credentials(&info.path), status = status.as_u16(), "request served");
+    tracing::info!(request_id = %info.request_id, method = %info.method, path = %info.logged_path(), status = status.as_u16(), "request served");
     let mut response = json_response(status, body);
     if let Ok(id) = HeaderValue::from_str(&info.request_id) {
         response
@@ -248,9 +248,9 @@ pub fn bare_json(info: &RequestInfo, status: StatusCode, body: &Value) -> Respon
 pub fn error_response(info: &RequestInfo, err: &ApiError) -> Response<Body> {
     let status = err.status();
     if let ApiError::Internal(cause) = err {
-        tracing::error!(request_id = %info.request_id, method = %info.method, path = %crate::platform::request::redact_credentials(&info.path), error = %ErrorChain(cause.as_ref()), "request failed");
+        tracing::error!(request_id = %info.request_id, method = %info.method, path = %info.logged_path(), error = %ErrorChain(cause.as_ref()), "request failed");
     } else {
-        tracing::info!(request_id = %info.request_id, method = %info.method, path = %crate::platform::request::redact_credentials(&info.path), status = status.as_u16(), error_code = err.code(), "request refused");
+        tracing::info!(request_id = %info.request_id, method = %info.method, path = %info.logged_path(), status = status.as_u16(), error_code = err.code(), "request refused");
     }
     let mut body = json!({
         "status_code": status.as_u16(),

@@ -133,6 +133,11 @@ impl RequestInfo {
         }
     }
 
+    /// The path as a log line may show it: anything shaped like a credential redacted.
+    pub fn logged_path(&self) -> String {
+        redact_credentials(&self.path)
+    }
+
     pub fn link(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::platform::clock::EpochMillis;
 
-use super::*;
+use super::usage::Engagement;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::platform::clock::EpochMillis;
 
-use super::*;
+use super::partners::{AccountRecord, AccountState, SubscriptionRecord};
 
 /// One day of an account's activity on the security platform. Stored packed as one string
 /// of ten numbers (`"3,2,0,1,0,0,1,45,12,0"`, in field order): an account keeps a month of
